@@ -1,0 +1,146 @@
+"""Typed training and data settings (pycls-style: dataclasses with defaults and validation).
+
+These are the sections `data:` and `train:` of a search-space YAML file and of an exported
+architecture config. They are plain data: no Keras import here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from resnet_nas.validation import (ConfigError, check_keys, expect_bool, expect_choice,
+                                   expect_float, expect_int, join)
+
+DATASETS = ("digits", "cifar10", "cifar100", "fashion_mnist", "folder", "synthetic")
+OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
+SCHEDULES = ("cosine", "constant", "onecycle", "step")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+TRAINERS = ("auto", "fit", "jax")
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+@dataclass
+class DataConfig:
+    """Which data set to use and how to split it.
+
+    Attributes:
+      name: one of DATASETS. 'folder' reads an image-folder layout (train/<class>/*,
+        test/<class>/*) or a .tar.gz of one, from `path`. 'synthetic' is random data for tests.
+      path: directory or archive for 'folder'.
+      validation_split: fraction of the training set held out for validation during search.
+      limit_train: if set, use only this many training examples (after the split; for tests).
+      limit_test: if set, use only this many test examples.
+      cache_dir: where decoded data is cached (default: ~/.cache/resnet_nas).
+    """
+
+    name: str = "digits"
+    path: str | None = None
+    validation_split: float = 0.2
+    limit_train: int | None = None
+    limit_test: int | None = None
+    cache_dir: str | None = None
+
+    def validate(self, source: str | None = None, path: str = "data") -> None:
+        expect_choice(self.name, DATASETS, source, join(path, "name"))
+        if self.name == "folder" and not self.path:
+            raise ConfigError(source, join(path, "path"),
+                              "a directory or .tar.gz with train/<class>/ and test/<class>/",
+                              self.path)
+        expect_float(self.validation_split, source, join(path, "validation_split"),
+                     minimum=0.0, maximum=0.9, exclusive_minimum=True)
+        for key in ("limit_train", "limit_test"):
+            if getattr(self, key) is not None:
+                expect_int(getattr(self, key), source, join(path, key), minimum=1)
+
+
+@dataclass
+class AugmentConfig:
+    """On-the-fly augmentation: random crop after padding, horizontal flip."""
+
+    crop_padding: int = 0
+    flip: bool = False
+    pad_mode: str = "reflect"
+
+    def validate(self, source: str | None = None, path: str = "train.augment") -> None:
+        expect_int(self.crop_padding, source, join(path, "crop_padding"), minimum=0, maximum=64)
+        expect_bool(self.flip, source, join(path, "flip"))
+        expect_choice(self.pad_mode, ("reflect", "zero"), source, join(path, "pad_mode"))
+
+
+@dataclass
+class TrainConfig:
+    """How one trial is trained.
+
+    Attributes:
+      epochs: full passes over the training split.
+      batch_size: examples per step.
+      optimizer: one of OPTIMIZERS ('nesterov' is SGD with Nesterov momentum).
+      learning_rate: peak learning rate.
+      momentum: for SGD.
+      weight_decay: L2 as slim applies it (weight_decay * sum(w^2) / 2 on conv kernels).
+      schedule: one of SCHEDULES.
+      warmup_epochs: linear warm-up from 0 to the peak learning rate.
+      label_smoothing: applied to the cross-entropy.
+      precision: 'float32' or a mixed policy (fp32 master weights and BN statistics).
+      seed: seeds Python, NumPy and the backend for the trial.
+      trainer: 'fit' (Keras model.fit, any backend), 'jax' (jitted whole-epoch scan; JAX
+        backend), or 'auto' (jax when the JAX backend is active, else fit).
+      backend: Keras backend the trial worker uses.
+      eval_batch_size: batch size for evaluation.
+    """
+
+    epochs: int = 3
+    batch_size: int = 128
+    optimizer: str = "nesterov"
+    learning_rate: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    precision: str = "float32"
+    seed: int = 0
+    trainer: str = "auto"
+    backend: str = "tensorflow"
+    eval_batch_size: int = 1024
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def validate(self, source: str | None = None, path: str = "train") -> None:
+        expect_int(self.epochs, source, join(path, "epochs"), minimum=1)
+        expect_int(self.batch_size, source, join(path, "batch_size"), minimum=1)
+        expect_int(self.eval_batch_size, source, join(path, "eval_batch_size"), minimum=1)
+        expect_choice(self.optimizer, OPTIMIZERS, source, join(path, "optimizer"))
+        expect_float(self.learning_rate, source, join(path, "learning_rate"), minimum=0.0,
+                     exclusive_minimum=True)
+        expect_float(self.momentum, source, join(path, "momentum"), minimum=0.0, maximum=1.0)
+        expect_float(self.weight_decay, source, join(path, "weight_decay"), minimum=0.0)
+        expect_choice(self.schedule, SCHEDULES, source, join(path, "schedule"))
+        expect_float(self.warmup_epochs, source, join(path, "warmup_epochs"), minimum=0.0)
+        expect_float(self.label_smoothing, source, join(path, "label_smoothing"), minimum=0.0,
+                     maximum=0.99)
+        expect_choice(self.precision, PRECISIONS, source, join(path, "precision"))
+        expect_int(self.seed, source, join(path, "seed"), minimum=0)
+        expect_choice(self.trainer, TRAINERS, source, join(path, "trainer"))
+        expect_choice(self.backend, BACKENDS, source, join(path, "backend"))
+        self.augment.validate(source, join(path, "augment"))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str | None = None, path: str = "train") -> "TrainConfig":
+        names = [f for f in cls.__dataclass_fields__]
+        data = dict(check_keys(data, names, source, path))
+        aug = check_keys(data.pop("augment", None), AugmentConfig.__dataclass_fields__, source,
+                         join(path, "augment"))
+        cfg = cls(**data, augment=AugmentConfig(**dict(aug)))
+        cfg.validate(source, path)
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def data_config_from_dict(data: Any, source: str | None = None, path: str = "data") -> DataConfig:
+    names = list(DataConfig.__dataclass_fields__)
+    cfg = DataConfig(**dict(check_keys(data, names, source, path)))
+    cfg.validate(source, path)
+    return cfg

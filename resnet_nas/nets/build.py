@@ -1,0 +1,62 @@
+"""Architecture (plain data) -> slim Blocks -> Keras model."""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+
+from resnet_nas.nets import resnet_v1, resnet_v2
+from resnet_nas.nets.arch import Architecture
+from resnet_nas.nets.resnet_utils import Block, ResNetConfig
+
+_UNIT_FNS = {
+    "v1_bottleneck": resnet_v1.bottleneck,
+    "v2_bottleneck": resnet_v2.bottleneck,
+    "v1_basic": resnet_v1.basic,
+    "v2_basic": resnet_v2.basic,
+}
+
+
+def arch_blocks(arch: Architecture) -> list[Block]:
+    """The slim `Block` list of an architecture."""
+    unit_fn = _UNIT_FNS[arch.unit]
+    if arch.unit.endswith("_basic"):
+        unit_fn = functools.partial(unit_fn, shortcut=arch.shortcut)
+    return [Block(b.scope, unit_fn, [tuple(u) for u in b.units]) for b in arch.blocks]
+
+
+def build_network(inputs, arch: Architecture, config: ResNetConfig | None = None,
+                  is_training: bool = True, global_pool: bool = True,
+                  spatial_squeeze: bool = True, scope: str | None = None):
+    """Builds `arch` on a Keras tensor with resnet_v1/resnet_v2.
+
+    Returns:
+      (net, end_points) as slim's builders do.
+    """
+    version = arch.unit[:2]
+    builder = resnet_v1.resnet_v1 if version == "v1" else resnet_v2.resnet_v2
+    return builder(inputs, arch_blocks(arch), num_classes=arch.num_classes,
+                   is_training=is_training, global_pool=global_pool,
+                   output_stride=arch.output_stride,
+                   include_root_block=arch.root != "none", spatial_squeeze=spatial_squeeze,
+                   scope=scope or f"resnet_{version}", root=arch.root if arch.root != "none"
+                   else "imagenet", root_depth=arch.root_depth, config=config)
+
+
+def build_model(arch: Architecture, config: ResNetConfig | None = None,
+                name: str | None = None) -> keras.Model:
+    """A functional Keras model mapping normalised images (B, H, W, C) to logits (B, classes).
+
+    Args:
+      arch: the (validated) architecture.
+      config: ResNetConfig (weight decay, BN settings).
+      name: model name (default 'resnet_<arch key>').
+
+    Returns:
+      An unbuilt-optimizer keras.Model whose count_params() equals complexity(arch).params.
+    """
+    arch.validate()
+    inputs = keras.Input(shape=tuple(arch.input_shape), name="images")
+    logits, _ = build_network(inputs, arch, config)
+    return keras.Model(inputs, logits, name=name or f"resnet_{arch.key()}")

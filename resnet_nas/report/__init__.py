@@ -1,0 +1,53 @@
+"""Result dashboards: `python -m resnet_nas report RUN_DIR [RUN_DIR ...]`.
+
+Loads one or many runs (any engine, sampler, search space) into one pandas DataFrame, the
+*report frame*: exactly the results-table schema (`resnet_nas.results.SCHEMA`, one row per
+trial, read from `RUN_DIR/rows/*.json`) followed by the derived columns in `DERIVED_COLUMNS`:
+
+  error        1 - best_val_accuracy
+  is_gpu       device is set and does not mention 'cpu' (missing device: not GPU)
+  train_hours  train_seconds / 3600
+  gpu_hours    train_hours of rows whose device is not a CPU, else 0
+  started_ts, finished_ts   parsed started_at / finished_at (UTC)
+  study_label  study name, prefixed by the run directory's name when the same study name occurs
+               in several run directories
+
+From it the report prints (plain text, or Markdown with `--format markdown`):
+
+* leaderboard: top-k complete trials by best_val_accuracy with params, FLOPs, time (`--top`);
+* per-study summary: trials by state, best and median accuracy of complete trials, training
+  hours and GPU-hours (duplicates excluded: they reuse another trial's result and trained
+  nothing), wall-clock hours;
+* Pareto fronts of accuracy vs params and vs FLOPs (complete trials only);
+* design-space comparison (Radosavovic et al. 2019/2020): error EDFs per group (`--by`, default
+  'space' when several spaces else 'sampler'), optionally complexity-normalized
+  (`--normalize params|flops`), with bootstrap bands (`--bootstrap N`), and pairwise two-sample
+  KS statistics (see `resnet_nas.report.edf`);
+* anytime performance: best-so-far accuracy per study against trial number and against
+  cumulative training hours in order of finish (samplers/engines on one chart);
+* rank stability between fidelities: Spearman and Kendall correlation of val accuracy at
+  `--short-epoch` vs the long/final epoch within trials, and across runs for the same arch_key
+  trained with different epochs_planned.
+
+`--out DIR` exports the combined frame (`results.csv/.parquet`) and every table
+(`<section>.csv/.parquet`); `--html PATH` writes one self-contained HTML file (inline CSS,
+figures as base64 PNG, no external URLs) that opens offline. Figures use Matplotlib's Agg
+canvas, so no display is needed.
+
+Optuna's own dashboard works on the same storage of an Optuna run:
+`optuna-dashboard sqlite:///RUN_DIR/study.db`.
+
+Public API: `load_runs`, `add_derived`, `build_report`, `ReportOptions`, `render_report`,
+`export_tables`, `render_html`/`write_html` (in `resnet_nas.report.html`), and for the CLI
+`add_report_arguments(parser)` / `run_report(args)`.
+"""
+
+from resnet_nas.report.build import Report, ReportOptions, Section, build_report
+from resnet_nas.report.cli import add_report_arguments, main, run_report
+from resnet_nas.report.export import export_tables, render_report
+from resnet_nas.report.frame import (DERIVED_COLUMNS, REPORT_COLUMNS, ReportError, add_derived,
+                                     load_runs, parse_curve)
+
+__all__ = ["DERIVED_COLUMNS", "REPORT_COLUMNS", "Report", "ReportError", "ReportOptions",
+           "Section", "add_derived", "add_report_arguments", "build_report", "export_tables",
+           "load_runs", "main", "parse_curve", "render_report", "run_report"]

@@ -1,0 +1,171 @@
+"""Assembling every report table from the report frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from resnet_nas.report import anytime, edf, fidelity, tables
+from resnet_nas.report.frame import ReportError
+
+#: Trial counts at which the anytime summary reports the best-so-far accuracy.
+ANYTIME_CHECKPOINTS = (5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+@dataclass
+class ReportOptions:
+    """What to compute.
+
+    Attributes:
+      top: leaderboard rows.
+      by: EDF grouping column (None: 'space' when several spaces, else 'sampler').
+      normalize: 'none' | 'params' | 'flops' (complexity-normalized EDF).
+      n_boot: bootstrap resamples for EDF bands (0: none).
+      level: band confidence level.
+      bins: log-complexity bins for normalization.
+      short_epoch: 1-based epoch of the short fidelity.
+      long_epoch: 1-based epoch of the long fidelity (None: the longest curve).
+      seed: bootstrap seed.
+    """
+
+    top: int = 10
+    by: str | None = None
+    normalize: str = "none"
+    n_boot: int = 1000
+    level: float = 0.95
+    bins: int = 10
+    short_epoch: int = 1
+    long_epoch: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class Section:
+    """One titled table; `key` names its export files, `terminal` whether it is printed."""
+
+    key: str
+    title: str
+    table: pd.DataFrame
+    description: str = ""
+    terminal: bool = True
+
+
+@dataclass
+class Report:
+    """All tables of a report, ready for text/markdown/HTML rendering and export."""
+
+    frame: pd.DataFrame
+    options: ReportOptions
+    edf: edf.EDFResult
+    sections: list[Section] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def section(self, key: str) -> Section:
+        """The section whose export key is `key`."""
+        for s in self.sections:
+            if s.key == key:
+                return s
+        raise KeyError(f"no report section {key!r}; have {[s.key for s in self.sections]}")
+
+
+def anytime_summary(by_trial: pd.DataFrame, by_time: pd.DataFrame) -> pd.DataFrame:
+    """Per study: best-so-far after n trials (n in ANYTIME_CHECKPOINTS up to the largest
+    study), the final best, and the cumulative training hours at which it was first reached."""
+    if by_trial.empty:
+        return pd.DataFrame(columns=["study_label", "engine", "sampler", "trials", "best",
+                                     "hours_to_best"])
+    most = int(by_trial.groupby("study_label")["n_trials"].max().max())
+    checkpoints = [n for n in ANYTIME_CHECKPOINTS if n < most]
+    rows = []
+    for label, g in by_trial.groupby("study_label", sort=True):
+        best = g["best_so_far"].to_numpy(dtype=float)
+        row = {"study_label": label, "engine": g["engine"].iloc[0],
+               "sampler": g["sampler"].iloc[0], "trials": len(g)}
+        for n in checkpoints:
+            row[f"best@{n}"] = best[n - 1] if n <= len(g) else np.nan
+        row["best"] = best[-1]
+        t = by_time[by_time["study_label"] == label]
+        reached = t[t["best_so_far"] >= best[-1]] if np.isfinite(best[-1]) else t.iloc[0:0]
+        row["hours_to_best"] = float(reached["cum_train_hours"].iloc[0]) if len(reached) \
+            else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> Report:
+    """Computes every report table.
+
+    Args:
+      frame: the report frame (`load_runs`).
+      options: what to compute.
+
+    Returns:
+      A `Report`.
+
+    Raises:
+      ReportError: a bad option (unknown --by column, bad epochs, ...).
+    """
+    opt = options or ReportOptions()
+    notes: list[str] = []
+    if opt.by is not None and opt.by not in frame:
+        from resnet_nas.validation import did_you_mean
+        hint = did_you_mean(opt.by, frame.columns) or f"columns: {', '.join(frame.columns)}"
+        raise ReportError(f"--by expects a column of the results table, found {opt.by!r} "
+                          f"({hint})")
+    n_complete = int((frame["state"].fillna("") == "complete").sum())
+    if n_complete == 0:
+        notes.append("no complete trials yet: leaderboard, Pareto fronts and EDFs are empty")
+    try:
+        edf_res = edf.edf_analysis(frame, opt.by, opt.normalize, opt.n_boot, opt.level,
+                                   opt.bins, opt.seed)
+    except ReportError as e:
+        if opt.normalize == "none":
+            raise
+        notes.append(f"normalized EDF unavailable ({e}); showing the plain EDF instead")
+        edf_res = edf.edf_analysis(frame, opt.by, "none", opt.n_boot, opt.level, opt.bins,
+                                   opt.seed)
+    by_trial = anytime.best_so_far(frame, "trial")
+    by_time = anytime.best_so_far(frame, "time")
+    norm = "" if edf_res.normalize == "none" else f", normalized for {edf_res.normalize}"
+    band = (f"{opt.level:.0%} bootstrap band from {opt.n_boot} resamples" if opt.n_boot
+            else "no bootstrap band")
+    sections = [
+        Section("leaderboard", f"Leaderboard (top {opt.top} complete trials by val accuracy)",
+                tables.leaderboard(frame, opt.top)),
+        Section("studies", "Per-study summary", tables.study_summary(frame),
+                "train/gpu hours exclude duplicate trials; GPU-hours count rows whose device "
+                "is not a CPU; best/median over complete trials"),
+        Section("pareto_params", "Pareto front: accuracy vs params",
+                tables.pareto_front(frame, "params")),
+        Section("pareto_flops", "Pareto front: accuracy vs FLOPs",
+                tables.pareto_front(frame, "flops")),
+        Section("edf_summary", f"Error EDF by {edf_res.by}{norm}", edf_res.summary,
+                f"complete trials; {band}; n_eff is Kish's effective sample size"),
+        Section("edf_ks", f"Two-sample KS statistic between {edf_res.by} groups{norm}",
+                edf_res.ks),
+        Section("edf_curves", "EDF curves", edf_res.curves, terminal=False),
+        Section("anytime_summary", "Anytime performance (best-so-far val accuracy)",
+                anytime_summary(by_trial, by_time),
+                "best@n: best complete trial among the first n trials; hours_to_best: "
+                "cumulative training hours (in order of finish) when the final best was found"),
+        Section("anytime_trials", "Best-so-far by trial", by_trial, terminal=False),
+        Section("anytime_time", "Best-so-far by training time", by_time, terminal=False),
+        Section("rank_stability_epochs",
+                f"Rank stability within trials: epoch {opt.short_epoch} vs "
+                f"{'final epoch' if opt.long_epoch is None else f'epoch {opt.long_epoch}'}",
+                fidelity.curve_rank_stability(frame, opt.short_epoch, opt.long_epoch),
+                f"correlations are '-' (undefined) with fewer than {fidelity.MIN_PAIRS} trials "
+                "reaching the long epoch"),
+        Section("rank_stability_pairs", "Short vs long accuracy pairs",
+                fidelity.curve_pairs(frame, opt.short_epoch, opt.long_epoch), terminal=False),
+        Section("rank_stability_budgets",
+                "Rank stability across epoch budgets (same arch_key, different epochs_planned)",
+                fidelity.epochs_rank_stability(frame),
+                "best_val_accuracy of complete trials, averaged over repeats of one arch at one "
+                "budget"),
+        Section("rank_stability_budget_pairs", "Accuracy pairs across epoch budgets",
+                fidelity.budget_pairs(frame), terminal=False),
+    ]
+    return Report(frame=frame, options=opt, edf=edf_res, sections=sections, notes=notes)

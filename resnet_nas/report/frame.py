@@ -1,0 +1,140 @@
+"""Loading run directories into one report frame: the results schema plus derived columns.
+
+The report never reads anything but the results table (`resnet_nas.results`), so any engine,
+sampler or search space that writes trial records can be reported on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from resnet_nas import results
+
+#: Column name -> (pandas dtype, meaning) of the columns the report adds to `results.SCHEMA`.
+DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
+    "error": ("float64", "1 - best_val_accuracy"),
+    "is_gpu": ("boolean", "True when `device` is set and does not mention 'cpu' "
+                          "(case-insensitive); unknown (missing) devices count as not GPU"),
+    "train_hours": ("float64", "train_seconds / 3600 (0 when train_seconds is missing)"),
+    "gpu_hours": ("float64", "train_hours when is_gpu, else 0"),
+    "started_ts": ("datetime64[ns, UTC]", "started_at parsed (NaT when missing/unparseable)"),
+    "finished_ts": ("datetime64[ns, UTC]", "finished_at parsed (NaT when missing/unparseable)"),
+    "study_label": ("string", "study name; prefixed with the run directory's name when the same "
+                              "study name occurs in more than one run directory"),
+}
+REPORT_COLUMNS: list[str] = results.COLUMNS + list(DERIVED_COLUMNS)
+
+
+class ReportError(ValueError):
+    """The report cannot be built from what it was given (missing run, no rows, bad option)."""
+
+
+def _check_run_dirs(run_dirs: Sequence[str | os.PathLike]) -> list[Path]:
+    if not run_dirs:
+        raise ReportError("expected at least one run directory, found none")
+    paths = [Path(d) for d in run_dirs]
+    for p in paths:
+        if not p.exists():
+            raise ReportError(f"run directory {str(p)!r} does not exist")
+        if not p.is_dir():
+            raise ReportError(f"expected a run directory, found a file: {str(p)!r}")
+    return paths
+
+
+def load_runs(run_dirs: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Loads one or many run directories into one frame with derived columns.
+
+    Args:
+      run_dirs: run directories, each holding `rows/*.json` (or a `results.parquet`).
+
+    Returns:
+      A DataFrame with exactly `REPORT_COLUMNS`: the results schema, then `DERIVED_COLUMNS`.
+
+    Raises:
+      ReportError: a directory is missing, or has no trial recorded yet.
+    """
+    frames = []
+    for path in _check_run_dirs(run_dirs):
+        df = results.load_table(path)
+        if df.empty:
+            raise ReportError(f"no trials recorded yet in {str(path)!r}")
+        frames.append(df)
+    return add_derived(pd.concat(frames, ignore_index=True))
+
+
+def _is_gpu(device: pd.Series) -> pd.Series:
+    dev = device.astype("string").str.strip().str.lower()
+    known = dev.notna() & (dev != "")
+    return (known & ~dev.str.contains("cpu", regex=False).fillna(False)).astype("boolean")
+
+
+def _parse_time(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values.astype("object"), utc=True, errors="coerce", format="ISO8601")
+
+
+def _study_labels(df: pd.DataFrame) -> pd.Series:
+    study = df["study"].fillna("<none>").astype(str)
+    run = df["run_dir"].fillna("").astype(str).map(lambda d: Path(d).name or d)
+    runs_per_study = df.assign(_s=study).groupby("_s")["run_dir"].nunique(dropna=False)
+    ambiguous = study.map(runs_per_study).fillna(1) > 1
+    return pd.Series(np.where(ambiguous, run + "/" + study, study), index=df.index,
+                     dtype="string")
+
+
+def add_derived(df: pd.DataFrame) -> pd.DataFrame:
+    """Returns a copy of a results-schema frame with `DERIVED_COLUMNS` appended.
+
+    Args:
+      df: a frame with the `results.COLUMNS` (as `results.to_frame`/`load_tables` build).
+
+    Returns:
+      The frame with columns `REPORT_COLUMNS`.
+    """
+    missing = [c for c in results.COLUMNS if c not in df]
+    if missing:
+        raise ReportError(f"expected a results table with columns {results.COLUMNS}, "
+                          f"found one missing {missing}")
+    out = df[results.COLUMNS].copy()
+    out["error"] = 1.0 - out["best_val_accuracy"].astype("float64")
+    out["is_gpu"] = _is_gpu(out["device"])
+    out["train_hours"] = out["train_seconds"].astype("float64").fillna(0.0) / 3600.0
+    out["gpu_hours"] = out["train_hours"].where(out["is_gpu"].fillna(False).astype(bool), 0.0)
+    out["started_ts"] = _parse_time(out["started_at"])
+    out["finished_ts"] = _parse_time(out["finished_at"])
+    out["study_label"] = _study_labels(out)
+    return out[REPORT_COLUMNS]
+
+
+def parse_curve(value: object) -> list[float]:
+    """Parses a JSON accuracy/loss curve cell into a list of floats ([] when missing/bad).
+
+    Args:
+      value: the cell, a JSON list string (or already a list, or NA).
+
+    Returns:
+      The curve; null entries become NaN.
+    """
+    if isinstance(value, (list, tuple)):
+        items: Iterable = value
+    else:
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return []
+        try:
+            items = json.loads(str(value))
+        except (TypeError, ValueError):
+            return []
+        if not isinstance(items, list):
+            return []
+    return [float("nan") if v is None else float(v) for v in items]
+
+
+def complete(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose state is 'complete' (duplicates, pruned and failed trials excluded)."""
+    return df[df["state"].fillna("") == "complete"]

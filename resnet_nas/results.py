@@ -1,0 +1,168 @@
+"""Trial records and the results table.
+
+One trial = one record = one row. Records are written as one JSON file per trial under
+`RUN_DIR/rows/` (atomic rename, so concurrent workers never interleave and a re-run of the same
+trial replaces its row rather than adding a second); `results.csv` and `results.parquet` are
+derived views rebuilt from those files. `load_table` always reads the JSON rows, so a table is
+never stale.
+
+The schema (`COLUMNS`) is stable and documented in README.md; reports rely on it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: Column name -> (pandas dtype, meaning).
+SCHEMA: dict[str, tuple[str, str]] = {
+    "study": ("string", "Optuna study name (or Keras Tuner project name)"),
+    "space": ("string", "search-space name"),
+    "space_hash": ("string", "hash of the normalised search-space file"),
+    "trial": ("Int64", "trial number within the study"),
+    "engine": ("string", "'optuna' or 'keras-tuner'"),
+    "sampler": ("string", "sampler/tuner name, e.g. 'tpe', 'random', 'hyperband'"),
+    "pruner": ("string", "pruner name, or 'none'"),
+    "arch_key": ("string", "canonical architecture key (hash of the normalised Block list)"),
+    "arch": ("string", "architecture as JSON (Architecture.to_dict)"),
+    "blocks": ("string", "Block list as JSON: [[[depth, depth_bottleneck, stride], ...], ...]"),
+    "unit": ("string", "unit kind, e.g. 'v1_basic'"),
+    "params": ("Int64", "all weights incl. BN moving statistics (model.count_params())"),
+    "trainable_params": ("Int64", "trainable weights"),
+    "flops": ("Int64", "multiply-accumulates of one forward pass of one example"),
+    "epochs_planned": ("Int64", "epochs the trial was configured for"),
+    "epochs_run": ("Int64", "epochs actually trained (fewer if pruned/failed)"),
+    "val_accuracy_curve": ("string", "JSON list: validation accuracy after each epoch"),
+    "val_loss_curve": ("string", "JSON list: validation loss after each epoch"),
+    "best_val_accuracy": ("float64", "max of val_accuracy_curve"),
+    "final_val_accuracy": ("float64", "last of val_accuracy_curve"),
+    "final_val_loss": ("float64", "last of val_loss_curve"),
+    "test_accuracy": ("float64", "test-split accuracy (only for final evaluations)"),
+    "train_seconds": ("float64", "wall-clock seconds of training incl. compile"),
+    "compile_seconds": ("float64", "seconds spent compiling (first step/epoch overhead)"),
+    "images_per_second": ("float64", "training throughput after compilation"),
+    "state": ("string", "complete | pruned | failed | duplicate"),
+    "reason": ("string", "why a trial was pruned/failed/duplicate; empty when complete"),
+    "duplicate_of": ("Int64", "trial whose result was reused (state == duplicate)"),
+    "rejections": ("Int64", "infeasible samples rejected before this trial was accepted"),
+    "seed": ("Int64", "training seed"),
+    "backend": ("string", "Keras backend"),
+    "trainer": ("string", "'fit' or 'jax'"),
+    "device": ("string", "device description, e.g. 'cpu' or 'NVIDIA H100 80GB HBM3'"),
+    "versions": ("string", "JSON of library versions"),
+    "started_at": ("string", "ISO-8601 UTC start time"),
+    "finished_at": ("string", "ISO-8601 UTC end time"),
+    "worker": ("string", "host:pid of the process that ran the trial"),
+    "run_dir": ("string", "run directory the row was loaded from"),
+}
+COLUMNS: list[str] = list(SCHEMA)
+STATES = ("complete", "pruned", "failed", "duplicate")
+ROWS_DIR = "rows"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return value
+
+
+def normalise_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns the record restricted to the schema (missing columns -> None)."""
+    unknown = set(record) - set(SCHEMA)
+    if unknown:
+        raise KeyError(f"record has columns outside the results schema: {sorted(unknown)}")
+    if record.get("state") not in STATES:
+        raise ValueError(f"record state must be one of {STATES}, got {record.get('state')!r}")
+    return {c: _clean(record.get(c)) for c in COLUMNS}
+
+
+def row_path(run_dir: str | os.PathLike, study: str, trial: int) -> Path:
+    return Path(run_dir) / ROWS_DIR / f"{study}--{int(trial):06d}.json"
+
+
+def write_record(run_dir: str | os.PathLike, record: Mapping[str, Any],
+                 refresh_tables: bool = True) -> Path:
+    """Writes (or replaces) the one row of `record['trial']`, then refreshes the table files."""
+    row = normalise_record(record)
+    path = row_path(run_dir, row["study"], row["trial"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(row, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    if refresh_tables:
+        write_tables(run_dir)
+    return path
+
+
+def _rows(run_dir: Path) -> list[dict[str, Any]]:
+    rows = []
+    for p in sorted((run_dir / ROWS_DIR).glob("*.json")):
+        with open(p) as f:
+            rows.append(json.load(f))
+    return rows
+
+
+def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Builds a DataFrame with exactly the schema's columns and dtypes."""
+    df = pd.DataFrame(list(rows))
+    for c in COLUMNS:
+        if c not in df:
+            df[c] = None
+    df = df[COLUMNS]
+    for c, (dtype, _) in SCHEMA.items():
+        if dtype == "float64":
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+        elif dtype == "Int64":
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
+        else:
+            df[c] = df[c].astype("string")
+    return df.sort_values(["study", "trial"], kind="stable").reset_index(drop=True)
+
+
+def load_table(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """Loads one run directory's results (from its per-trial rows) as a DataFrame."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory {str(run_dir)!r} does not exist")
+    rows = _rows(run_dir)
+    if not rows and (run_dir / "results.parquet").exists():
+        df = pd.read_parquet(run_dir / "results.parquet")
+        rows = df.to_dict("records")
+    df = to_frame(rows)
+    df["run_dir"] = str(run_dir)
+    df["run_dir"] = df["run_dir"].astype("string")
+    return df
+
+
+def load_tables(run_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Concatenates the results of many run directories into one table."""
+    frames = [load_table(d) for d in run_dirs]
+    if not frames:
+        return to_frame([])
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """Rebuilds results.csv and results.parquet from the per-trial rows (under a file lock)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        df = to_frame(_rows(run_dir))
+        for name, writer in (("results.csv", lambda p: df.to_csv(p, index=False)),
+                             ("results.parquet", lambda p: df.to_parquet(p, index=False))):
+            tmp = run_dir / f".{name}.tmp"
+            writer(tmp)
+            os.replace(tmp, run_dir / name)
+    return df

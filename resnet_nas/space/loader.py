@@ -1,0 +1,178 @@
+"""Reading search-space YAML files: shipped names, line numbers in errors, duplicate keys.
+
+`load_space` accepts a path or the name of a shipped space. Errors are ConfigErrors whose
+message starts with `file:line:` when the offending key can be located in the file, e.g.
+
+    search_spaces/my.yaml:7: space.stagse: expected one of the keys [...], found 'stagse'
+    (did you mean 'stages'?)
+
+The YAML dialect is PyYAML's safe subset with one fix: `1e-4` is read as a float (YAML 1.1
+would read it as a string because it has no dot).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from resnet_nas.space.schema import SearchSpace, parse_space
+from resnet_nas.validation import ConfigError, did_you_mean, join
+
+_REPO_SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
+_PACKAGE_SPACES = Path(__file__).resolve().parents[1] / "spaces"
+_SUFFIXES = (".yaml", ".yml")
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader that also reads exponent floats without a dot (1e-4, 5E3)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+class LocatedConfigError(ConfigError):
+    """A ConfigError that also knows the line of the offending key (message 'file:line: ...')."""
+
+    def __init__(self, error: ConfigError, line: int):
+        super().__init__(error.source, error.path, error.expected, error.found, error.hint)
+        self.line = line
+        message = str(self)  # '<source>: <path>: expected ...'
+        self.args = (f"{self.source}:{line}{message[len(self.source):]}",)
+
+
+def shipped_space_paths() -> dict[str, Path]:
+    """Shipped search spaces by name.
+
+    Looks in the checkout's `search_spaces/` first, then in the installed package's
+    `resnet_nas/spaces/` (a copy made for wheels); a name found in both comes from the checkout.
+    """
+    found: dict[str, Path] = {}
+    for directory in (_REPO_SPACES, _PACKAGE_SPACES):
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.suffix in _SUFFIXES and path.is_file():
+                found.setdefault(path.stem, path)
+    return dict(sorted(found.items()))
+
+
+def resolve_space_path(path_or_name: str | os.PathLike) -> Path:
+    """The file of a path or a shipped space name.
+
+    Raises:
+      ConfigError: when neither a file nor a shipped space of that name exists.
+    """
+    path = Path(path_or_name)
+    if path.is_file():
+        return path
+    shipped = shipped_space_paths()
+    text = str(path_or_name)
+    looks_like_name = os.sep not in text and "/" not in text and path.suffix not in _SUFFIXES
+    if looks_like_name and text in shipped:
+        return shipped[text]
+    hint = None
+    if looks_like_name:
+        hint = did_you_mean(text, shipped)
+    elif path.parent.is_dir():
+        others = [p.name for p in path.parent.iterdir() if p.suffix in _SUFFIXES]
+        hint = did_you_mean(path.name, others)
+    hint = (hint + "; " if hint else "") + "shipped spaces: " + (", ".join(shipped) or "none")
+    raise ConfigError(text, "", "an existing search-space YAML file or a shipped space name",
+                      text, hint=f"file not found; {hint}")
+
+
+def read_yaml(path: str | os.PathLike) -> tuple[Any, dict[str, int]]:
+    """Reads a YAML file.
+
+    Returns:
+      (data, lines) where `lines` maps each key path ('space.stages.depth', 'x[0]') to its
+      1-based line number.
+
+    Raises:
+      ConfigError: on syntax errors (with line and column) and duplicate keys.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(source, "", "a readable file", source, hint=str(e)) from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        problem = getattr(e, "problem", None) or str(e)
+        context = getattr(e, "context", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+        err = ConfigError(source, where, "valid YAML", problem,
+                          hint=f"YAML syntax error {context}" if context else "YAML syntax error")
+        err.line = mark.line + 1 if mark else None  # type: ignore[attr-defined]
+        raise err from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _index_lines(node, "", source, lines)
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, path: str, source: str, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            child = join(path, key)
+            if key in seen:
+                raise LocatedConfigError(
+                    ConfigError(source, child, "each key once in a mapping", key,
+                                hint=f"duplicate key: also on line {seen[key]}"), line)
+            seen[key] = line
+            lines[child] = line
+            _index_lines(value_node, child, source, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            child = join(path, i)
+            lines[child] = item.start_mark.line + 1
+            _index_lines(item, child, source, lines)
+
+
+def line_of(path: str, lines: dict[str, int]) -> int | None:
+    """Line of `path`, or of its nearest ancestor that appears in the file."""
+    while path:
+        if path in lines:
+            return lines[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return None
+
+
+def load_space(path_or_name: str | os.PathLike) -> SearchSpace:
+    """Loads and validates a search space.
+
+    Args:
+      path_or_name: a YAML file, or the name of a shipped space (see shipped_space_paths).
+
+    Returns:
+      The SearchSpace; its `source` is the file it was read from.
+
+    Raises:
+      ConfigError: missing file, YAML syntax error, or invalid content; the message names the
+        file, the line (when known) and the key path.
+    """
+    path = resolve_space_path(path_or_name)
+    data, lines = read_yaml(path)
+    try:
+        return parse_space(data, str(path))
+    except LocatedConfigError:
+        raise
+    except ConfigError as e:
+        line = line_of(e.path, lines) if e.path != "<top level>" else None
+        if line is None:
+            raise
+        raise LocatedConfigError(e, line) from None

@@ -1,0 +1,80 @@
+"""Trainers: train one Keras model on one data set, report per-epoch metrics.
+
+    from resnet_nas.train import train_model, evaluate, precision_policy
+    with precision_policy(cfg.precision):
+        model = build_model(arch, config=ResNetConfig(...))
+    result = train_model(model, data, cfg, on_epoch=lambda m: m.val_accuracy > 0.2)
+
+cfg.trainer picks the implementation: 'jax' (resnet_nas.train.jax_scan: whole epochs in one
+jitted scan, data and augmentation on the device), 'fit' (resnet_nas.train.fit: Keras
+model.fit on any backend), or 'auto' (jax on the JAX backend, else fit).
+
+Importing this package does not import Keras; the functions do, when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from resnet_nas.config import TrainConfig
+from resnet_nas.train.base import (EpochMetrics, TrainResult, check_precision,
+                                   learning_rate_at, normalization_stats, precision_policy,
+                                   release_memory, resolve_trainer, schedule_spec)
+
+
+def train_model(model: Any, data: Any, cfg: TrainConfig,
+                on_epoch: Callable[[EpochMetrics], bool] | None = None) -> TrainResult:
+    """Trains `model` on `data` as `cfg` says.
+
+    Args:
+      model: a built Keras model taking float32 NHWC images normalised as (x - mean) / std
+        (mean, std of data.x_train per channel) and returning logits; its L2 weight decay is
+        in its kernel regularizers. Build it under precision_policy(cfg.precision).
+      data: a resnet_nas.data.Dataset (uint8 NHWC x_train/x_val, int labels, num_classes).
+      cfg: the TrainConfig (validated here).
+      on_epoch: called after each epoch with its EpochMetrics; returning False stops
+        training (pruning). Not called for an epoch whose training loss diverged.
+
+    Returns:
+      TrainResult. The trained weights are in `model`.
+
+    Raises:
+      ConfigError: cfg is invalid.
+      ValueError: trainer 'jax' without the JAX backend, a precision mismatch between cfg and
+        model, or data the trainer cannot use.
+    """
+    cfg.validate()
+    if resolve_trainer(cfg) == "jax":
+        from resnet_nas.train.jax_scan import train_jax
+
+        return train_jax(model, data, cfg, on_epoch)
+    from resnet_nas.train.fit import train_fit
+
+    return train_fit(model, data, cfg, on_epoch)
+
+
+def evaluate(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
+             stats: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of `model` on uint8 images `x_uint8` with labels `y`.
+
+    Args:
+      stats: (mean, std) per channel of the training images (normalization_stats(data)).
+      cfg: gives eval_batch_size.
+    """
+    from resnet_nas.train.base import active_backend
+
+    if active_backend() == "jax":
+        from resnet_nas.train.jax_scan import evaluate_jax
+
+        return evaluate_jax(model, x_uint8, y, cfg, stats)
+    from resnet_nas.train.fit import evaluate_keras
+
+    return evaluate_keras(model, x_uint8, y, cfg, stats)
+
+
+__all__ = ["EpochMetrics", "TrainResult", "train_model", "evaluate", "release_memory",
+           "precision_policy", "check_precision", "normalization_stats", "learning_rate_at",
+           "schedule_spec"]

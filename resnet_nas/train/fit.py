@@ -1,0 +1,163 @@
+"""Fallback trainer: Keras `model.compile` + `model.fit`, on any backend.
+
+Batches come from a numpy `keras.utils.PyDataset` that reshuffles every epoch, drops the
+ragged last batch (as the JAX trainer does) and applies the same per-example crop and flip.
+Validation runs through `evaluate_keras` after each epoch (plain cross-entropy, fixed-size
+padded batches), so both trainers report the same quantities.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from resnet_nas.config import TrainConfig
+from resnet_nas.train.base import (EpochMetrics, TrainResult, check_dataset, check_precision,
+                                   cross_entropy, device_description, finished_reason,
+                                   make_optimizer, normalization_stats, normalize_numpy,
+                                   random_augment_numpy, regularizers_disabled,
+                                   steady_images_per_second, steps_per_epoch,
+                                   uses_model_regularization)
+
+
+def _batches_class() -> type:
+    import keras
+
+    class AugmentedBatches(keras.utils.PyDataset):
+        """Shuffled, augmented, normalised float32 batches of a uint8 training set."""
+
+        def __init__(self, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, mean: np.ndarray,
+                     std: np.ndarray):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.x, self.y = x, np.asarray(y, np.int32)
+            self.cfg, self.mean, self.std = cfg, mean, std
+            self.steps = steps_per_epoch(len(x), cfg.batch_size)
+            self.epoch = 0
+            self._shuffle()
+
+        def _shuffle(self) -> None:
+            rng = np.random.default_rng([self.cfg.seed, self.epoch, 0])
+            self.order = rng.permutation(len(self.x))
+
+        def __len__(self) -> int:
+            return self.steps
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+            bs = self.cfg.batch_size
+            idx = self.order[i * bs:(i + 1) * bs]
+            # Seeded by (seed, epoch, step): the same batches whatever the worker order.
+            rng = np.random.default_rng([self.cfg.seed, self.epoch, i + 1])
+            xb = random_augment_numpy(self.x[idx], rng, self.cfg.augment)
+            return normalize_numpy(xb, self.mean, self.std), self.y[idx]
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self._shuffle()
+
+    return AugmentedBatches
+
+
+def evaluate_keras(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
+                   stats: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) with `model.predict_on_batch` in fixed-size batches.
+
+    The last batch is zero-padded to the batch size so the backend compiles one shape.
+    """
+    from keras import ops
+
+    n = len(x_uint8)
+    if n == 0:
+        raise ValueError("evaluate: expected at least one example, found 0")
+    mean, std = (np.asarray(s, np.float32) for s in stats)
+    eb = max(1, min(cfg.eval_batch_size, 64 * math.ceil(n / 64)))
+    y = np.asarray(y, np.int32)
+    loss_sum = 0.0
+    correct = 0
+    for start in range(0, n, eb):
+        xb = np.asarray(x_uint8[start:start + eb])
+        k = len(xb)
+        if k < eb:
+            xb = np.concatenate([xb, np.zeros((eb - k, *xb.shape[1:]), xb.dtype)])
+        logits = np.asarray(model.predict_on_batch(normalize_numpy(xb, mean, std)),
+                            np.float32)[:k]
+        yb = y[start:start + k]
+        loss_sum += float(np.sum(ops.convert_to_numpy(cross_entropy(yb, logits))))
+        correct += int(np.sum(np.argmax(logits, axis=-1) == yb))
+    return loss_sum / n, correct / n
+
+
+def train_fit(model: Any, data: Any, cfg: TrainConfig,
+              on_epoch: Callable[[EpochMetrics], bool] | None = None) -> TrainResult:
+    """Trains `model` with Keras model.fit (TensorFlow, torch or JAX backend).
+
+    Args:
+      model: built Keras model returning logits, built under cfg.precision's policy.
+      data: a resnet_nas.data.Dataset.
+      cfg: the TrainConfig.
+      on_epoch: called after each epoch; returning False stops training.
+
+    Returns:
+      TrainResult; `model` holds the trained weights and stays compiled.
+    """
+    import keras
+
+    cfg.validate()
+    check_dataset(data, cfg)
+    check_precision(model, cfg.precision)
+    backend = keras.backend.backend()
+    stats = normalization_stats(data)
+    batches = _batches_class()(np.asarray(data.x_train), data.y_train, cfg, *stats)
+    steps = len(batches)
+    images_per_epoch = steps * cfg.batch_size
+    smoothing = cfg.label_smoothing
+
+    def loss(y_true, y_pred):
+        return cross_entropy(y_true, y_pred, smoothing)
+
+    model.compile(optimizer=make_optimizer(cfg, steps, model), loss=loss,
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    history: list[EpochMetrics] = []
+    state = {"stopped_early": False, "diverged": False, "reason": "completed"}
+
+    class Reporter(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            t_trained = time.perf_counter()
+            logs = logs or {}
+            val_loss, val_acc = evaluate_keras(self.model, data.x_val, data.y_val, cfg, stats)
+            t_end = time.perf_counter()
+            metrics = EpochMetrics(
+                epoch=epoch + 1,
+                train_loss=float(logs.get("loss", float("nan"))),
+                train_accuracy=float(logs.get("accuracy", float("nan"))),
+                val_loss=val_loss, val_accuracy=val_acc, seconds=t_end - self.t0,
+                images_per_second=images_per_epoch / max(t_trained - self.t0, 1e-9))
+            history.append(metrics)
+            why = finished_reason(epoch + 1, metrics.train_loss)
+            if why is not None:
+                state.update(diverged=True, reason=why)
+                self.model.stop_training = True
+            elif on_epoch is not None and on_epoch(metrics) is False:
+                state.update(stopped_early=True, reason=f"stopped by on_epoch at epoch {epoch + 1}")
+                self.model.stop_training = True
+
+    with regularizers_disabled(model, not uses_model_regularization(cfg)):
+        model.fit(batches, epochs=cfg.epochs, verbose=0, shuffle=False, callbacks=[Reporter()])
+
+    train_seconds = sum(m.seconds for m in history)
+    compile_seconds = float("nan")
+    if len(history) > 1:
+        steady = float(np.median([m.seconds for m in history[1:]]))
+        compile_seconds = max(0.0, history[0].seconds - steady)
+    return TrainResult(history=history, epochs_run=len(history),
+                       stopped_early=state["stopped_early"], diverged=state["diverged"],
+                       reason=state["reason"], train_seconds=train_seconds,
+                       compile_seconds=compile_seconds,
+                       images_per_second=steady_images_per_second(history), trainer="fit",
+                       backend=backend, device=device_description(backend))

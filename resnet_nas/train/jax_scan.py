@@ -1,0 +1,380 @@
+"""Fast trainer for the JAX backend: whole epochs in one jitted `lax.scan`.
+
+The uint8 training set lives on the device. Each epoch is one call of an ahead-of-time
+compiled function that draws a permutation, gathers each step's batch, augments it per
+example (random crop after reflect/zero padding, horizontal flip), normalises it, and runs
+`model.stateless_call` + `optimizer.stateless_apply`. Metrics come back with one
+device-to-host transfer per epoch (train sums and validation sums together). The state
+buffers are donated on accelerators. At the end the trained variables are written back into
+the Keras model, so the caller can save or evaluate it.
+
+Compilation: the train-epoch and eval-batch functions are compiled once per architecture
+with fixed batch shapes, timed (compile_seconds), and kept in a persistent XLA cache
+(RESNET_NAS_XLA_CACHE, default ~/.cache/resnet_nas/xla; 'off' disables it), so a worker that
+meets the same architecture again loads it from disk.
+
+Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from resnet_nas.config import AugmentConfig, TrainConfig
+from resnet_nas.train.base import (EpochMetrics, TrainResult, check_dataset, check_precision,
+                                   cross_entropy, default_xla_cache_dir, device_description,
+                                   finished_reason, make_optimizer, normalization_stats,
+                                   steady_images_per_second, steps_per_epoch,
+                                   uses_model_regularization)
+
+# Programs that compile faster than this are not written to the persistent cache: it keeps
+# the hundreds of tiny eager-op programs of model building out, and the train/eval programs
+# (seconds) in.
+MIN_CACHED_COMPILE_SECONDS = 0.2
+
+_EVALUATORS: "weakref.WeakKeyDictionary[Any, _Evaluator]" = weakref.WeakKeyDictionary()
+
+
+def enable_compilation_cache(path: str | None = None) -> str | None:
+    """Turns on JAX's persistent compilation cache with low thresholds.
+
+    Args:
+      path: cache directory; default RESNET_NAS_XLA_CACHE or ~/.cache/resnet_nas/xla. A
+        directory the user already configured in jax.config is kept when path is None.
+
+    Returns:
+      The directory in use, or None when the cache is off (RESNET_NAS_XLA_CACHE=off).
+    """
+    import jax
+
+    current = jax.config.jax_compilation_cache_dir
+    if path is None:
+        if current:
+            return current
+        path = default_xla_cache_dir()
+        if path is None:
+            return None
+    os.makedirs(path, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    return path
+
+
+def clear_eval_cache() -> None:
+    """Forgets the per-model compiled evaluation functions."""
+    _EVALUATORS.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# Augmentation on the device.
+def crop_flip_jax(x: Any, offsets: Any, flips: Any, pad: int, mode: str) -> Any:
+    """Device twin of base.crop_flip_numpy: per-example crop at `offsets`, flip where `flips`.
+
+    Args:
+      x: (B, H, W, C) images (any dtype; uint8 keeps the gather cheap).
+      offsets: (B, 2) int32 (row, col) offsets in [0, 2 * pad].
+      flips: (B,) bool.
+      pad: padding on each side; 0 skips the crop.
+      mode: 'reflect' or 'zero' (zero pads with black pixels, as torchvision does).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    _, h, w, c = x.shape
+    if pad > 0:
+        widths = ((0, 0), (pad, pad), (pad, pad), (0, 0))
+        xp = jnp.pad(x, widths, mode="reflect" if mode == "reflect" else "constant")
+        x = jax.vmap(lambda img, o: jax.lax.dynamic_slice(img, (o[0], o[1], 0), (h, w, c)))(
+            xp, offsets)
+    return jnp.where(flips[:, None, None, None], x[:, :, ::-1, :], x)
+
+
+def random_augment_jax(x: Any, key: Any, augment: AugmentConfig) -> Any:
+    """Random per-example crop and flip on the device, as cfg.augment asks."""
+    import jax
+    import jax.numpy as jnp
+
+    pad = augment.crop_padding
+    if pad == 0 and not augment.flip:
+        return x
+    b = x.shape[0]
+    k_off, k_flip = jax.random.split(key)
+    offsets = (jax.random.randint(k_off, (b, 2), 0, 2 * pad + 1) if pad > 0
+               else jnp.zeros((b, 2), jnp.int32))
+    flips = (jax.random.bernoulli(k_flip, 0.5, (b,)) if augment.flip
+             else jnp.zeros((b,), bool))
+    return crop_flip_jax(x, offsets, flips, pad, augment.pad_mode)
+
+
+def _normalize(x_uint8: Any, mean: Any, std: Any) -> Any:
+    import jax.numpy as jnp
+
+    return (x_uint8.astype(jnp.float32) - mean) / std
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation.
+class _Evaluator:
+    """Jitted, fixed-shape evaluation of one model: padded batches, masked sums."""
+
+    def __init__(self, model: Any, batch_size: int):
+        import jax
+
+        self.model = weakref.proxy(model)
+        self.batch_size = batch_size
+        self._jitted = jax.jit(self._batch_sums)
+        self._compiled: dict[Any, Any] = {}
+
+    def _batch_sums(self, tv, ntv, xb, yb, mask, mean, std):
+        import jax.numpy as jnp
+
+        logits, _ = self.model.stateless_call(tv, ntv, _normalize(xb, mean, std), training=False)
+        ce = cross_entropy(yb, logits)
+        correct = (jnp.argmax(logits, axis=-1) == yb).astype(jnp.float32)
+        return jnp.sum(ce * mask), jnp.sum(correct * mask)
+
+    def upload(self, x: np.ndarray, y: np.ndarray) -> list[tuple[Any, Any, Any]]:
+        """Device batches (x, y, mask) of fixed size; the last one is zero-padded and masked."""
+        import jax
+
+        eb = self.batch_size
+        n = len(x)
+        nb = max(1, math.ceil(n / eb))
+        xp = np.zeros((nb * eb, *x.shape[1:]), np.uint8)
+        xp[:n] = x
+        yp = np.zeros(nb * eb, np.int32)
+        yp[:n] = y
+        mask = np.zeros(nb * eb, np.float32)
+        mask[:n] = 1.0
+        xd, yd, md = jax.device_put((xp, yp, mask))
+        return [(xd[i * eb:(i + 1) * eb], yd[i * eb:(i + 1) * eb], md[i * eb:(i + 1) * eb])
+                for i in range(nb)]
+
+    def compile(self, tv, ntv, batch, mean, std) -> float:
+        """Compiles ahead of time for these shapes; returns seconds spent (0 if cached)."""
+        import jax
+
+        key = _shape_key((tv, ntv, batch, mean, std))
+        if key in self._compiled:
+            return 0.0
+        t0 = time.perf_counter()
+        self._compiled[key] = self._jitted.lower(tv, ntv, *batch, mean, std).compile()
+        return time.perf_counter() - t0
+
+    def sums(self, tv, ntv, batches, mean, std) -> tuple[Any, Any]:
+        """Device scalars (loss_sum, correct_sum) over `batches`; no host transfer."""
+        fn = self._compiled.get(_shape_key((tv, ntv, batches[0], mean, std)), self._jitted)
+        loss_sum = correct_sum = 0.0
+        for xb, yb, mb in batches:
+            l, c = fn(tv, ntv, xb, yb, mb, mean, std)
+            loss_sum = loss_sum + l
+            correct_sum = correct_sum + c
+        return loss_sum, correct_sum
+
+
+def _shape_key(tree: Any) -> str:
+    import jax
+
+    return str(jax.tree_util.tree_map(lambda a: (tuple(a.shape), str(a.dtype)), tree))
+
+
+def _evaluator_for(model: Any, batch_size: int) -> _Evaluator:
+    ev = _EVALUATORS.get(model)
+    if ev is None or ev.batch_size != batch_size:
+        ev = _Evaluator(model, batch_size)
+        _EVALUATORS[model] = ev
+    return ev
+
+
+def _eval_batch_size(cfg: TrainConfig, n: int) -> int:
+    # Smaller sets than one eval batch get a batch rounded up to 64, not the full 1024.
+    return max(1, min(cfg.eval_batch_size, 64 * math.ceil(n / 64)))
+
+
+def evaluate_jax(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
+                 stats: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of `model` on uint8 images, in jitted fixed-size batches.
+
+    Args:
+      model: a built Keras model (JAX backend).
+      x_uint8: (N, H, W, C) uint8 images.
+      y: (N,) int labels.
+      cfg: gives eval_batch_size.
+      stats: (mean, std) per channel, the training set's.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if len(x_uint8) == 0:
+        raise ValueError("evaluate: expected at least one example, found 0")
+    ev = _evaluator_for(model, _eval_batch_size(cfg, len(x_uint8)))
+    batches = ev.upload(np.asarray(x_uint8), np.asarray(y))
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    mean, std = (jnp.asarray(s, jnp.float32) for s in stats)
+    loss_sum, correct = jax.device_get(ev.sums(tv, ntv, batches, mean, std))
+    n = len(x_uint8)
+    return float(loss_sum) / n, float(correct) / n
+
+
+# ---------------------------------------------------------------------------------------------
+# Training.
+def _make_epoch_fn(model: Any, optimizer: Any, cfg: TrainConfig, steps: int, use_reg: bool,
+                   donate: bool) -> Any:
+    """jit(epoch)(state, x_all, y_all, key, mean, std) -> (state, (loss_sum, correct_sum))."""
+    import jax
+    import jax.numpy as jnp
+    import keras
+
+    batch = cfg.batch_size
+    smoothing = cfg.label_smoothing
+    scales_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+    def loss_fn(tv, ntv, ov, x, y):
+        logits, ntv, losses = model.stateless_call(tv, ntv, x, training=True,
+                                                   return_losses=True)
+        loss = jnp.mean(cross_entropy(y, logits, smoothing))
+        if use_reg and losses:
+            loss = loss + sum(jnp.asarray(l, jnp.float32) for l in losses)
+        scaled = loss
+        if scales_loss:
+            # The loss scale is an optimizer variable: read it from the traced state.
+            with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, ov))):
+                scaled = optimizer.scale_loss(loss)
+        return scaled, (loss, logits, ntv)
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def epoch(state, x_all, y_all, key, mean, std):
+        tv, ntv, ov = state
+        k_perm, k_aug = jax.random.split(key)
+        perm = jax.random.permutation(k_perm, x_all.shape[0])[:steps * batch]
+        perm = perm.reshape(steps, batch)
+        step_keys = jax.random.split(k_aug, steps)
+
+        def step(carry, inputs):
+            tv, ntv, ov, loss_sum, correct_sum = carry
+            idx, k = inputs
+            xb = _normalize(random_augment_jax(x_all[idx], k, cfg.augment), mean, std)
+            yb = y_all[idx]
+            (_, (loss, logits, ntv)), grads = grad_fn(tv, ntv, ov, xb, yb)
+            tv, ov = optimizer.stateless_apply(ov, grads, tv)
+            correct = jnp.sum(jnp.argmax(logits, axis=-1) == yb).astype(jnp.float32)
+            return (tv, ntv, ov, loss_sum + loss, correct_sum + correct), None
+
+        init = (tv, ntv, ov, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
+        (tv, ntv, ov, loss_sum, correct_sum), _ = jax.lax.scan(step, init, (perm, step_keys))
+        return (tv, ntv, ov), (loss_sum, correct_sum)
+
+    return jax.jit(epoch, donate_argnums=(0,) if donate else ())
+
+
+def train_jax(model: Any, data: Any, cfg: TrainConfig,
+              on_epoch: Callable[[EpochMetrics], bool] | None = None) -> TrainResult:
+    """Trains `model` on `data` with whole-epoch jitted scans (JAX backend only).
+
+    Args:
+      model: built Keras model returning logits; built under cfg.precision's policy.
+      data: a resnet_nas.data.Dataset (x_train/y_train/x_val/y_val uint8 / int).
+      cfg: the TrainConfig.
+      on_epoch: called after each epoch with its EpochMetrics; returning False stops.
+
+    Returns:
+      TrainResult; the trained variables are in `model`.
+    """
+    import jax
+    import jax.numpy as jnp
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"train.trainer: 'jax' needs the JAX backend (KERAS_BACKEND=jax), "
+                         f"found backend {keras.backend.backend()!r}")
+    cfg.validate()
+    check_dataset(data, cfg)
+    check_precision(model, cfg.precision)
+    enable_compilation_cache()
+
+    n_train = len(data.x_train)
+    steps = steps_per_epoch(n_train, cfg.batch_size)
+    images_per_epoch = steps * cfg.batch_size
+    mean_np, std_np = normalization_stats(data)
+    optimizer = make_optimizer(cfg, steps, model)
+    optimizer.build(model.trainable_variables)
+    donate = jax.devices()[0].platform != "cpu"  # CPU cannot donate; avoid the warning
+    epoch_fn = _make_epoch_fn(model, optimizer, cfg, steps, uses_model_regularization(cfg),
+                              donate)
+
+    x_train = jax.device_put(np.ascontiguousarray(data.x_train, np.uint8))
+    y_train = jax.device_put(np.asarray(data.y_train, np.int32))
+    mean = jnp.asarray(mean_np)
+    std = jnp.asarray(std_np)
+    # Copies: the donated state must not alias the Keras variables' buffers.
+    state = tuple([jnp.array(v.value, copy=True) for v in vs] for vs in
+                  (model.trainable_variables, model.non_trainable_variables,
+                   optimizer.variables))
+    evaluator = _evaluator_for(model, _eval_batch_size(cfg, len(data.x_val)))
+    val_batches = evaluator.upload(np.asarray(data.x_val), np.asarray(data.y_val))
+    key = jax.random.PRNGKey(cfg.seed)
+
+    t0 = time.perf_counter()
+    train_epoch = epoch_fn.lower(state, x_train, y_train, key, mean, std).compile()
+    evaluator.compile(state[0], state[1], val_batches[0], mean, std)
+    compile_seconds = time.perf_counter() - t0
+
+    history: list[EpochMetrics] = []
+    stopped_early = diverged = False
+    reason = "completed"
+    train_seconds = 0.0
+    n_val = len(data.x_val)
+    for epoch in range(1, cfg.epochs + 1):
+        t_start = time.perf_counter()
+        state, (loss_sum, correct_sum) = train_epoch(state, x_train, y_train,
+                                                     jax.random.fold_in(key, epoch), mean, std)
+        jax.block_until_ready(loss_sum)  # a wait, not a transfer: times training alone
+        t_trained = time.perf_counter()
+        val_loss_sum, val_correct = evaluator.sums(state[0], state[1], val_batches, mean, std)
+        host = jax.device_get((loss_sum, correct_sum, val_loss_sum, val_correct))
+        t_end = time.perf_counter()
+        train_seconds += t_end - t_start
+        metrics = EpochMetrics(
+            epoch=epoch,
+            train_loss=float(host[0]) / steps,
+            train_accuracy=float(host[1]) / images_per_epoch,
+            val_loss=float(host[2]) / n_val,
+            val_accuracy=float(host[3]) / n_val,
+            seconds=t_end - t_start,
+            images_per_second=images_per_epoch / max(t_trained - t_start, 1e-9),
+        )
+        history.append(metrics)
+        why = finished_reason(epoch, metrics.train_loss)
+        if why is not None:
+            diverged, reason = True, why
+            break
+        if on_epoch is not None and on_epoch(metrics) is False:
+            stopped_early, reason = True, f"stopped by on_epoch at epoch {epoch}"
+            break
+
+    _write_back(model, optimizer, state)
+    return TrainResult(history=history, epochs_run=len(history), stopped_early=stopped_early,
+                       diverged=diverged, reason=reason, train_seconds=train_seconds,
+                       compile_seconds=compile_seconds,
+                       images_per_second=steady_images_per_second(history), trainer="jax",
+                       backend="jax", device=device_description("jax"))
+
+
+def _write_back(model: Any, optimizer: Any, state: tuple[list, list, list]) -> None:
+    tv, ntv, ov = state
+    for var, value in zip(model.trainable_variables, tv):
+        var.assign(value)
+    for var, value in zip(model.non_trainable_variables, ntv):
+        var.assign(value)
+    for var, value in zip(optimizer.variables, ov):
+        var.assign(value)

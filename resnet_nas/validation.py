@@ -1,0 +1,116 @@
+"""Precise, user-facing validation errors for YAML configs.
+
+Every error names the file, the key path inside it, what was expected and what was found,
+so a user never has to read a traceback from deep inside Keras or Optuna to fix a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config or search-space file is invalid.
+
+    Attributes:
+      source: file name (or '<dict>') the value came from.
+      path: dotted key path, e.g. 'space.stages.depth.step'.
+      expected: what a valid value looks like.
+      found: the offending value (repr'd in the message).
+    """
+
+    def __init__(self, source: str | None, path: str, expected: str, found: Any = None,
+                 hint: str | None = None):
+        self.source = source or "<config>"
+        self.path = path or "<top level>"
+        self.expected = expected
+        self.found = found
+        self.hint = hint
+        msg = f"{self.source}: {self.path}: expected {expected}, found {found!r}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def check_keys(mapping: Any, allowed: Iterable[str], source: str | None, path: str,
+               required: Iterable[str] = ()) -> Mapping[str, Any]:
+    """Checks that `mapping` is a dict whose keys are all in `allowed` (and has `required`)."""
+    if mapping is None:
+        mapping = {}
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(source, path, "a mapping", mapping)
+    allowed = list(allowed)
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(source, join(path, str(key)), f"one of the keys {sorted(allowed)}",
+                              key, hint=did_you_mean(str(key), allowed) or "unknown key")
+    for key in required:
+        if key not in mapping:
+            raise ConfigError(source, join(path, key), "a value (required key is missing)", None)
+    return mapping
+
+
+def expect_int(value: Any, source: str | None, path: str, *, minimum: int | None = None,
+               maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(source, path, "an integer", value)
+    if minimum is not None and value < minimum:
+        raise ConfigError(source, path, f"an integer >= {minimum}", value)
+    if maximum is not None and value > maximum:
+        raise ConfigError(source, path, f"an integer <= {maximum}", value)
+    return value
+
+
+def expect_float(value: Any, source: str | None, path: str, *, minimum: float | None = None,
+                 maximum: float | None = None, exclusive_minimum: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(source, path, "a number", value)
+    value = float(value)
+    if minimum is not None and (value < minimum or (exclusive_minimum and value == minimum)):
+        op = ">" if exclusive_minimum else ">="
+        raise ConfigError(source, path, f"a number {op} {minimum}", value)
+    if maximum is not None and value > maximum:
+        raise ConfigError(source, path, f"a number <= {maximum}", value)
+    return value
+
+
+def expect_choice(value: Any, choices: Iterable[Any], source: str | None, path: str) -> Any:
+    choices = list(choices)
+    if value not in choices:
+        hint = did_you_mean(str(value), [str(c) for c in choices]) if isinstance(value, str) else None
+        raise ConfigError(source, path, f"one of {choices}", value, hint=hint)
+    return value
+
+
+def expect_bool(value: Any, source: str | None, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(source, path, "true or false", value)
+    return value
+
+
+def dataclass_from_dict(cls: type, data: Any, source: str | None, path: str):
+    """Builds a (flat) dataclass from a mapping, rejecting unknown keys.
+
+    Field values are type-checked by the dataclass's own `validate(source, path)` if it has one.
+    """
+    names = [f.name for f in fields(cls)]
+    data = check_keys(data, names, source, path)
+    obj = cls(**dict(data))
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        validate(source, path)
+    return obj

@@ -1,0 +1,58 @@
+"""Tiny stand-ins for the trainer tests: a learnable uint8 data set and a small Keras CNN."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class TinyData:
+    """Duck-typed stand-in for resnet_nas.data.Dataset."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    input_shape: tuple[int, int, int]
+
+
+def make_data(n_train: int = 256, n_val: int = 96, size: int = 12, num_classes: int = 4,
+              seed: int = 0) -> TinyData:
+    """Each class is a distinct colour plus noise: learnable in a couple of epochs, and the
+    label survives crops and flips."""
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(40, 216, size=(num_classes, 3))
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, num_classes, size=n).astype(np.int32)
+        noise = rng.normal(0, 30, size=(n, size, size, 3))
+        x = np.clip(colours[y][:, None, None, :] + noise, 0, 255).astype(np.uint8)
+        return x, y
+
+    x_tr, y_tr = split(n_train)
+    x_va, y_va = split(n_val)
+    x_te, y_te = split(n_val)
+    return TinyData(x_tr, y_tr, x_va, y_va, x_te, y_te, num_classes, (size, size, 3))
+
+
+def tiny_model(input_shape=(12, 12, 3), num_classes: int = 4, weight_decay: float = 1e-3):
+    """Conv-BN-ReLU x2, global pool, dense; slim-style L2 (wd * sum(w^2) / 2) on kernels."""
+    import keras
+    from keras import layers
+
+    reg = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
+    inp = keras.Input(input_shape)
+    x = layers.Conv2D(8, 3, padding="same", use_bias=False, kernel_regularizer=reg)(inp)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False, kernel_regularizer=reg)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    out = layers.Dense(num_classes, kernel_regularizer=reg, dtype="float32")(x)
+    return keras.Model(inp, out)
