@@ -1,0 +1,570 @@
+"""The study loop: sample -> check -> deduplicate -> train in a worker -> record.
+
+The search process never imports Keras. Each Optuna trial is asked for, its architecture sampled
+(define-by-run) and checked against the space's constraints analytically; infeasible samples are
+told to Optuna as failed and resampled without a training run (their count lands in the next
+row's `rejections`); an architecture already trained in the study reuses its recorded result
+(state 'duplicate'); everything else trains in a recycled worker subprocess that reports every
+epoch, so Optuna's pruners can stop it. Every finished trial writes one row to the run's results
+table and keeps the same record in the trial's user attributes in the storage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from resnet_nas import results
+from resnet_nas.config import DataConfig
+from resnet_nas.nets import Architecture, complexity
+from resnet_nas.space import SearchSpace, check_constraints, load_space, sample_architecture
+from resnet_nas.storage import default_storage_url, heartbeat, open_storage, redact
+from resnet_nas.validation import ConfigError
+from resnet_nas.worker import Job, TrialRunner
+
+# We run ask/tell with our own heartbeat thread (storage.heartbeat), which Optuna warns about.
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+RUN_META = "run.json"
+RUN_SPACE = "space.yaml"
+SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
+PRUNERS = ("none", "median", "successive_halving", "hyperband")
+ENGINES = ("optuna", "keras-tuner")
+
+
+class SearchError(RuntimeError):
+    """A search cannot start or continue (bad run dir, space mismatch, infeasible space)."""
+
+
+@dataclass
+class SearchOptions:
+    """Everything `python -m resnet_nas search` takes. None means: the space file's default."""
+
+    space: str | None = "quickstart"
+    trials: int | None = None
+    timeout: float | None = None
+    storage: str | None = None
+    run_dir: str | None = None
+    resume: bool = False
+    engine: str = "optuna"
+    sampler: str | None = None
+    pruner: str | None = None
+    study_name: str | None = None
+    seed: int | None = None
+    epochs: int | None = None
+    backend: str | None = None
+    data: str | None = None  # --data PATH: an image folder / .tar.gz, overrides the data set
+    limit_train: int | None = None
+    max_trials_per_worker: int = 10
+    create_only: bool = False
+    progress: bool = True
+    worker_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SearchSummary:
+    run_dir: Path
+    study_name: str
+    storage: str
+    table: Any  # pandas DataFrame
+    interrupted: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Run directory and study set-up.
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("resnet_nas", "keras", "tensorflow", "jax", "torch", "optuna", "keras-tuner",
+                "numpy", "pandas"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def latest_run_dir(space_name: str, root: str | Path = "runs") -> Path | None:
+    runs = sorted(Path(root).glob(f"{space_name}-*"), key=lambda p: p.stat().st_mtime)
+    return runs[-1] if runs else None
+
+
+def prepare_run(opts: SearchOptions) -> tuple[SearchSpace, Path, dict[str, Any]]:
+    """Resolves the space, the run directory and the run metadata (new or resumed).
+
+    Raises:
+      SearchError / ConfigError: with the file or directory that is wrong.
+    """
+    if opts.resume:
+        run_dir = Path(opts.run_dir) if opts.run_dir else None
+        if run_dir is None:
+            if not opts.space:
+                raise SearchError("--resume needs --run-dir (or --space to pick its latest run)")
+            name = load_space(opts.space).name
+            run_dir = latest_run_dir(name)
+            if run_dir is None:
+                raise SearchError(f"--resume: no earlier run of space {name!r} under runs/; "
+                                  "give --run-dir")
+        meta_path = run_dir / RUN_META
+        if not meta_path.exists():
+            raise SearchError(f"--resume: {run_dir} is not a resnet_nas run directory "
+                              f"(no {RUN_META})")
+        meta = json.loads(meta_path.read_text())
+        space = load_space(run_dir / RUN_SPACE)
+        if opts.space:
+            given = load_space(opts.space)
+            if given.hash() != meta["space_hash"]:
+                raise SearchError(f"--resume: space {opts.space!r} (hash {given.hash()}) differs "
+                                  f"from the one this run was started with "
+                                  f"({meta['space_hash']}, saved in {run_dir / RUN_SPACE})")
+        return space, run_dir, meta
+    space = load_space(opts.space or "quickstart")
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(opts.run_dir) if opts.run_dir else Path("runs") / f"{space.name}-{stamp}"
+    if (run_dir / RUN_META).exists():
+        raise SearchError(f"{run_dir} already holds a run; pass --resume to continue it or "
+                          "choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(space.source, run_dir / RUN_SPACE)
+    defaults = space.search
+    meta = {
+        "study": opts.study_name or space.name,
+        "storage": opts.storage or default_storage_url(run_dir),
+        "space": space.name,
+        "space_hash": space.hash(),
+        "space_source": str(space.source),
+        "engine": opts.engine,
+        "sampler": opts.sampler or defaults.sampler,
+        "pruner": opts.pruner or defaults.pruner,
+        "objectives": list(defaults.objectives),
+        "seed": defaults.seed if opts.seed is None else opts.seed,
+        "created": _now(),
+        "overrides": {k: v for k, v in {"epochs": opts.epochs, "backend": opts.backend,
+                                        "data": opts.data,
+                                        "limit_train": opts.limit_train}.items()
+                      if v is not None},
+    }
+    (run_dir / RUN_META).write_text(json.dumps(meta, indent=1))
+    return space, run_dir, meta
+
+
+def effective_configs(space: SearchSpace, meta: dict[str, Any]):
+    """The data and train configs after the run's CLI overrides."""
+    over = meta.get("overrides", {})
+    data: DataConfig = space.data
+    if "data" in over:
+        data = replace(data, name="folder", path=over["data"])
+    if "limit_train" in over:
+        data = replace(data, limit_train=over["limit_train"])
+    train = space.train
+    if "epochs" in over:
+        train = replace(train, epochs=over["epochs"])
+    if "backend" in over:
+        train = replace(train, backend=over["backend"])
+    data.validate(space.source, "data")
+    train.validate(space.source, "train")
+    return data, train
+
+
+def make_sampler(name: str, seed: int, multi_objective: bool) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                          constant_liar=True, warn_independent_sampling=False)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "cmaes":
+        # CMA-ES covers the numeric, always-present parameters; the rest (categorical and
+        # conditional stage parameters) fall back to independent TPE.
+        return optuna.samplers.CmaEsSampler(
+            seed=seed, warn_independent_sampling=False,
+            independent_sampler=optuna.samplers.TPESampler(seed=seed))
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    raise ConfigError(None, "search.sampler", f"one of {list(SAMPLERS)}", name)
+
+
+def make_pruner(name: str, epochs: int, multi_objective: bool) -> optuna.pruners.BasePruner:
+    if multi_objective or name == "none":
+        return optuna.pruners.NopPruner()  # Optuna cannot prune multi-objective studies
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1),
+                                              reduction_factor=3)
+    raise ConfigError(None, "search.pruner", f"one of {list(PRUNERS)}", name)
+
+
+def open_study(meta: dict[str, Any], train_epochs: int, create: bool,
+               heartbeat_enabled: bool = True) -> optuna.Study:
+    """Creates or loads the run's study with its sampler and pruner."""
+    storage = open_storage(meta["storage"], heartbeat=heartbeat_enabled)
+    directions = [{"val_accuracy": "maximize"}.get(o, "minimize") for o in meta["objectives"]]
+    multi = len(directions) > 1
+    sampler = make_sampler(meta["sampler"], meta["seed"], multi)
+    pruner = make_pruner(meta["pruner"], train_epochs, multi)
+    if create:
+        study = optuna.create_study(study_name=meta["study"], storage=storage, sampler=sampler,
+                                    pruner=pruner, directions=directions, load_if_exists=True)
+        study.set_user_attr("space_hash", meta["space_hash"])
+        study.set_user_attr("space", meta["space"])
+        return study
+    try:
+        study = optuna.load_study(study_name=meta["study"], storage=storage, sampler=sampler,
+                                  pruner=pruner)
+    except KeyError:
+        raise SearchError(f"study {meta['study']!r} does not exist in storage "
+                          f"{redact(meta['storage'])!r}") from None
+    recorded = study.user_attrs.get("space_hash")
+    if recorded and recorded != meta["space_hash"]:
+        raise SearchError(f"study {meta['study']!r} was created for a space with hash "
+                          f"{recorded}, but this space's hash is {meta['space_hash']}")
+    return study
+
+
+# ---------------------------------------------------------------------------------------------
+# Records.
+def base_record(meta: dict[str, Any], trial_number: int, arch: Architecture | None,
+                train_epochs: int, seed: int, backend: str) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "study": meta["study"], "space": meta["space"], "space_hash": meta["space_hash"],
+        "trial": trial_number, "engine": meta["engine"], "sampler": meta["sampler"],
+        "pruner": meta["pruner"], "epochs_planned": train_epochs, "seed": seed,
+        "backend": backend, "versions": library_versions(), "worker": f"{socket.gethostname()}:"
+        f"{os.getpid()}", "started_at": _now(), "epochs_run": 0,
+    }
+    if arch is not None:
+        c = complexity(arch)
+        rec.update(arch_key=arch.key(), arch=json.dumps(arch.to_dict()),
+                   blocks=json.dumps([[list(u) for u in b.units] for b in arch.blocks]),
+                   unit=arch.unit, params=c.params, trainable_params=c.trainable_params,
+                   flops=c.flops)
+    return rec
+
+
+def fill_from_result(rec: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    hist = result.get("history", [])
+    accs = [h["val_accuracy"] for h in hist]
+    losses = [h["val_loss"] for h in hist]
+    rec.update(
+        epochs_run=len(hist), val_accuracy_curve=accs, val_loss_curve=losses,
+        best_val_accuracy=max(accs) if accs else None,
+        final_val_accuracy=accs[-1] if accs else None,
+        final_val_loss=losses[-1] if losses else None,
+        train_seconds=result.get("train_seconds"), compile_seconds=result.get("compile_seconds"),
+        images_per_second=result.get("images_per_second"), trainer=result.get("trainer"),
+        backend=result.get("backend", rec.get("backend")), device=result.get("device"),
+        test_accuracy=result.get("test_accuracy"),
+    )
+    return rec
+
+
+def objective_values(rec: dict[str, Any], objectives: list[str]) -> list[float]:
+    mapping = {"val_accuracy": rec.get("best_val_accuracy"), "params": rec.get("params"),
+               "flops": rec.get("flops")}
+    return [float(mapping[o]) for o in objectives]
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop.
+class Progress:
+    """Study and per-trial progress bars plus a live best-so-far line (tqdm, on stderr)."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.trial_bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+            self._tqdm = tqdm
+            self.bar = tqdm(total=total, initial=done, desc="study", unit="trial",
+                            position=0, dynamic_ncols=True, file=sys.stderr)
+
+    def trial_start(self, number: int, arch: Architecture, epochs: int) -> None:
+        if self.enabled:
+            self.trial_bar = self._tqdm(total=epochs, desc=f"trial {number}", unit="epoch",
+                                        position=1, leave=False, dynamic_ncols=True,
+                                        file=sys.stderr)
+            self.trial_bar.set_postfix_str(arch.describe()[:60])
+
+    def epoch(self, metrics: dict[str, Any]) -> None:
+        if self.trial_bar is not None:
+            self.trial_bar.update(1)
+            self.trial_bar.set_postfix_str(f"val_acc={metrics['val_accuracy']:.4f}")
+
+    def trial_end(self, rec: dict[str, Any], best: dict[str, Any] | None) -> None:
+        if self.trial_bar is not None:
+            self.trial_bar.close()
+            self.trial_bar = None
+        acc = rec.get("best_val_accuracy")
+        acc_s = f"{acc:.4f}" if isinstance(acc, float) else "-"
+        line = (f"trial {rec['trial']:>3} {rec['state']:<9} val_acc={acc_s} "
+                f"params={rec.get('params') or 0:,} {rec.get('reason') or ''}".rstrip())
+        if best is not None:
+            line += (f" | best so far: trial {best['trial']} "
+                     f"val_acc={best['best_val_accuracy']:.4f}")
+        self.write(line)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        for b in (self.trial_bar, self.bar):
+            if b is not None:
+                b.close()
+
+
+def _finished_rows(run_dir: Path, study: str) -> int:
+    return len(list((run_dir / results.ROWS_DIR).glob(f"{study}--*.json")))
+
+
+def _known_archs(study: optuna.Study) -> tuple[dict[str, int], dict[str, int]]:
+    """arch_key -> trial number, for trained (complete) and for currently running trials."""
+    trained, running = {}, {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+        key = t.user_attrs.get("arch_key")
+        if not key or t.user_attrs.get("duplicate_of") is not None:
+            continue
+        target = trained if t.state == TrialState.COMPLETE else running
+        target.setdefault(key, t.number)
+    return trained, running
+
+
+def fail_interrupted_trials(study: optuna.Study, run_dir: Path, meta: dict[str, Any],
+                            only_stale: bool) -> int:
+    """Marks RUNNING trials left by a killed search as failed and records their rows."""
+    if only_stale:
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        optuna.storages.fail_stale_trials(study)
+        stale = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                 if t.number in before]
+    else:
+        stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        for t in stale:
+            study.tell(t.number, state=TrialState.FAIL)
+    for t in stale:
+        if results.row_path(run_dir, meta["study"], t.number).exists():
+            continue
+        arch = Architecture.from_dict(t.user_attrs["arch"]) if "arch" in t.user_attrs else None
+        rec = base_record(meta, t.number, arch, t.user_attrs.get("epochs_planned", 0),
+                          meta["seed"], t.user_attrs.get("backend", ""))
+        rec.update(state="failed", reason="interrupted: the search stopped while it ran",
+                   finished_at=_now())
+        results.write_record(run_dir, rec)
+    return len(stale)
+
+
+def run_search(opts: SearchOptions, out: Callable[[str], None] = print) -> SearchSummary:
+    """Runs (or resumes) a search as `opts` says; returns the run's results table.
+
+    Raises:
+      ConfigError, SearchError, StorageError: bad input, before any trial runs.
+      KeyboardInterrupt is handled: the running trial is marked failed ('interrupted'), the
+      finished ones are kept, and the summary has interrupted=True.
+    """
+    if opts.engine not in ENGINES:
+        raise SearchError(f"--engine must be one of {list(ENGINES)}, got {opts.engine!r}")
+    space, run_dir, meta = prepare_run(opts)
+    data_cfg, train_cfg = effective_configs(space, meta)
+    if meta["engine"] == "keras-tuner":
+        from resnet_nas.search_kt import run_keras_tuner
+        return run_keras_tuner(space, run_dir, meta, data_cfg, train_cfg, opts, out)
+    study = open_study(meta, train_cfg.epochs, create=True)
+    if opts.create_only:
+        out(f"created study {meta['study']!r} in {redact(meta['storage'])}")
+        return SearchSummary(run_dir, meta["study"], meta["storage"], results.load_table(run_dir))
+    if opts.resume:
+        n = fail_interrupted_trials(study, run_dir, meta, only_stale=False)
+        if n:
+            out(f"resume: marked {n} trial(s) left running by the interrupted search as failed")
+    total = opts.trials or space.search.trials
+    timeout = opts.timeout if opts.timeout is not None else space.search.timeout
+    return run_trials(study, space, run_dir, meta, data_cfg, train_cfg, total, timeout, opts, out)
+
+
+def dataset_io(data_cfg: DataConfig, seed: int) -> tuple[tuple[int, int, int], int]:
+    """Input shape and class count of the data set (loads it once; data.py never imports Keras)."""
+    from resnet_nas.data import load_dataset
+    data = load_dataset(data_cfg, seed=seed)
+    return tuple(data.input_shape), int(data.num_classes)
+
+
+def run_trials(study: optuna.Study, space: SearchSpace, run_dir: Path, meta: dict[str, Any],
+               data_cfg: DataConfig, train_cfg, total: int, timeout: float | None,
+               opts: SearchOptions, out: Callable[[str], None],
+               stop_when: Callable[[], bool] | None = None) -> SearchSummary:
+    """Asks/tells trials until `total` finished rows exist in the run (or the timeout)."""
+    input_shape, num_classes = dataset_io(data_cfg, train_cfg.seed)
+    objectives = meta["objectives"]
+    single = len(objectives) == 1
+    start = time.monotonic()
+    done = _finished_rows(run_dir, meta["study"])
+    progress = Progress(total, min(done, total), opts.progress)
+    rejections = 0
+    interrupted = False
+    runner = TrialRunner(train_cfg.backend, opts.max_trials_per_worker, env=opts.worker_env)
+    best: dict[str, Any] | None = _best_row(run_dir)
+    try:
+        while _finished_rows(run_dir, meta["study"]) < total:
+            if timeout is not None and time.monotonic() - start > timeout:
+                progress.write(f"timeout of {timeout:.0f}s reached; not starting new trials")
+                break
+            if stop_when is not None and stop_when():
+                break
+            trial = study.ask()
+            try:
+                arch = sample_architecture(space, trial, input_shape=input_shape,
+                                           num_classes=num_classes)
+                reasons = check_constraints(arch, space)
+            except ValueError as e:  # a sample the builders would reject
+                arch, reasons = None, [str(e)]
+            trained, running = _known_archs(study)
+            if not reasons and arch.key() in running:
+                reasons = [f"same architecture is being trained by trial {running[arch.key()]}"]
+            if reasons:
+                rejections += 1
+                trial.set_user_attr("rejected", "; ".join(reasons))
+                study.tell(trial, state=TrialState.FAIL)
+                if rejections > space.search.max_rejections:
+                    raise SearchError(
+                        f"{space.source}: {rejections} samples in a row were infeasible "
+                        f"(last: {'; '.join(reasons)}); loosen the constraints")
+                continue
+            rec = base_record(meta, trial.number, arch, train_cfg.epochs, train_cfg.seed,
+                              train_cfg.backend)
+            rec["rejections"] = rejections
+            rejections = 0
+            trial.set_user_attr("arch_key", arch.key())
+            trial.set_user_attr("arch", arch.to_dict())
+            trial.set_user_attr("epochs_planned", train_cfg.epochs)
+            trial.set_user_attr("backend", train_cfg.backend)
+            if arch.key() in trained:
+                rec = _reuse(study, trial, trained[arch.key()], rec, run_dir, meta)
+            else:
+                rec = _train_one(study, trial, arch, rec, runner, data_cfg, train_cfg, progress,
+                                 objectives, single)
+            rec["finished_at"] = _now()
+            results.write_record(run_dir, rec)
+            if rec["state"] in ("complete", "duplicate"):
+                if best is None or (rec.get("best_val_accuracy") or 0) > best["best_val_accuracy"]:
+                    best = {"trial": rec["trial"], "best_val_accuracy": rec["best_val_accuracy"]}
+            progress.trial_end(rec, best)
+    except KeyboardInterrupt:
+        interrupted = True
+        progress.write("interrupted: the running trial is marked failed; finished trials are "
+                       f"kept. Resume with: python -m resnet_nas search --resume --run-dir "
+                       f"{run_dir}")
+        fail_interrupted_trials(study, run_dir, meta, only_stale=False)
+    finally:
+        runner.close()
+        progress.close()
+    return SearchSummary(run_dir, meta["study"], meta["storage"], results.write_tables(run_dir),
+                         interrupted)
+
+
+def _best_row(run_dir: Path) -> dict[str, Any] | None:
+    if not (run_dir / results.ROWS_DIR).exists():
+        return None
+    df = results.load_table(run_dir)
+    df = df[df["state"].isin(["complete", "duplicate"]) & df["best_val_accuracy"].notna()]
+    if df.empty:
+        return None
+    row = df.loc[df["best_val_accuracy"].idxmax()]
+    return {"trial": int(row["trial"]), "best_val_accuracy": float(row["best_val_accuracy"])}
+
+
+def _reuse(study, trial, original: int, rec, run_dir: Path, meta) -> dict[str, Any]:
+    """A duplicate architecture: tell Optuna the original's values, train nothing."""
+    orig = study.trials[original]
+    prev_path = results.row_path(run_dir, meta["study"], original)
+    if prev_path.exists():
+        prev = json.loads(prev_path.read_text())
+        for k in ("epochs_run", "val_accuracy_curve", "val_loss_curve", "best_val_accuracy",
+                  "final_val_accuracy", "final_val_loss", "images_per_second", "trainer",
+                  "device", "backend"):
+            rec[k] = prev.get(k)
+    rec.update(state="duplicate", reason=f"same architecture as trial {original}",
+               duplicate_of=original, train_seconds=0.0, compile_seconds=0.0)
+    trial.set_user_attr("duplicate_of", original)
+    trial.set_user_attr("record", json.dumps(results.normalise_record(rec)))
+    study.tell(trial, orig.values)
+    return rec
+
+
+def _train_one(study, trial, arch: Architecture, rec, runner: TrialRunner, data_cfg, train_cfg,
+               progress: Progress, objectives: list[str], single: bool) -> dict[str, Any]:
+    job = Job(arch=arch.to_dict(), train=train_cfg.to_dict(), data=data_cfg.__dict__.copy())
+    pruned = {"flag": False}
+
+    def on_epoch(metrics: dict[str, Any]) -> bool:
+        progress.epoch(metrics)
+        if not single:
+            return True
+        trial.report(metrics["val_accuracy"], metrics["epoch"])
+        if trial.should_prune():
+            pruned["flag"] = True
+            return False
+        return True
+
+    progress.trial_start(trial.number, arch, train_cfg.epochs)
+    with heartbeat(study._storage, trial._trial_id):
+        outcome = runner.run(job, on_epoch)
+    if not outcome.ok:
+        rec.update(state="failed", reason=outcome.error.strip().splitlines()[0][:500])
+        trial.set_user_attr("reason", rec["reason"])
+        trial.set_user_attr("record", json.dumps(results.normalise_record(rec)))
+        study.tell(trial, state=TrialState.FAIL)
+        return rec
+    fill_from_result(rec, outcome.result)
+    if outcome.result.get("diverged"):
+        rec.update(state="failed", reason=outcome.result.get("reason", "diverged"))
+        state = TrialState.FAIL
+    elif pruned["flag"]:
+        rec.update(state="pruned", reason=f"pruned by {study.pruner.__class__.__name__} after "
+                   f"epoch {rec['epochs_run']}")
+        state = TrialState.PRUNED
+    else:
+        rec.update(state="complete", reason="")
+        state = TrialState.COMPLETE
+    trial.set_user_attr("record", json.dumps(results.normalise_record(rec)))
+    if state == TrialState.COMPLETE:
+        study.tell(trial, objective_values(rec, objectives))
+    else:
+        study.tell(trial, state=state)
+    return rec
+
+
+def leaderboard(table, k: int = 10):
+    """Top-k complete trials by best validation accuracy (duplicates left out)."""
+    df = table[table["state"] == "complete"].sort_values("best_val_accuracy", ascending=False)
+    cols = ["trial", "best_val_accuracy", "params", "flops", "epochs_run", "train_seconds",
+            "unit", "arch_key"]
+    return df[cols].head(k).reset_index(drop=True)
+
+
+def describe_arch_json(arch_json: str) -> str:
+    return Architecture.from_dict(json.loads(arch_json)).describe()
