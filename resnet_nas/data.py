@@ -10,7 +10,7 @@ Sources (`DataConfig.name`):
   fashion_mnist  $KERAS_HOME/datasets) is read directly when present, so Keras is imported and the
                  network used only when the data set is not on disk yet.
   folder         train/<class>/*.{jpg,jpeg,png} and test/<class>/* in a directory or a .tar.gz;
-                 decoded arrays are cached as .npz so later loads take about a second.
+                 decoded arrays are cached as .npz (CIFAR-10: ~7 s once, then ~0.4 s).
   synthetic      small, learnable random data for tests.
 
 Keras / TensorFlow are imported only inside the download function (importing them costs seconds).
@@ -624,7 +624,7 @@ def _load_folder(path: str | None, cache_dir: Path) -> _Raw:
     else:
         st = src.stat()
         key_material = f"{st.st_size}\t{st.st_mtime_ns}"
-    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{src}\n".encode()).hexdigest()
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{src}\n{key_material}".encode()).hexdigest()
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", src.name.split(".")[0]) or "data"
     cache_file = cache_dir / f"folder-{stem}-{digest[:16]}.npz"
 

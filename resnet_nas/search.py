@@ -187,14 +187,14 @@ def effective_configs(space: SearchSpace, meta: dict[str, Any]):
 def make_sampler(name: str, seed: int, multi_objective: bool) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                          constant_liar=True, warn_independent_sampling=False)
+                                          constant_liar=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "cmaes":
         # CMA-ES covers the numeric, always-present parameters; the rest (categorical and
         # conditional stage parameters) fall back to independent TPE.
         return optuna.samplers.CmaEsSampler(
-            seed=seed, warn_independent_sampling=False,
+            seed=seed,
             independent_sampler=optuna.samplers.TPESampler(seed=seed))
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)

@@ -42,12 +42,22 @@ Public API: `load_runs`, `add_derived`, `build_report`, `ReportOptions`, `render
 `add_report_arguments(parser)` / `run_report(args)`.
 """
 
-from resnet_nas.report.build import Report, ReportOptions, Section, build_report
-from resnet_nas.report.cli import add_report_arguments, main, run_report
-from resnet_nas.report.export import export_tables, render_report
-from resnet_nas.report.frame import (DERIVED_COLUMNS, REPORT_COLUMNS, ReportError, add_derived,
-                                     load_runs, parse_curve)
+import importlib
+from typing import Any
 
-__all__ = ["DERIVED_COLUMNS", "REPORT_COLUMNS", "Report", "ReportError", "ReportOptions",
-           "Section", "add_derived", "add_report_arguments", "build_report", "export_tables",
-           "load_runs", "main", "parse_curve", "render_report", "run_report"]
+# Public name -> submodule. Resolved lazily (PEP 562) so `from resnet_nas.report import
+# add_report_arguments` does not import pandas, scipy or matplotlib.
+_EXPORTS = {
+    "Report": "build", "ReportOptions": "build", "Section": "build", "build_report": "build",
+    "add_report_arguments": "cli", "main": "cli", "run_report": "cli",
+    "export_tables": "export", "render_report": "export",
+    "DERIVED_COLUMNS": "frame", "REPORT_COLUMNS": "frame", "ReportError": "frame",
+    "add_derived": "frame", "load_runs": "frame", "parse_curve": "frame",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'resnet_nas.report' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"resnet_nas.report.{_EXPORTS[name]}"), name)

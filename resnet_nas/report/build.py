@@ -40,6 +40,18 @@ class ReportOptions:
     long_epoch: int | None = None
     seed: int = 0
 
+    def validate(self) -> None:
+        """Raises ReportError naming the option when a value is out of range."""
+        checks = [("--top", self.top, self.top >= 1, "an integer >= 1"),
+                  ("--bootstrap", self.n_boot, self.n_boot >= 0, "an integer >= 0"),
+                  ("--level", self.level, 0 < self.level < 1, "a number in (0, 1)"),
+                  ("--bins", self.bins, self.bins >= 1, "an integer >= 1"),
+                  ("--short-epoch", self.short_epoch, self.short_epoch >= 1,
+                   "an integer >= 1 (epochs count from 1)")]
+        for flag, value, ok, expected in checks:
+            if not ok:
+                raise ReportError(f"{flag} expects {expected}, found {value!r}")
+
 
 @dataclass
 class Section:
@@ -108,6 +120,7 @@ def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> R
       ReportError: a bad option (unknown --by column, bad epochs, ...).
     """
     opt = options or ReportOptions()
+    opt.validate()
     notes: list[str] = []
     if opt.by is not None and opt.by not in frame:
         from resnet_nas.validation import did_you_mean

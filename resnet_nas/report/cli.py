@@ -6,11 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from resnet_nas.report.build import ReportOptions, build_report
-from resnet_nas.report.edf import NORMALIZE_CHOICES
-from resnet_nas.report.export import export_tables, render_report
-from resnet_nas.report.formatting import FORMATS
-from resnet_nas.report.frame import ReportError, load_runs
+from resnet_nas.report.choices import FORMATS, NORMALIZE_CHOICES
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,24 +44,47 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """Runs the `report` subcommand; returns the process exit status (0 ok, 2 bad input)."""
+    """Runs the `report` subcommand; returns the process exit status.
+
+    Args:
+      args: the parsed arguments of `add_report_arguments` (attributes other than `run_dirs`
+        that are absent take their defaults, so callers may also pass a hand-made Namespace).
+
+    Returns:
+      0 on success, 2 for bad input (missing run, no rows, bad option), 1 when an output file
+      cannot be written.
+    """
+    # Imported here so that building the CLI parser stays cheap (no pandas/scipy).
+    from resnet_nas.report.build import ReportOptions, build_report
+    from resnet_nas.report.export import export_tables, render_report
+    from resnet_nas.report.frame import ReportError, load_runs
+
+    opt = ReportOptions()
+    def arg(name: str, default):
+        return getattr(args, name, default)
+
     try:
-        frame = load_runs(args.run_dirs)
+        frame = load_runs(list(arg("run_dirs", [])))
         report = build_report(frame, ReportOptions(
-            top=args.top, by=args.by, normalize=args.normalize, n_boot=args.bootstrap,
-            level=args.level, bins=args.bins, short_epoch=args.short_epoch,
-            long_epoch=args.long_epoch, seed=args.seed))
-        sys.stdout.write(render_report(report, args.format))
-        if args.out:
+            top=arg("top", opt.top), by=arg("by", opt.by),
+            normalize=arg("normalize", opt.normalize), n_boot=arg("bootstrap", opt.n_boot),
+            level=arg("level", opt.level), bins=arg("bins", opt.bins),
+            short_epoch=arg("short_epoch", opt.short_epoch),
+            long_epoch=arg("long_epoch", opt.long_epoch), seed=arg("seed", opt.seed)))
+        sys.stdout.write(render_report(report, arg("format", "text")))
+        if arg("out", None):
             paths = export_tables(report, args.out)
             print(f"wrote {len(paths)} files to {args.out}", file=sys.stderr)
-        if args.html:
+        if arg("html", None):
             from resnet_nas.report.html import write_html
-            print(f"wrote {write_html(report, args.html, list(map(str, args.run_dirs)))}",
+            print(f"wrote {write_html(report, args.html, [str(d) for d in args.run_dirs])}",
                   file=sys.stderr)
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"error: cannot write report output: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

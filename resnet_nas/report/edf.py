@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from resnet_nas.report.choices import NORMALIZE_CHOICES
 from resnet_nas.report.frame import ReportError, complete
 
-NORMALIZE_CHOICES = ("none", "params", "flops")
 MISSING_GROUP = "<none>"
 
 
@@ -118,6 +118,7 @@ def weighted_edf(values: np.ndarray, weights: np.ndarray | None, grid: np.ndarra
     w = np.full(len(values), 1.0 / len(values)) if weights is None else np.asarray(weights, float)
     order = np.argsort(values, kind="stable")
     cum = np.concatenate([[0.0], np.cumsum(w[order])])
+    cum /= cum[-1]  # exactly 1 past the largest value despite rounding in the sum
     return cum[np.searchsorted(values[order], grid, side="right")]
 
 
@@ -159,6 +160,7 @@ def bootstrap_band(values: np.ndarray, grid: np.ndarray, bin_index: np.ndarray |
         nonempty = (per_bin > 0).sum(axis=1, keepdims=True)
         w = counts / np.maximum(per_bin[:, bins], 1.0) / nonempty
     cum = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(w, axis=1)], axis=1)
+    cum /= cum[:, -1:]  # exactly 1 past the largest value despite rounding in the sum
     curves = cum[:, np.searchsorted(values, np.asarray(grid, float), side="right")]
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(curves, [alpha, 1.0 - alpha], axis=0)

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 
-FORMATS = ("text", "markdown")
+from resnet_nas.report.choices import FORMATS
+
 MISSING = "-"
 # Accuracy-like quantities in [0, 1] read best with a fixed number of decimals.
 _FIXED = ("accuracy", "error", "edf", "statistic", "spearman", "kendall")

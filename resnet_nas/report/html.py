@@ -19,7 +19,9 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
        color: #222; background: #fff; max-width: 1400px; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: left; }
+th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: left;
+         white-space: nowrap; }
+.scroll { overflow-x: auto; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:hover { background: #fafafa; }
 .desc { color: #555; font-size: 0.9em; } .note { color: #a15c00; }
@@ -68,7 +70,7 @@ def render_html(report: Report, run_dirs: list[str] | None = None,
         parts.append(f"<h2>{html.escape(s.title)}</h2>")
         if s.description:
             parts.append(f"<p class='desc'>{html.escape(s.description)}</p>")
-        parts.append(to_html_table(s.table))
+        parts.append(f"<div class='scroll'>{to_html_table(s.table)}</div>")
         parts += [_img(f) for f in by_after.pop(s.key, [])]
     parts += [_img(f) for fs in by_after.values() for f in fs]
     derived = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v[1])}</li>"

@@ -10,7 +10,6 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from resnet_nas.report.build import Report
 from resnet_nas.report.edf import group_labels

@@ -20,7 +20,6 @@ LEADERBOARD_COLUMNS = ["rank", "study_label", "trial", "space", "sampler", "arch
 #: Column -> meaning of `study_summary`'s output.
 STUDY_SUMMARY_COLUMNS: dict[str, str] = {
     "study_label": "study (see DERIVED_COLUMNS)",
-    "run_dir": "run directory",
     "engine": "engine(s) of the study's rows",
     "sampler": "sampler(s)",
     "space": "search space(s)",
@@ -31,6 +30,7 @@ STUDY_SUMMARY_COLUMNS: dict[str, str] = {
     "train_hours": "sum of train_hours over non-duplicate rows (a duplicate trained nothing)",
     "gpu_hours": "sum of gpu_hours over non-duplicate rows",
     "wall_hours": "hours from the first started_at to the last finished_at",
+    "run_dir": "run directory",
 }
 
 

@@ -1,6 +1,7 @@
 """Search spaces: YAML file -> validated SearchSpace -> sampled Architecture.
 
     space = load_space("quickstart")              # or a path to a .yaml file
+    space = load_space("slim_imagenet", overrides={"data.path": "/datasets/imagenet"})
     trial = optuna.create_study().ask()           # or KerasTunerTrial(hp), optuna FixedTrial
     arch = sample_architecture(space, trial, input_shape=(8, 8, 1), num_classes=10)
     reasons = check_constraints(arch, space)      # [] when feasible; else re-sample
@@ -67,8 +68,9 @@ for shared keys. See `resnet_nas.space.sample` for the define-by-run rules and
 """
 
 from resnet_nas.space.kt_adapter import KerasTunerTrial
-from resnet_nas.space.loader import (LocatedConfigError, load_space, read_yaml,
-                                     resolve_space_path, shipped_space_paths)
+from resnet_nas.space.loader import (LocatedConfigError, apply_overrides, load_space,
+                                     parse_override, read_yaml, resolve_space_path,
+                                     shipped_space_paths)
 from resnet_nas.space.params import (Choice, Fixed, FloatRange, IntRange, ParamSpec, TrialLike,
                                      parse_param, suggest)
 from resnet_nas.space.sample import (check_constraints, output_stride_problem, resolve_io,
@@ -79,8 +81,9 @@ from resnet_nas.space.schema import (OBJECTIVES, PRUNERS, SAMPLERS, Constraints,
 __all__ = [
     "OBJECTIVES", "PRUNERS", "SAMPLERS", "Choice", "Constraints", "Fixed", "FloatRange",
     "IntRange", "KerasTunerTrial", "LocatedConfigError", "ParamSpec", "SearchDefaults",
-    "SearchSpace", "StagesSpec", "TrialLike", "check_constraints", "load_space",
-    "output_stride_problem", "parse_param", "parse_space", "read_yaml", "resolve_io",
+    "SearchSpace", "StagesSpec", "TrialLike", "apply_overrides", "check_constraints",
+    "load_space", "output_stride_problem", "parse_override", "parse_param", "parse_space",
+    "read_yaml", "resolve_io",
     "resolve_space_path", "sample_architecture", "scale_depth", "shipped_space_paths", "suggest",
     "total_stride",
 ]

@@ -12,8 +12,10 @@ would read it as a string because it has no dot).
 
 from __future__ import annotations
 
+import copy
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +154,53 @@ def line_of(path: str, lines: dict[str, int]) -> int | None:
     return None
 
 
-def load_space(path_or_name: str | os.PathLike) -> SearchSpace:
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parses 'dotted.key=value' (the value as a YAML scalar or flow collection).
+
+    Example: 'data.path=/datasets/imagenet', 'train.epochs=5', 'space.unit=[v1_basic]'.
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError("<override>", text, "'dotted.key=value'", text)
+    try:
+        parsed = yaml.load(value, Loader=_Loader) if value.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError("<override>", key.strip(), "a YAML value", value, hint=str(e)) from None
+    return key.strip(), parsed
+
+
+def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str) -> Any:
+    """Returns a copy of `data` with each 'dotted.key' set to its value (before validation).
+
+    Per-stage keys take the stage index as a component: 'space.stages.per_stage.0.stride'.
+    """
+    data = copy.deepcopy(data) if data is not None else {}
+    for dotted, value in overrides.items():
+        node = data
+        parts = str(dotted).split(".")
+        for depth, part in enumerate(parts):
+            key: Any = int(part) if part.isdigit() else part
+            if not isinstance(node, dict):
+                raise ConfigError(source, ".".join(parts[:depth]),
+                                  f"a mapping to apply the override {dotted}=...", node)
+            if depth == len(parts) - 1:
+                node[key] = value
+            else:
+                if node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
+    return data
+
+
+def load_space(path_or_name: str | os.PathLike,
+               overrides: Mapping[str, Any] | None = None) -> SearchSpace:
     """Loads and validates a search space.
 
     Args:
       path_or_name: a YAML file, or the name of a shipped space (see shipped_space_paths).
+      overrides: optional {'dotted.key': value} applied to the file's content before
+        validation, e.g. {'data.path': '/datasets/imagenet', 'train.epochs': 5}; see
+        parse_override for 'key=value' strings. They are validated like the file's own values.
 
     Returns:
       The SearchSpace; its `source` is the file it was read from.
@@ -167,11 +211,18 @@ def load_space(path_or_name: str | os.PathLike) -> SearchSpace:
     """
     path = resolve_space_path(path_or_name)
     data, lines = read_yaml(path)
+    overridden = list(overrides or {})
+    if overrides:
+        data = apply_overrides(data, overrides, str(path))
     try:
         return parse_space(data, str(path))
     except LocatedConfigError:
         raise
     except ConfigError as e:
+        if any(e.path == k or e.path.startswith(k + ".") or e.path.startswith(k + "[")
+               for k in overridden):
+            e.hint = ((e.hint + "; ") if e.hint else "") + "value given as an override"
+            raise ConfigError(e.source, e.path, e.expected, e.found, e.hint) from None
         line = line_of(e.path, lines) if e.path != "<top level>" else None
         if line is None:
             raise

@@ -26,6 +26,7 @@ from dataclasses import fields
 from typing import Any
 
 from resnet_nas.nets.arch import Architecture, BlockSpec
+from resnet_nas.nets.plan import check_output_stride
 from resnet_nas.space.params import IntRange, ParamSpec, TrialLike, round_half_up, suggest
 from resnet_nas.space.schema import DEFAULT_ROUND_TO, SearchSpace
 
@@ -104,7 +105,11 @@ def _suggest_depth(spec: ParamSpec, trial: TrialLike, name: str, floor: int | No
         return trial.suggest_int(name, low, spec.high, step=spec.step, log=spec.log)
     # Engines that fix a parameter's range at first use (Keras Tuner) get the full range; the
     # value is lifted to the floor instead.
-    return max(low, suggest(spec, trial, name))
+    value = max(low, suggest(spec, trial, name))
+    params = getattr(trial, "params", None)
+    if isinstance(params, dict):
+        params[name] = value  # record the value used, so a FixedTrial of params reproduces it
+    return value
 
 
 def sample_architecture(space: SearchSpace, trial: TrialLike, *,
@@ -191,28 +196,17 @@ def total_stride(arch: Architecture) -> int:
 def output_stride_problem(arch: Architecture) -> str | None:
     """Why slim could not build `arch` with its output_stride, or None when it can.
 
-    Follows slim's `stack_blocks_dense`: the root consumes its stride, then units stride
-    normally until the running stride equals the target and run atrous after that; the target
-    must be met exactly.
+    Uses the builders' own stride plan (slim's stack_blocks_dense rule: units stride normally
+    until the running stride equals the target, then run atrous; the target must be met
+    exactly, after the imagenet root's stride of 4).
     """
-    target = arch.output_stride
-    if target is None:
+    if arch.output_stride is None:
         return None
-    root = arch.root_stride
-    if target % root:
-        return f"output_stride {target} is not a multiple of the root stride {root}"
-    target //= root
-    current = 1
-    for block in arch.blocks:
-        for unit in block.units:
-            if current == target:
-                break
-            current *= unit[2]
-        if current == target:
-            break
-    if current != target:
-        return (f"output_stride {arch.output_stride} cannot be reached: the nominal total "
-                f"stride is {total_stride(arch)}")
+    try:
+        check_output_stride(arch.unit_strides(), arch.output_stride, root_stride=arch.root_stride)
+    except ValueError as e:
+        return (f"output_stride {arch.output_stride} is not possible with nominal total stride "
+                f"{total_stride(arch)} ({e})")
     return None
 
 
@@ -248,7 +242,7 @@ def check_constraints(arch: Architecture, space: SearchSpace,
         reasons.append(f"total stride {stride} > max_total_stride {c.max_total_stride}")
     if c.min_total_stride is not None and stride < c.min_total_stride:
         reasons.append(f"total stride {stride} < min_total_stride {c.min_total_stride}")
-    if c.needs_complexity:
+    if c.needs_complexity and problem is None:  # complexity needs a buildable stride plan
         cx = (complexity_fn or _default_complexity())(arch)
         for what, value in (("params", cx.params), ("flops", cx.flops)):
             hi, lo = getattr(c, f"max_{what}"), getattr(c, f"min_{what}")
