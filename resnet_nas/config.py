@@ -88,6 +88,10 @@ class TrainConfig:
         backend), or 'auto' (jax when the JAX backend is active, else fit).
       backend: Keras backend the trial worker uses.
       eval_batch_size: batch size for evaluation.
+      batch_norm_decay: BN moving-average decay the model is built with. slim's 0.997 suits
+        long ImageNet schedules; in a trial of a few hundred steps the moving statistics would
+        hardly move from their initial values and validation (inference mode) would suffer,
+        so short NAS trials default to 0.9.
     """
 
     epochs: int = 3
@@ -104,6 +108,7 @@ class TrainConfig:
     trainer: str = "auto"
     backend: str = "tensorflow"
     eval_batch_size: int = 1024
+    batch_norm_decay: float = 0.9
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def validate(self, source: str | None = None, path: str = "train") -> None:
@@ -123,6 +128,8 @@ class TrainConfig:
         expect_int(self.seed, source, join(path, "seed"), minimum=0)
         expect_choice(self.trainer, TRAINERS, source, join(path, "trainer"))
         expect_choice(self.backend, BACKENDS, source, join(path, "backend"))
+        expect_float(self.batch_norm_decay, source, join(path, "batch_norm_decay"), minimum=0.0,
+                     maximum=1.0, exclusive_minimum=True)
         self.augment.validate(source, join(path, "augment"))
 
     @classmethod
@@ -137,6 +144,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def resnet_config(self):
+        """The nets' ResNetConfig (slim's arg scope) this training setup builds models with."""
+        from resnet_nas.nets.plan import ResNetConfig
+        return ResNetConfig(weight_decay=self.weight_decay,
+                            batch_norm_decay=self.batch_norm_decay)
 
 
 def data_config_from_dict(data: Any, source: str | None = None, path: str = "data") -> DataConfig:

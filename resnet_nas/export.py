@@ -92,7 +92,7 @@ def export_config(run_dir: str | Path, trial: str | int = "best",
     header = (f"# resnet_nas architecture config, exported from {run_dir} trial {number}\n"
               f"# {arch.describe()}\n# params {c.params:,} (trainable {c.trainable_params:,}), "
               f"FLOPs {c.flops:,}\n# retrain: python -m resnet_nas train --config {out}\n")
-    out.write_text(header + yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    out.write_text(header + yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
     return out
 
 
@@ -172,10 +172,9 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
 def build_config(path: str | Path, out: str | Path) -> dict[str, Any]:
     """Builds the config's model and saves it as a .keras file (no training)."""
     from resnet_nas.nets.build import build_model
-    from resnet_nas.nets.resnet_utils import ResNetConfig
 
     cfg = load_config(path)
-    model = build_model(cfg.arch, ResNetConfig(weight_decay=cfg.train.weight_decay),
+    model = build_model(cfg.arch, cfg.train.resnet_config(),
                         name=cfg.name.replace("/", "_"))
     out = Path(out)
     if out.suffix != ".keras":

@@ -97,7 +97,7 @@ def _run_job(job: Job, conn, datasets: dict[str, Any]) -> dict[str, Any]:
 
     from resnet_nas.config import TrainConfig, data_config_from_dict
     from resnet_nas.data import load_dataset
-    from resnet_nas.nets import Architecture, ResNetConfig
+    from resnet_nas.nets import Architecture
     from resnet_nas.nets.build import build_model
     from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
     from resnet_nas.train.base import release_memory
@@ -113,7 +113,7 @@ def _run_job(job: Job, conn, datasets: dict[str, Any]) -> dict[str, Any]:
     _seed_everything(train_cfg.seed)
     release_memory()
     with precision_policy(train_cfg.precision):
-        model = build_model(arch, ResNetConfig(weight_decay=train_cfg.weight_decay))
+        model = build_model(arch, train_cfg.resnet_config())
 
     def on_epoch(metrics) -> bool:
         conn.send(("epoch", metrics.to_dict()))
@@ -125,7 +125,12 @@ def _run_job(job: Job, conn, datasets: dict[str, Any]) -> dict[str, Any]:
         loss, acc = evaluate(model, data.x_test, data.y_test, train_cfg, normalization_stats(data))
         result["test_loss"], result["test_accuracy"] = float(loss), float(acc)
     if job.save_model:
-        model.save(job.save_model)
+        # Save an inference copy: the compiled optimizer (with our LR schedule) is training
+        # state, and would make the file unloadable without this package's registrations.
+        with precision_policy(train_cfg.precision):
+            clean = build_model(arch, train_cfg.resnet_config(), name=model.name)
+        clean.set_weights(model.get_weights())
+        clean.save(job.save_model)
     result["count_params"] = int(model.count_params())
     del model
     release_memory()
