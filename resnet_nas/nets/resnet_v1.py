@@ -231,12 +231,30 @@ def _make(layers: int):
     def model(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
               spatial_squeeze=True, store_non_strided_activations=False, min_base_depth=8,
               depth_multiplier=1, scope=f"resnet_v1_{layers}", config=None):
+        return _build(inputs, num_classes, is_training, global_pool, output_stride,
+                      spatial_squeeze, store_non_strided_activations, min_base_depth,
+                      depth_multiplier, scope, config)
+
+    # slim's resnet_v1_152/200 take store_non_strided_activations BEFORE spatial_squeeze;
+    # keep that order for positional callers.
+    def model_152_200(inputs, num_classes=None, is_training=True, global_pool=True,
+                      output_stride=None, store_non_strided_activations=False,
+                      spatial_squeeze=True, min_base_depth=8, depth_multiplier=1,
+                      scope=f"resnet_v1_{layers}", config=None):
+        return _build(inputs, num_classes, is_training, global_pool, output_stride,
+                      spatial_squeeze, store_non_strided_activations, min_base_depth,
+                      depth_multiplier, scope, config)
+
+    def _build(inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze,
+               store_non_strided_activations, min_base_depth, depth_multiplier, scope, config):
         blocks = resnet_v1_blocks(layers, min_base_depth, depth_multiplier)
         return resnet_v1(inputs, blocks, num_classes, is_training, global_pool=global_pool,
                          output_stride=output_stride, include_root_block=True,
                          spatial_squeeze=spatial_squeeze,
                          store_non_strided_activations=store_non_strided_activations,
                          scope=scope, config=config)
+    if layers in (152, 200):
+        model = model_152_200
     model.__name__ = f"resnet_v1_{layers}"
     model.__doc__ = f"ResNet-{layers} model of [1]. See resnet_v1() for arg and return description."
     model.default_image_size = 224

@@ -116,3 +116,16 @@ def test_block_helper_puts_stride_on_last_unit():
                                     [{"depth": 8, "depth_bottleneck": 2, "stride": 2}])
     net = resnet_utils.stack_blocks_dense(keras.Input((8, 8, 4)), [dict_block])
     assert net.shape[1:] == (4, 4, 8)
+
+
+def test_deeper_slim_configs_and_positional_order():
+    import inspect
+    params = list(inspect.signature(resnet_v1.resnet_v1_152).parameters)
+    assert params.index("store_non_strided_activations") < params.index("spatial_squeeze")
+    params = list(inspect.signature(resnet_v1.resnet_v1_101).parameters)
+    assert params.index("spatial_squeeze") < params.index("store_non_strided_activations")
+    assert [len(b.args) for b in resnet_v1.resnet_v1_blocks(200)] == [3, 24, 36, 3]
+    assert [len(b.args) for b in resnet_v2.resnet_v2_blocks(152)] == [3, 8, 36, 3]
+    # depth_multiplier and min_base_depth act on the bottleneck base depth
+    blocks = resnet_v1.resnet_v1_blocks(50, min_base_depth=16, depth_multiplier=0.125)
+    assert [b.args[0][1] for b in blocks] == [16, 16, 32, 64]
