@@ -180,16 +180,19 @@ class TrialRunner:
     # -- process management -----------------------------------------------------------------
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_worker_main, args=(child, self.env), daemon=True,
-                                       name="resnet_nas-trial-worker")
-        self._proc.start()
-        child.close()
-        self._conn = parent
+        proc = self._ctx.Process(target=_worker_main, args=(child, self.env), daemon=True,
+                                 name="resnet_nas-trial-worker")
+        try:
+            proc.start()
+        finally:
+            child.close()
+        self._proc, self._conn = proc, parent
         self._jobs_done = 0
 
     def close(self) -> None:
         """Stops the worker (gracefully if it is idle, else by force)."""
-        if self._proc is None:
+        if self._proc is None or self._conn is None:
+            self._proc = None
             return
         try:
             self._conn.send(("stop",))
