@@ -100,7 +100,7 @@ def _run_job(job: Job, conn, datasets: dict[str, Any]) -> dict[str, Any]:
     from resnet_nas.nets import Architecture
     from resnet_nas.nets.build import build_model
     from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
-    from resnet_nas.train.base import release_memory
+    from resnet_nas.train.base import release_memory, seed_all
 
     train_cfg = TrainConfig.from_dict(job.train)
     data_cfg = data_config_from_dict(job.data)
@@ -110,7 +110,7 @@ def _run_job(job: Job, conn, datasets: dict[str, Any]) -> dict[str, Any]:
         datasets[key] = load_dataset(data_cfg, seed=train_cfg.seed)
     data = datasets[key]
     arch = Architecture.from_dict(job.arch)
-    _seed_everything(train_cfg.seed)
+    seed_all(train_cfg.seed)
     release_memory()
     with precision_policy(train_cfg.precision):
         model = build_model(arch, train_cfg.resnet_config())
@@ -136,16 +136,6 @@ def _run_job(job: Job, conn, datasets: dict[str, Any]) -> dict[str, Any]:
     release_memory()
     result["worker_rss_mb"] = rss_mb()
     return result
-
-
-def _seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
-    random.seed(seed)
-    np.random.seed(seed)
-    import keras
-    keras.utils.set_random_seed(seed)
 
 
 # ---------------------------------------------------------------------------------------------

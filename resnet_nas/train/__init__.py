@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import TrainConfig
-from resnet_nas.train.base import (EpochMetrics, TrainResult, check_precision,
+from resnet_nas.train.base import (DatasetLike, EpochMetrics, TrainResult, check_precision,
                                    learning_rate_at, normalization_stats, precision_policy,
                                    release_memory, resolve_trainer, schedule_spec)
 
 
-def train_model(model: Any, data: Any, cfg: TrainConfig,
+def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
                 on_epoch: Callable[[EpochMetrics], bool] | None = None) -> TrainResult:
     """Trains `model` on `data` as `cfg` says.
 

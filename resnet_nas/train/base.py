@@ -251,7 +251,8 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int, model: Any = None) ->
     elif cfg.optimizer == "adamw":
         opt = keras.optimizers.AdamW(learning_rate=lr, weight_decay=cfg.weight_decay)
         if model is not None:
-            plain = [v for v in model.trainable_variables if getattr(v, "regularizer", None) is None]
+            plain = [v for v in model.trainable_variables
+                     if getattr(v, "regularizer", None) is None]
             if len(plain) < len(model.trainable_variables):
                 opt.exclude_from_weight_decay(var_list=plain)
     else:
@@ -295,6 +296,32 @@ def check_precision(model: Any, precision: str) -> None:
             f"train.precision is {precision!r} but the model's layers compute in "
             f"{sorted(compute)}; build the model inside "
             f"resnet_nas.train.precision_policy({precision!r})")
+
+
+def check_weight_decay(model: Any, cfg: TrainConfig) -> str | None:
+    """Warns (and returns the message) when the model's L2 regularizers imply another slim
+    weight decay than cfg.weight_decay: the model, not the trainer, applies it, so a mismatch
+    means the builder got a different ResNetConfig.weight_decay. AdamW is exempt (it uses
+    cfg.weight_decay as its decoupled decay)."""
+    import warnings
+
+    if cfg.optimizer == "adamw":
+        return None
+    implied = set()
+    for v in model.trainable_variables:
+        l2 = getattr(getattr(v, "regularizer", None), "l2", None)
+        if l2 is not None:
+            implied.add(2.0 * float(l2))  # Keras L2(l) = slim l2_regularizer(2 l)
+    msg = None
+    if implied and not any(math.isclose(w, cfg.weight_decay, rel_tol=1e-5) for w in implied):
+        msg = (f"train.weight_decay is {cfg.weight_decay} but the model's L2 regularizers "
+               f"apply {sorted(implied)} (slim units); the model's values are used")
+    elif not implied and cfg.weight_decay > 0:
+        msg = (f"train.weight_decay is {cfg.weight_decay} but the model has no L2 "
+               f"regularizers; no weight decay is applied")
+    if msg:
+        warnings.warn(msg, UserWarning, stacklevel=3)
+    return msg
 
 
 @contextlib.contextmanager
@@ -464,6 +491,35 @@ def device_description(backend: str | None = None) -> str:
     return "unknown"
 
 
+def seed_all(seed: int) -> None:
+    """keras.utils.set_random_seed without its TensorFlow import on other backends.
+
+    Keras' own function imports TensorFlow whenever it is installed (seconds, and a GPU
+    context), even on the JAX backend; this one seeds Python, NumPy and Keras' global
+    SeedGenerator (model initialisers), and TensorFlow or torch only when that is the backend.
+    """
+    import random
+
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    if backend == "torch":
+        import torch
+
+        torch.manual_seed(seed)
+
+
 def steady_images_per_second(history: Sequence[EpochMetrics]) -> float:
     """Mean training throughput over epochs 2..N (epoch 1 alone when that is all there is)."""
     if not history:
@@ -530,5 +586,5 @@ __all__ = [
     "make_keras_schedule", "register_keras_objects", "cross_entropy", "make_optimizer",
     "precision_policy", "check_precision", "channel_stats", "normalization_stats",
     "crop_flip_numpy", "random_augment_numpy", "normalize_numpy", "resolve_trainer",
-    "steps_per_epoch", "release_memory",
+    "steps_per_epoch", "release_memory", "seed_all",
 ]

@@ -17,9 +17,9 @@ import numpy as np
 
 from resnet_nas.config import TrainConfig
 from resnet_nas.train.base import (EpochMetrics, TrainResult, check_dataset, check_precision,
-                                   cross_entropy, device_description, finished_reason,
-                                   make_optimizer, normalization_stats, normalize_numpy,
-                                   random_augment_numpy, regularizers_disabled,
+                                   check_weight_decay, cross_entropy, device_description,
+                                   finished_reason, make_optimizer, normalization_stats,
+                                   normalize_numpy, random_augment_numpy, regularizers_disabled,
                                    steady_images_per_second, steps_per_epoch,
                                    uses_model_regularization)
 
@@ -108,6 +108,7 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
     cfg.validate()
     check_dataset(data, cfg)
     check_precision(model, cfg.precision)
+    check_weight_decay(model, cfg)
     backend = keras.backend.backend()
     stats = normalization_stats(data)
     batches = _batches_class()(np.asarray(data.x_train), data.y_train, cfg, *stats)

@@ -8,10 +8,16 @@ device-to-host transfer per epoch (train sums and validation sums together). The
 buffers are donated on accelerators. At the end the trained variables are written back into
 the Keras model, so the caller can save or evaluate it.
 
-Compilation: the train-epoch and eval-batch functions are compiled once per architecture
-with fixed batch shapes, timed (compile_seconds), and kept in a persistent XLA cache
-(RESNET_NAS_XLA_CACHE, default ~/.cache/resnet_nas/xla; 'off' disables it), so a worker that
-meets the same architecture again loads it from disk.
+On CPU the epoch runs as a Python loop of one jitted step per batch instead (same step, same
+data order, still no host transfer per step): XLA:CPU runs convolutions inside a while loop
+about 30 times slower than outside one. RESNET_NAS_JAX_EPOCH=scan|loop overrides the choice.
+
+Compilation: the train and eval functions are compiled once per train_model call with fixed
+batch shapes, timed ahead of time (compile_seconds), and kept in a persistent XLA cache
+(RESNET_NAS_XLA_CACHE, default ~/.cache/resnet_nas/xla; 'off' disables it), so a worker
+process that meets the same architecture and TrainConfig again loads them from disk. The
+learning-rate schedule's constants are part of the program: trials that differ in learning
+rate, epochs or schedule compile their own.
 
 Nothing here imports TensorFlow.
 """
@@ -29,10 +35,10 @@ import numpy as np
 
 from resnet_nas.config import AugmentConfig, TrainConfig
 from resnet_nas.train.base import (EpochMetrics, TrainResult, check_dataset, check_precision,
-                                   cross_entropy, default_xla_cache_dir, device_description,
-                                   finished_reason, make_optimizer, normalization_stats,
-                                   steady_images_per_second, steps_per_epoch,
-                                   uses_model_regularization)
+                                   check_weight_decay, cross_entropy, default_xla_cache_dir,
+                                   device_description, finished_reason, make_optimizer,
+                                   normalization_stats, steady_images_per_second,
+                                   steps_per_epoch, uses_model_regularization)
 
 # Programs that compile faster than this are not written to the persistent cache: it keeps
 # the hundreds of tiny eager-op programs of model building out, and the train/eval programs
@@ -160,8 +166,6 @@ class _Evaluator:
 
     def compile(self, tv, ntv, batch, mean, std) -> float:
         """Compiles ahead of time for these shapes; returns seconds spent (0 if cached)."""
-        import jax
-
         key = _shape_key((tv, ntv, batch, mean, std))
         if key in self._compiled:
             return 0.0
@@ -227,54 +231,122 @@ def evaluate_jax(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfi
 
 # ---------------------------------------------------------------------------------------------
 # Training.
-def _make_epoch_fn(model: Any, optimizer: Any, cfg: TrainConfig, steps: int, use_reg: bool,
-                   donate: bool) -> Any:
-    """jit(epoch)(state, x_all, y_all, key, mean, std) -> (state, (loss_sum, correct_sum))."""
+def epoch_mode(platform: str | None = None) -> str:
+    """'scan' (one jitted lax.scan per epoch) or 'loop' (one jitted call per step).
+
+    RESNET_NAS_JAX_EPOCH=scan|loop|auto picks; auto is scan on accelerators and loop on CPU,
+    where XLA runs convolutions inside a while loop about 30x slower than outside one.
+    """
     import jax
-    import jax.numpy as jnp
-    import keras
 
-    batch = cfg.batch_size
-    smoothing = cfg.label_smoothing
-    scales_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    mode = os.environ.get("RESNET_NAS_JAX_EPOCH", "auto").strip().lower() or "auto"
+    if mode not in ("auto", "scan", "loop"):
+        raise ValueError(f"RESNET_NAS_JAX_EPOCH: expected auto, scan or loop, found {mode!r}")
+    if mode == "auto":
+        platform = platform or jax.devices()[0].platform
+        mode = "loop" if platform == "cpu" else "scan"
+    return mode
 
-    def loss_fn(tv, ntv, ov, x, y):
-        logits, ntv, losses = model.stateless_call(tv, ntv, x, training=True,
-                                                   return_losses=True)
-        loss = jnp.mean(cross_entropy(y, logits, smoothing))
-        if use_reg and losses:
+
+class _EpochRunner:
+    """Runs one training epoch on device-resident data, as a scan or as a loop of steps.
+
+    Both modes share `_step` and the data order (permutation and per-step keys drawn from the
+    epoch key), so they train identically; both return device scalars, never syncing.
+    """
+
+    def __init__(self, model: Any, optimizer: Any, cfg: TrainConfig, steps: int,
+                 use_reg: bool, mode: str, donate: bool):
+        import jax
+        import keras
+
+        self.model, self.optimizer, self.cfg = model, optimizer, cfg
+        self.steps, self.use_reg, self.mode = steps, use_reg, mode
+        self._scales_loss = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        self._grad_fn = jax.value_and_grad(self._loss, has_aux=True)
+        donate_state = (0,) if donate else ()
+        if mode == "scan":
+            self._epoch = jax.jit(self._scan_epoch, donate_argnums=donate_state)
+        else:
+            self._plan = jax.jit(self._plan_epoch, static_argnums=(1,))
+            self._one = jax.jit(self._loop_step, donate_argnums=donate_state)
+        self._compiled: dict[str, Any] = {}
+
+    # -- traced pieces ---------------------------------------------------------------------
+    def _loss(self, tv, ntv, ov, x, y):
+        import jax.numpy as jnp
+        import keras
+
+        logits, ntv, losses = self.model.stateless_call(tv, ntv, x, training=True,
+                                                        return_losses=True)
+        loss = jnp.mean(cross_entropy(y, logits, self.cfg.label_smoothing))
+        if self.use_reg and losses:
             loss = loss + sum(jnp.asarray(l, jnp.float32) for l in losses)
         scaled = loss
-        if scales_loss:
+        if self._scales_loss:
             # The loss scale is an optimizer variable: read it from the traced state.
-            with keras.StatelessScope(state_mapping=list(zip(optimizer.variables, ov))):
-                scaled = optimizer.scale_loss(loss)
+            mapping = list(zip(self.optimizer.variables, ov))
+            with keras.StatelessScope(state_mapping=mapping):
+                scaled = self.optimizer.scale_loss(loss)
         return scaled, (loss, logits, ntv)
 
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    def _plan_epoch(self, key, n):
+        import jax
 
-    def epoch(state, x_all, y_all, key, mean, std):
-        tv, ntv, ov = state
         k_perm, k_aug = jax.random.split(key)
-        perm = jax.random.permutation(k_perm, x_all.shape[0])[:steps * batch]
-        perm = perm.reshape(steps, batch)
-        step_keys = jax.random.split(k_aug, steps)
+        batch = self.cfg.batch_size
+        perm = jax.random.permutation(k_perm, n)[:self.steps * batch]
+        return perm.reshape(self.steps, batch), jax.random.split(k_aug, self.steps)
 
-        def step(carry, inputs):
-            tv, ntv, ov, loss_sum, correct_sum = carry
-            idx, k = inputs
-            xb = _normalize(random_augment_jax(x_all[idx], k, cfg.augment), mean, std)
-            yb = y_all[idx]
-            (_, (loss, logits, ntv)), grads = grad_fn(tv, ntv, ov, xb, yb)
-            tv, ov = optimizer.stateless_apply(ov, grads, tv)
-            correct = jnp.sum(jnp.argmax(logits, axis=-1) == yb).astype(jnp.float32)
-            return (tv, ntv, ov, loss_sum + loss, correct_sum + correct), None
+    def _step(self, carry, idx, key, x_all, y_all, mean, std):
+        import jax.numpy as jnp
 
-        init = (tv, ntv, ov, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
-        (tv, ntv, ov, loss_sum, correct_sum), _ = jax.lax.scan(step, init, (perm, step_keys))
-        return (tv, ntv, ov), (loss_sum, correct_sum)
+        tv, ntv, ov, loss_sum, correct_sum = carry
+        xb = _normalize(random_augment_jax(x_all[idx], key, self.cfg.augment), mean, std)
+        yb = y_all[idx]
+        (_, (loss, logits, ntv)), grads = self._grad_fn(tv, ntv, ov, xb, yb)
+        tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
+        correct = jnp.sum(jnp.argmax(logits, axis=-1) == yb).astype(jnp.float32)
+        return tv, ntv, ov, loss_sum + loss, correct_sum + correct
 
-    return jax.jit(epoch, donate_argnums=(0,) if donate else ())
+    def _scan_epoch(self, carry, x_all, y_all, key, mean, std):
+        import jax
+
+        perm, keys = self._plan_epoch(key, x_all.shape[0])
+
+        def body(c, inputs):
+            return self._step(c, *inputs, x_all, y_all, mean, std), None
+
+        carry, _ = jax.lax.scan(body, carry, (perm, keys))
+        return carry
+
+    def _loop_step(self, carry, perm, keys, i, x_all, y_all, mean, std):
+        return self._step(carry, perm[i], keys[i], x_all, y_all, mean, std)
+
+    # -- host side -------------------------------------------------------------------------
+    def compile(self, carry, x_all, y_all, key, mean, std) -> None:
+        """Compiles ahead of time for these shapes (the persistent cache may serve it)."""
+        import jax.numpy as jnp
+
+        if self.mode == "scan":
+            self._compiled["epoch"] = self._epoch.lower(carry, x_all, y_all, key, mean,
+                                                        std).compile()
+            return
+        perm, keys = self._plan(key, x_all.shape[0])
+        self._compiled["step"] = self._one.lower(carry, perm, keys, jnp.int32(0), x_all, y_all,
+                                                 mean, std).compile()
+
+    def run(self, carry, x_all, y_all, key, mean, std):
+        """One epoch: returns the new carry (tv, ntv, ov, loss_sum, correct_sum)."""
+        import jax.numpy as jnp
+
+        if self.mode == "scan":
+            return self._compiled["epoch"](carry, x_all, y_all, key, mean, std)
+        perm, keys = self._plan(key, x_all.shape[0])
+        step = self._compiled["step"]
+        for i in range(self.steps):
+            carry = step(carry, perm, keys, jnp.int32(i), x_all, y_all, mean, std)
+        return carry
 
 
 def train_jax(model: Any, data: Any, cfg: TrainConfig,
@@ -300,6 +372,7 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     cfg.validate()
     check_dataset(data, cfg)
     check_precision(model, cfg.precision)
+    check_weight_decay(model, cfg)
     enable_compilation_cache()
 
     n_train = len(data.x_train)
@@ -308,9 +381,9 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     mean_np, std_np = normalization_stats(data)
     optimizer = make_optimizer(cfg, steps, model)
     optimizer.build(model.trainable_variables)
-    donate = jax.devices()[0].platform != "cpu"  # CPU cannot donate; avoid the warning
-    epoch_fn = _make_epoch_fn(model, optimizer, cfg, steps, uses_model_regularization(cfg),
-                              donate)
+    platform = jax.devices()[0].platform
+    runner = _EpochRunner(model, optimizer, cfg, steps, uses_model_regularization(cfg),
+                          epoch_mode(platform), donate=platform != "cpu")
 
     x_train = jax.device_put(np.ascontiguousarray(data.x_train, np.uint8))
     y_train = jax.device_put(np.asarray(data.y_train, np.int32))
@@ -320,12 +393,16 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     state = tuple([jnp.array(v.value, copy=True) for v in vs] for vs in
                   (model.trainable_variables, model.non_trainable_variables,
                    optimizer.variables))
+
+    def fresh_carry(state):  # new sums each epoch: donated buffers cannot be reused
+        return (*state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
+
     evaluator = _evaluator_for(model, _eval_batch_size(cfg, len(data.x_val)))
     val_batches = evaluator.upload(np.asarray(data.x_val), np.asarray(data.y_val))
     key = jax.random.PRNGKey(cfg.seed)
 
     t0 = time.perf_counter()
-    train_epoch = epoch_fn.lower(state, x_train, y_train, key, mean, std).compile()
+    runner.compile(fresh_carry(state), x_train, y_train, key, mean, std)
     evaluator.compile(state[0], state[1], val_batches[0], mean, std)
     compile_seconds = time.perf_counter() - t0
 
@@ -336,8 +413,9 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     n_val = len(data.x_val)
     for epoch in range(1, cfg.epochs + 1):
         t_start = time.perf_counter()
-        state, (loss_sum, correct_sum) = train_epoch(state, x_train, y_train,
-                                                     jax.random.fold_in(key, epoch), mean, std)
+        *new_state, loss_sum, correct_sum = runner.run(
+            fresh_carry(state), x_train, y_train, jax.random.fold_in(key, epoch), mean, std)
+        state = tuple(new_state)
         jax.block_until_ready(loss_sum)  # a wait, not a transfer: times training alone
         t_trained = time.perf_counter()
         val_loss_sum, val_correct = evaluator.sums(state[0], state[1], val_batches, mean, std)

@@ -1,0 +1,111 @@
+"""The Keras model.fit trainer on the default (TensorFlow) backend, and evaluate()."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from resnet_nas.config import AugmentConfig, TrainConfig
+from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
+from tests.train.helpers import make_data, tiny_model
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(epochs=2, batch_size=32, learning_rate=0.1, warmup_epochs=0.5, weight_decay=1e-3,
+                eval_batch_size=64, label_smoothing=0.1, trainer="auto",
+                augment=AugmentConfig(crop_padding=2, flip=True, pad_mode="zero"))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+def _model(precision: str = "float32"):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    with precision_policy(precision):
+        return tiny_model()
+
+
+def test_fit_trains_reports_epochs_and_matches_evaluate(data):
+    seen = []
+    model = _model()
+    result = train_model(model, data, _cfg(), on_epoch=lambda m: seen.append(m) or True)
+    assert result.trainer == "fit" and result.backend == "tensorflow"
+    assert result.epochs_run == 2 and result.reason == "completed"
+    assert [m.epoch for m in seen] == [1, 2] and seen == result.history
+    last = result.history[-1]
+    assert last.val_accuracy > 0.6 and last.train_loss < result.history[0].train_loss
+    assert last.images_per_second > 0 and last.seconds > 0
+    assert result.compile_seconds >= 0 and result.images_per_second == last.images_per_second
+    loss, acc = evaluate(model, data.x_val, data.y_val, _cfg(), normalization_stats(data))
+    assert math.isclose(loss, last.val_loss, rel_tol=1e-4)
+    assert math.isclose(acc, last.val_accuracy)
+
+
+def test_on_epoch_false_stops_training(data):
+    result = train_model(_model(), data, _cfg(epochs=3), on_epoch=lambda m: False)
+    assert result.stopped_early and result.epochs_run == 1
+    assert result.reason == "stopped by on_epoch at epoch 1"
+    assert math.isnan(result.compile_seconds)  # one epoch: no steady state to subtract
+
+
+def test_exploding_loss_is_reported_as_diverged(data):
+    calls = []
+    cfg = _cfg(epochs=3, learning_rate=1e30, warmup_epochs=0.0, optimizer="sgd", momentum=0.0)
+    result = train_model(_model(), data, cfg, on_epoch=lambda m: calls.append(m) or True)
+    assert result.diverged and result.epochs_run == 1 and calls == []
+    assert result.reason == "diverged: train loss nan at epoch 1"
+
+
+def test_adamw_leaves_the_l2_penalty_out_and_restores_regularizers(data):
+    import keras
+
+    def heavy():  # an L2 penalty of wd * sum(w^2) / 2 with wd = 10 dwarfs log(4) = 1.39
+        keras.utils.set_random_seed(0)
+        return tiny_model(weight_decay=10.0)
+
+    model = heavy()
+    regs = [v.regularizer for v in model.trainable_variables]
+    adamw = train_model(model, data, _cfg(optimizer="adamw", learning_rate=1e-3, epochs=1,
+                                          label_smoothing=0.0, weight_decay=1e-4))
+    assert [v.regularizer for v in model.trainable_variables] == regs
+    adam = train_model(heavy(), data, _cfg(optimizer="adam", learning_rate=1e-3, epochs=1,
+                                           label_smoothing=0.0, weight_decay=10.0))
+    assert adamw.history[0].train_loss < 2.0 < adam.history[0].train_loss
+
+
+def test_bf16_policy_is_required_to_match_the_config(data):
+    with pytest.raises(ValueError, match="precision_policy"):
+        train_model(_model(), data, _cfg(precision="mixed_bfloat16"))
+    result = train_model(_model("mixed_bfloat16"), data, _cfg(precision="mixed_bfloat16",
+                                                               epochs=1))
+    assert math.isfinite(result.history[0].train_loss)
+
+
+def test_bad_config_and_wrong_backend_raise_clear_errors(data):
+    from resnet_nas.validation import ConfigError
+
+    with pytest.raises(ValueError, match="'jax' needs the JAX backend"):
+        train_model(_model(), data, _cfg(trainer="jax"))
+    with pytest.raises(ConfigError, match="train.schedule"):
+        train_model(_model(), data, _cfg(schedule="cosin"))
+
+
+def test_weight_decay_mismatch_warns(data):
+    with pytest.warns(UserWarning, match="weight_decay is 0.01"):
+        train_model(_model(), data, _cfg(weight_decay=1e-2, epochs=1))
+
+
+def test_evaluate_pads_the_last_batch(data):
+    model = _model()
+    stats = normalization_stats(data)
+    full = evaluate(model, data.x_val, data.y_val, _cfg(eval_batch_size=1000), stats)
+    odd = evaluate(model, data.x_val, data.y_val, _cfg(eval_batch_size=7), stats)
+    np.testing.assert_allclose(full, odd, rtol=1e-4)
