@@ -7,6 +7,10 @@ row's `rejections`); an architecture already trained in the study reuses its rec
 (state 'duplicate'); everything else trains in a recycled worker subprocess that reports every
 epoch, so Optuna's pruners can stop it. Every finished trial writes one row to the run's results
 table and keeps the same record in the trial's user attributes in the storage.
+
+Several search processes ("workers", see resnet_nas.distributed) may share one study: an
+architecture is claimed in the storage before it trains (`claim_architecture`), so no two workers
+train the same one, and `LoopControl` decides when a worker asks for the next trial.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 RUN_META = "run.json"
 RUN_SPACE = "space.yaml"
+JOURNAL_FILE = "study.journal"  # default storage of a study created with --create-only
+# Study user attributes that let a worker on another machine run the study from the storage
+# alone (`python -m resnet_nas worker --study NAME --storage URL`).
+STUDY_SPACE_YAML = "space_yaml"
+STUDY_RUN_META = "run_meta"
+CLAIM_ATTR = "arch_claim"  # trial user attr: 'won' / 'lost' once its architecture claim is decided
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("none", "median", "successive_halving", "hyperband")
 ENGINES = ("optuna", "keras-tuner")
@@ -145,9 +155,14 @@ def prepare_run(opts: SearchOptions) -> tuple[SearchSpace, Path, dict[str, Any]]
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(space.source, run_dir / RUN_SPACE)
     defaults = space.search
+    storage = opts.storage or default_storage_url(run_dir)
+    if opts.create_only and not opts.storage:
+        # a study created for workers: without a database, a file journal takes several
+        # processes on one machine (SQLite does not take concurrent writers well)
+        storage = f"journal:///{(run_dir / JOURNAL_FILE).resolve().as_posix().lstrip('/')}"
     meta = {
         "study": opts.study_name or space.name,
-        "storage": opts.storage or default_storage_url(run_dir),
+        "storage": storage,
         "space": space.name,
         "space_hash": space.hash(),
         "space_source": str(space.source),
@@ -156,6 +171,7 @@ def prepare_run(opts: SearchOptions) -> tuple[SearchSpace, Path, dict[str, Any]]
         "pruner": opts.pruner or defaults.pruner,
         "objectives": list(defaults.objectives),
         "seed": defaults.seed if opts.seed is None else opts.seed,
+        "trials": opts.trials or defaults.trials,
         "created": _now(),
         "overrides": {k: v for k, v in {"epochs": opts.epochs, "backend": opts.backend,
                                         "data": opts.data,
@@ -205,7 +221,8 @@ def make_pruner(name: str, epochs: int, multi_objective: bool) -> optuna.pruners
     if multi_objective or name == "none":
         return optuna.pruners.NopPruner()  # Optuna cannot prune multi-objective studies
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+        # the first epochs of short trials are noisy: let a quarter of them pass unpruned
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(1, epochs // 4))
     if name == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if name == "hyperband":
@@ -214,26 +231,59 @@ def make_pruner(name: str, epochs: int, multi_objective: bool) -> optuna.pruners
     raise ConfigError(None, "search.pruner", f"one of {list(PRUNERS)}", name)
 
 
+def study_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The run metadata a worker needs, as kept in the study (no storage URL: it may hold a
+    password, and the worker knows it anyway)."""
+    return {k: v for k, v in meta.items() if k != "storage"}
+
+
 def open_study(meta: dict[str, Any], train_epochs: int, create: bool,
-               heartbeat_enabled: bool = True) -> optuna.Study:
-    """Creates or loads the run's study with its sampler and pruner."""
-    storage = open_storage(meta["storage"], heartbeat=heartbeat_enabled)
+               heartbeat_enabled: bool = True, space_text: str | None = None,
+               storage: optuna.storages.BaseStorage | None = None,
+               sampler_seed: int | None = None) -> optuna.Study:
+    """Creates or loads the run's study with its sampler and pruner.
+
+    Args:
+      meta: the run metadata (prepare_run).
+      train_epochs: epochs per trial (the Hyperband pruner's max resource).
+      create: create the study (or load it if it exists) and record the space in it.
+      heartbeat_enabled: open the storage with heartbeats.
+      space_text: the space file's text, kept in the study (user attr 'space_yaml') with the
+        run metadata ('run_meta') so that workers elsewhere need only the study and storage.
+      storage: an already opened storage (default: open meta['storage']).
+      sampler_seed: sampler seed (default meta['seed']; workers of one study need distinct ones).
+
+    Raises:
+      SearchError: the study does not exist (create=False) or was made for another space.
+    """
+    if storage is None:
+        storage = open_storage(meta["storage"], heartbeat=heartbeat_enabled)
     directions = [{"val_accuracy": "maximize"}.get(o, "minimize") for o in meta["objectives"]]
     multi = len(directions) > 1
-    sampler = make_sampler(meta["sampler"], meta["seed"], multi)
+    seed = meta["seed"] if sampler_seed is None else sampler_seed
+    sampler = make_sampler(meta["sampler"], seed, multi)
     pruner = make_pruner(meta["pruner"], train_epochs, multi)
     if create:
         study = optuna.create_study(study_name=meta["study"], storage=storage, sampler=sampler,
                                     pruner=pruner, directions=directions, load_if_exists=True)
-        study.set_user_attr("space_hash", meta["space_hash"])
-        study.set_user_attr("space", meta["space"])
+        recorded = study.user_attrs.get("space_hash")
+        if recorded and recorded != meta["space_hash"]:
+            raise SearchError(f"study {meta['study']!r} in {redact(meta['storage'])!r} was "
+                              f"created for a space with hash {recorded}, but this space's hash "
+                              f"is {meta['space_hash']}; choose another --study-name")
+        if not recorded:
+            study.set_user_attr("space_hash", meta["space_hash"])
+            study.set_user_attr("space", meta["space"])
+        if space_text is not None and STUDY_SPACE_YAML not in study.user_attrs:
+            study.set_user_attr(STUDY_SPACE_YAML, space_text)
+            study.set_user_attr(STUDY_RUN_META, study_meta(meta))
         return study
     try:
         study = optuna.load_study(study_name=meta["study"], storage=storage, sampler=sampler,
                                   pruner=pruner)
     except KeyError:
         raise SearchError(f"study {meta['study']!r} does not exist in storage "
-                          f"{redact(meta['storage'])!r}") from None
+                          f"{redact(meta.get('storage', '?'))!r}") from None
     recorded = study.user_attrs.get("space_hash")
     if recorded and recorded != meta["space_hash"]:
         raise SearchError(f"study {meta['study']!r} was created for a space with hash "
@@ -342,16 +392,137 @@ def _finished_rows(run_dir: Path, study: str) -> int:
     return len(list((run_dir / results.ROWS_DIR).glob(f"{study}--*.json")))
 
 
-def _known_archs(study: optuna.Study) -> tuple[dict[str, int], dict[str, int]]:
-    """arch_key -> trial number, for trained (complete) and for currently running trials."""
-    trained, running = {}, {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-        key = t.user_attrs.get("arch_key")
-        if not key or t.user_attrs.get("duplicate_of") is not None:
+TRAINED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def claim_architecture(study: optuna.Study, trial: optuna.Trial, key: str,
+                       timeout: float = 60.0, poll: float = 0.2) -> int | None:
+    """Claims architecture `key` for the RUNNING `trial` against other workers of the study.
+
+    Protocol (it needs only that an attribute written before a read is seen by later reads):
+    write the trial's `arch_key`, then read the other claimants of the key (trials with that
+    key that are not duplicates). A trained or lower-numbered claimant holds it. A
+    higher-numbered claimant that is still RUNNING may have missed our write, so we wait until
+    it has decided (user attr CLAIM_ATTR): if it won, it holds the key. Of two concurrent
+    claimants at least one sees the other's write, so they never both win; a claimant waits only
+    for higher-numbered ones, so waits end. A claimant that never decides (its worker died) is
+    waited for at most `timeout` seconds and then counts as holding the key.
+
+    Returns:
+      None when `trial` won the key (CLAIM_ATTR 'won'), else the number of the trial holding
+      it (CLAIM_ATTR 'lost').
+    """
+    trial.set_user_attr(CLAIM_ATTR, "pending")  # first: a second claim undoes an earlier 'lost'
+    trial.set_user_attr("arch_key", key)
+    deadline = time.monotonic() + timeout
+    holder: int | None = None
+    while True:
+        others = [t for t in study.get_trials(deepcopy=False,
+                                              states=(*TRAINED_STATES, TrialState.RUNNING))
+                  if t.number != trial.number and t.user_attrs.get("arch_key") == key
+                  and t.user_attrs.get("duplicate_of") is None
+                  and t.user_attrs.get(CLAIM_ATTR) != "lost"]
+        first = [t for t in others if t.state != TrialState.RUNNING or t.number < trial.number
+                 or t.user_attrs.get(CLAIM_ATTR) == "won"]
+        if first:
+            holder = min(t.number for t in first)
+            break
+        if not others:
+            break
+        if time.monotonic() > deadline:
+            holder = min(t.number for t in others)
+            break
+        time.sleep(poll)
+    trial.set_user_attr(CLAIM_ATTR, "won" if holder is None else "lost")
+    return holder
+
+
+def architecture_holders(study: optuna.Study, trial_number: int,
+                         key: str) -> tuple[int | None, int | None]:
+    """(trained, running): the first trial other than `trial_number` that trained `key` (complete
+    or pruned, not a duplicate), and the first RUNNING one that trains or claims it."""
+    trained = running = None
+    for t in study.get_trials(deepcopy=False, states=(*TRAINED_STATES, TrialState.RUNNING)):
+        if (t.number == trial_number or t.user_attrs.get("arch_key") != key
+                or t.user_attrs.get("duplicate_of") is not None):
             continue
-        target = trained if t.state == TrialState.COMPLETE else running
-        target.setdefault(key, t.number)
+        if t.state != TrialState.RUNNING:
+            trained = t.number if trained is None else min(trained, t.number)
+        elif t.user_attrs.get(CLAIM_ATTR) != "lost":
+            running = t.number if running is None else min(running, t.number)
     return trained, running
+
+
+def settle_architecture(study: optuna.Study, trial: optuna.Trial, key: str,
+                        control: "LoopControl") -> tuple[int | None, list[str]]:
+    """Decides how the RUNNING `trial` gets architecture `key`.
+
+    Returns:
+      (None, []): train it (the claim is won); (N, []): reuse trial N's result (a duplicate);
+      (None, [reason]): reject the sample, because another trial is training the architecture
+      and `control.wait_for_conflicts` is off. With it on (several workers), the trial waits
+      until that one has finished and then reuses its result (or, if it failed, claims again).
+    """
+    while True:
+        trained, running = architecture_holders(study, trial.number, key)
+        if trained is not None:
+            return trained, []
+        if running is None:
+            running = claim_architecture(study, trial, key)
+            if running is None:
+                return None, []
+        if not control.wait_for_conflicts:
+            return None, [f"same architecture is being trained by trial {running}"]
+        control.recover(study)  # the trial waited for may be stale
+        control.idle()
+
+
+def _reject(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Tells Optuna a sample that is not run (infeasible, taken, surplus): failed + 'rejected'."""
+    try:
+        trial.set_user_attr("rejected", reason)
+        study.tell(trial, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass  # another worker found it stale and failed it already
+
+
+class LoopControl:
+    """When `run_trials` asks for the next trial. This default is a single search process: it
+    counts the run directory's rows, admits every trial and, when interrupted, fails every trial
+    left RUNNING. `resnet_nas.distributed` has one for several workers of a study.
+    """
+
+    #: wait for another trial training the same architecture (and reuse its result) instead
+    #: of rejecting the sample
+    wait_for_conflicts = False
+
+    def __init__(self, run_dir: Path, study_name: str, total: int):
+        self.run_dir = Path(run_dir)
+        self.study_name = study_name
+        self.total = total
+
+    def recover(self, study: optuna.Study) -> None:
+        """Deals with trials whose process died (nothing here: `--resume` does it)."""
+
+    def finished(self, study: optuna.Study) -> int:
+        """Finished trials that count towards `total`."""
+        return _finished_rows(self.run_dir, self.study_name)
+
+    def next_action(self, study: optuna.Study) -> str:
+        """'ask' a new trial, 'wait' (idle() then ask again) or 'stop'."""
+        return "ask" if self.finished(study) < self.total else "stop"
+
+    def idle(self) -> None:
+        time.sleep(1.0)
+
+    def admit(self, study: optuna.Study, trial: optuna.Trial) -> str | None:
+        """None to run the fresh trial, else why it is rejected unrun."""
+        return None
+
+    def interrupted(self, study: optuna.Study, trial: optuna.Trial | None, run_dir: Path,
+                    meta: dict[str, Any]) -> None:
+        """Ctrl-C: records the trial that was running as failed."""
+        fail_interrupted_trials(study, run_dir, meta, only_stale=False)
 
 
 def fail_interrupted_trials(study: optuna.Study, run_dir: Path, meta: dict[str, Any],
@@ -393,7 +564,8 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print) -> Searc
     if meta["engine"] == "keras-tuner":
         from resnet_nas.search_kt import run_keras_tuner
         return run_keras_tuner(space, run_dir, meta, data_cfg, train_cfg, opts, out)
-    study = open_study(meta, train_cfg.epochs, create=True)
+    study = open_study(meta, train_cfg.epochs, create=True,
+                       space_text=(run_dir / RUN_SPACE).read_text())
     if opts.create_only:
         out(f"created study {meta['study']!r} in {redact(meta['storage'])}")
         return SearchSummary(run_dir, meta["study"], meta["storage"], results.load_table(run_dir))
@@ -416,74 +588,107 @@ def dataset_io(data_cfg: DataConfig, seed: int) -> tuple[tuple[int, int, int], i
 def run_trials(study: optuna.Study, space: SearchSpace, run_dir: Path, meta: dict[str, Any],
                data_cfg: DataConfig, train_cfg, total: int, timeout: float | None,
                opts: SearchOptions, out: Callable[[str], None],
-               stop_when: Callable[[], bool] | None = None) -> SearchSummary:
-    """Asks/tells trials until `total` finished rows exist in the run (or the timeout)."""
+               stop_when: Callable[[], bool] | None = None,
+               control: LoopControl | None = None,
+               resume_hint: str | None = None) -> SearchSummary:
+    """Asks/tells trials until `control` says stop (default: `total` finished rows in the run)
+    or the timeout passes.
+
+    Each trial keeps a heartbeat from ask to tell, so a killed process leaves a trial that other
+    workers find stale.
+    """
     input_shape, num_classes = dataset_io(data_cfg, train_cfg.seed)
     objectives = meta["objectives"]
     single = len(objectives) == 1
+    control = control or LoopControl(run_dir, meta["study"], total)
     start = time.monotonic()
-    done = _finished_rows(run_dir, meta["study"])
+    done = control.finished(study)
     progress = Progress(total, min(done, total), opts.progress)
     rejections = 0
     interrupted = False
     runner = TrialRunner(train_cfg.backend, opts.max_trials_per_worker, env=opts.worker_env)
     best: dict[str, Any] | None = _best_row(run_dir)
+    trial = None
     try:
-        while _finished_rows(run_dir, meta["study"]) < total:
+        while True:
+            trial = None
             if timeout is not None and time.monotonic() - start > timeout:
                 progress.write(f"timeout of {timeout:.0f}s reached; not starting new trials")
                 break
             if stop_when is not None and stop_when():
                 break
-            trial = study.ask()
-            try:
-                arch = sample_architecture(space, trial, input_shape=input_shape,
-                                           num_classes=num_classes)
-                reasons = check_constraints(arch, space)
-            except ValueError as e:  # a sample the builders would reject
-                arch, reasons = None, [str(e)]
-            trained, running = _known_archs(study)
-            if not reasons and arch.key() in running:
-                reasons = [f"same architecture is being trained by trial {running[arch.key()]}"]
-            if reasons:
-                rejections += 1
-                trial.set_user_attr("rejected", "; ".join(reasons))
-                study.tell(trial, state=TrialState.FAIL)
-                if rejections > space.search.max_rejections:
-                    raise SearchError(
-                        f"{space.source}: {rejections} samples in a row were infeasible "
-                        f"(last: {'; '.join(reasons)}); loosen the constraints")
+            action = control.next_action(study)
+            if action == "stop":
+                break
+            if action == "wait":
+                control.idle()
                 continue
-            rec = base_record(meta, trial.number, arch, train_cfg.epochs, train_cfg.seed,
-                              train_cfg.backend)
-            rec["rejections"] = rejections
-            rejections = 0
-            trial.set_user_attr("arch_key", arch.key())
-            trial.set_user_attr("arch", arch.to_dict())
-            trial.set_user_attr("epochs_planned", train_cfg.epochs)
-            trial.set_user_attr("backend", train_cfg.backend)
-            if arch.key() in trained:
-                rec = _reuse(study, trial, trained[arch.key()], rec, run_dir, meta)
-            else:
-                rec = _train_one(study, trial, arch, rec, runner, data_cfg, train_cfg, progress,
-                                 objectives, single)
+            trial = study.ask()
+            with heartbeat(study._storage, trial._trial_id):
+                surplus = control.admit(study, trial)
+                if surplus:
+                    _reject(study, trial, surplus)
+                    continue
+                trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+                try:
+                    arch = sample_architecture(space, trial, input_shape=input_shape,
+                                               num_classes=num_classes)
+                    reasons = check_constraints(arch, space)
+                except ValueError as e:  # a sample the builders would reject
+                    arch, reasons = None, [str(e)]
+                original = None
+                if not reasons:
+                    original, reasons = settle_architecture(study, trial, arch.key(), control)
+                    if original is not None:
+                        # before arch_key, so that no other worker takes it for a claimant
+                        trial.set_user_attr("duplicate_of", original)
+                        trial.set_user_attr("arch_key", arch.key())
+                if reasons:
+                    rejections += 1
+                    _reject(study, trial, "; ".join(reasons))
+                    if rejections > space.search.max_rejections:
+                        raise SearchError(
+                            f"{space.source}: {rejections} samples in a row were infeasible "
+                            f"(last: {'; '.join(reasons)}); loosen the constraints")
+                    continue
+                rec = base_record(meta, trial.number, arch, train_cfg.epochs, train_cfg.seed,
+                                  train_cfg.backend)
+                rec["rejections"] = rejections
+                rejections = 0
+                try:
+                    trial.set_user_attr("arch", arch.to_dict())
+                    trial.set_user_attr("epochs_planned", train_cfg.epochs)
+                    trial.set_user_attr("backend", train_cfg.backend)
+                    if original is not None:
+                        rec = _reuse(study, trial, original, rec, run_dir, meta)
+                    else:
+                        rec = _train_one(study, trial, arch, rec, runner, data_cfg, train_cfg,
+                                         progress, objectives, single)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    rec.update(state="failed", reason=STALE_REASON_SELF)
             rec["finished_at"] = _now()
             results.write_record(run_dir, rec)
+            trial = None
             if rec["state"] in ("complete", "duplicate"):
                 if best is None or (rec.get("best_val_accuracy") or 0) > best["best_val_accuracy"]:
                     best = {"trial": rec["trial"], "best_val_accuracy": rec["best_val_accuracy"]}
             progress.trial_end(rec, best)
     except KeyboardInterrupt:
         interrupted = True
-        progress.write("interrupted: the running trial is marked failed; finished trials are "
-                       f"kept. Resume with: python -m resnet_nas search --resume --run-dir "
-                       f"{run_dir}")
-        fail_interrupted_trials(study, run_dir, meta, only_stale=False)
+        hint = resume_hint or (f"Resume with: python -m resnet_nas search --resume --run-dir "
+                               f"{run_dir}")
+        progress.write(f"interrupted: the running trial is marked failed; finished trials are "
+                       f"kept. {hint}")
+        control.interrupted(study, trial, run_dir, meta)
     finally:
         runner.close()
         progress.close()
     return SearchSummary(run_dir, meta["study"], meta["storage"], results.write_tables(run_dir),
                          interrupted)
+
+
+STALE_REASON_SELF = ("stale: another worker found no heartbeat of this trial within the grace "
+                     "period and failed it; its result is not used")
 
 
 def _best_row(run_dir: Path) -> dict[str, Any] | None:
@@ -498,20 +703,34 @@ def _best_row(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _reuse(study, trial, original: int, rec, run_dir: Path, meta) -> dict[str, Any]:
-    """A duplicate architecture: tell Optuna the original's values, train nothing."""
-    orig = study.trials[original]
+    """A duplicate architecture: tell Optuna the original's outcome, train nothing.
+
+    The original's record comes from this run's rows or, when another worker trained it, from
+    the storage (user attr 'record').
+    """
+    orig = next(t for t in study.get_trials(deepcopy=False, states=TRAINED_STATES)
+                if t.number == original)
     prev_path = results.row_path(run_dir, meta["study"], original)
+    prev = None
     if prev_path.exists():
         prev = json.loads(prev_path.read_text())
+    elif "record" in orig.user_attrs:
+        prev = json.loads(orig.user_attrs["record"])
+    if prev is not None:
         for k in ("epochs_run", "val_accuracy_curve", "val_loss_curve", "best_val_accuracy",
                   "final_val_accuracy", "final_val_loss", "images_per_second", "trainer",
                   "device", "backend"):
             rec[k] = prev.get(k)
-    rec.update(state="duplicate", reason=f"same architecture as trial {original}",
+    pruned = orig.state == TrialState.PRUNED
+    rec.update(state="duplicate", reason=f"same architecture as trial {original}"
+               + (" (pruned)" if pruned else ""),
                duplicate_of=original, train_seconds=0.0, compile_seconds=0.0)
     trial.set_user_attr("duplicate_of", original)
     trial.set_user_attr("record", json.dumps(results.normalise_record(rec)))
-    study.tell(trial, orig.values)
+    if pruned:
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, orig.values)
     return rec
 
 
@@ -531,8 +750,7 @@ def _train_one(study, trial, arch: Architecture, rec, runner: TrialRunner, data_
         return True
 
     progress.trial_start(trial.number, arch, train_cfg.epochs)
-    with heartbeat(study._storage, trial._trial_id):
-        outcome = runner.run(job, on_epoch)
+    outcome = runner.run(job, on_epoch)  # run_trials keeps the trial's heartbeat
     if not outcome.ok:
         rec.update(state="failed", reason=outcome.error.strip().splitlines()[0][:500])
         trial.set_user_attr("reason", rec["reason"])
