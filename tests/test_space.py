@@ -107,7 +107,7 @@ def test_shipped_space_samples_valid_architectures(name):
 def test_quickstart_settings():
     space = load_space("quickstart")
     assert space.data.name == "digits"
-    assert (space.train.epochs, space.train.batch_size) == (3, 64)
+    assert (space.train.epochs, space.train.batch_size) == (10, 64)
     assert space.train.weight_decay == 1e-4  # '1e-4' is a float, not YAML 1.1's string
     assert (space.search.trials, space.search.sampler, space.search.pruner) == (6, "tpe", "median")
     trials = random_trials(1)
