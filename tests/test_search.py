@@ -8,7 +8,6 @@ import sys
 import time
 
 import optuna
-import pytest
 
 from resnet_nas import results
 from resnet_nas.search import SearchOptions, run_search

@@ -5,7 +5,6 @@ import signal
 import threading
 import time
 
-import pytest
 
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.nets import cifar_resnet

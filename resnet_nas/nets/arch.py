@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from resnet_nas.validation import (ConfigError, check_keys, expect_choice, expect_int, join)

@@ -379,3 +379,23 @@ def check_root_output_stride(output_stride: int | None, include_root_block: bool
     if output_stride % 4 != 0:
         raise ValueError("The output_stride needs to be a multiple of 4.")
     return output_stride // 4
+
+
+#: Units per block of slim's resnet_v1/v2_{50,101,152,200} (identical for v1 and v2).
+SLIM_BLOCK_UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3),
+                    200: (3, 24, 36, 3)}
+
+
+def bottleneck_block(scope: str, unit_fn: Callable, base_depth: int, num_units: int,
+                     stride: int) -> Block:
+    """slim's resnet_v{1,2}_block: depth 4*base, stride on the LAST unit only."""
+    return Block(scope, unit_fn, [(base_depth * 4, base_depth, 1)] * (num_units - 1) +
+                 [(base_depth * 4, base_depth, stride)])
+
+
+def slim_blocks(layers: int, unit_fn: Callable,
+                depth_func: Callable[[int], int] = lambda d: d) -> list[Block]:
+    """The four blocks of slim's resnet_v{1,2}_<layers> (strides 2, 2, 2, 1)."""
+    units = SLIM_BLOCK_UNITS[layers]
+    return [bottleneck_block(f"block{i + 1}", unit_fn, depth_func(base), n, stride)
+            for i, (base, n, stride) in enumerate(zip((64, 128, 256, 512), units, (2, 2, 2, 1)))]

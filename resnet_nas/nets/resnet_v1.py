@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 import keras
 
-from resnet_nas.nets.resnet_utils import (Block, ResNetConfig, _collect, check_root_output_stride,
-                                          conv2d, conv2d_same, layer_name, resnet_head,
-                                          root_block, stack_blocks_dense, subsample,
-                                          zero_pad_channels)
+from resnet_nas.nets.resnet_utils import (Block, ResNetConfig, _collect, bottleneck_block,
+                                          check_root_output_stride, conv2d, conv2d_same,
+                                          layer_name, resnet_head, root_block, slim_blocks,
+                                          stack_blocks_dense, subsample, zero_pad_channels)
 
 
 def bottleneck(inputs, depth: int, depth_bottleneck: int, stride: int, rate: int = 1, *,
@@ -208,27 +208,20 @@ def resnet_v1_block(scope: str, base_depth: int, num_units: int, stride: int) ->
     Returns:
       A resnet_v1 bottleneck block.
     """
-    return Block(scope, bottleneck, [(base_depth * 4, base_depth, 1)] * (num_units - 1) +
-                 [(base_depth * 4, base_depth, stride)])
+    return bottleneck_block(scope, bottleneck, base_depth, num_units, stride)
 
 
-_V1_UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
 
 
 def resnet_v1_blocks(layers: int, min_base_depth: int = 8,
                      depth_multiplier: float = 1) -> list[Block]:
     """slim's block configs for resnet_v1_{50,101,152,200}."""
-    def depth_func(d):
-        return max(int(d * depth_multiplier), min_base_depth)
-    units = _V1_UNITS[layers]
-    return [resnet_v1_block("block1", depth_func(64), units[0], 2),
-            resnet_v1_block("block2", depth_func(128), units[1], 2),
-            resnet_v1_block("block3", depth_func(256), units[2], 2),
-            resnet_v1_block("block4", depth_func(512), units[3], 1)]
+    return slim_blocks(layers, bottleneck,
+                       lambda d: max(int(d * depth_multiplier), min_base_depth))
 
 
 def _make(layers: int):
-    def model(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
+    def model_50_101(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
               spatial_squeeze=True, store_non_strided_activations=False, min_base_depth=8,
               depth_multiplier=1, scope=f"resnet_v1_{layers}", config=None):
         return _build(inputs, num_classes, is_training, global_pool, output_stride,
@@ -253,8 +246,7 @@ def _make(layers: int):
                          spatial_squeeze=spatial_squeeze,
                          store_non_strided_activations=store_non_strided_activations,
                          scope=scope, config=config)
-    if layers in (152, 200):
-        model = model_152_200
+    model = model_152_200 if layers in (152, 200) else model_50_101
     model.__name__ = f"resnet_v1_{layers}"
     model.__doc__ = f"ResNet-{layers} model of [1]. See resnet_v1() for arg and return description."
     model.default_image_size = 224

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 import keras
 
 from resnet_nas.nets.resnet_utils import (Block, ResNetConfig, _collect, batch_norm,
-                                          check_root_output_stride, conv2d, conv2d_same,
-                                          layer_name, resnet_head, root_block, stack_blocks_dense,
-                                          subsample, zero_pad_channels)
+                                          bottleneck_block, check_root_output_stride, conv2d,
+                                          conv2d_same, layer_name, resnet_head, root_block,
+                                          slim_blocks, stack_blocks_dense, subsample,
+                                          zero_pad_channels)
 
 
 def bottleneck(inputs, depth: int, depth_bottleneck: int, stride: int, rate: int = 1, *,
@@ -172,20 +173,14 @@ def resnet_v2_block(scope: str, base_depth: int, num_units: int, stride: int) ->
     Returns:
       A resnet_v2 bottleneck block.
     """
-    return Block(scope, bottleneck, [(base_depth * 4, base_depth, 1)] * (num_units - 1) +
-                 [(base_depth * 4, base_depth, stride)])
+    return bottleneck_block(scope, bottleneck, base_depth, num_units, stride)
 
 
-_V2_UNITS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3)}
 
 
 def resnet_v2_blocks(layers: int) -> list[Block]:
     """slim's block configs for resnet_v2_{50,101,152,200}."""
-    units = _V2_UNITS[layers]
-    return [resnet_v2_block("block1", 64, units[0], 2),
-            resnet_v2_block("block2", 128, units[1], 2),
-            resnet_v2_block("block3", 256, units[2], 2),
-            resnet_v2_block("block4", 512, units[3], 1)]
+    return slim_blocks(layers, bottleneck)
 
 
 def _make(layers: int):

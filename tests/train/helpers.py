@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass
-class TinyData:
-    """Duck-typed stand-in for resnet_nas.data.Dataset."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    num_classes: int
-    input_shape: tuple[int, int, int]
+from resnet_nas.data import Dataset
 
 
 def make_data(n_train: int = 256, n_val: int = 96, size: int = 12, num_classes: int = 4,
-              seed: int = 0) -> TinyData:
+              seed: int = 0) -> Dataset:
     """Each class is a distinct colour plus noise: learnable in a couple of epochs, and the
     label survives crops and flips."""
     rng = np.random.default_rng(seed)
@@ -37,7 +23,8 @@ def make_data(n_train: int = 256, n_val: int = 96, size: int = 12, num_classes: 
     x_tr, y_tr = split(n_train)
     x_va, y_va = split(n_val)
     x_te, y_te = split(n_val)
-    return TinyData(x_tr, y_tr, x_va, y_va, x_te, y_te, num_classes, (size, size, 3))
+    return Dataset("tiny", x_tr, y_tr, x_va, y_va, x_te, y_te, num_classes,
+                   [f"colour{i}" for i in range(num_classes)])
 
 
 def tiny_model(input_shape=(12, 12, 3), num_classes: int = 4, weight_decay: float = 1e-3):
