@@ -71,6 +71,8 @@ class WorkerOptions:
       trials: finished trials the study should end with (default: the study's target).
       timeout: seconds after which this worker starts no new trial.
       gpus: GPU ids; one worker process per id, each sees only its GPU.
+      per_gpu: worker processes per GPU, for trials too small to fill one: they share it, each
+        with its own slice of GPU memory (JAX) instead of JAX's 75% preallocation.
       workers: worker processes on this machine when no GPUs are given.
       on_stale: 'retry' (enqueue a stale trial's parameters again) or 'fail'.
       heartbeat_interval, grace_period: seconds (default: storage.heartbeat_settings).
@@ -86,6 +88,7 @@ class WorkerOptions:
     trials: int | None = None
     timeout: float | None = None
     gpus: list[str] = field(default_factory=list)
+    per_gpu: int = 1
     workers: int = 1
     on_stale: str = "retry"
     heartbeat_interval: int | None = None
@@ -493,13 +496,20 @@ def worker_processes(opts: WorkerOptions) -> list[tuple[WorkerOptions, dict[str,
     One per GPU id (CUDA_VISIBLE_DEVICES=<id>, so each sees only its GPU), else `workers`.
     """
     if opts.gpus:
-        return [(_single(opts, [g]), {"CUDA_VISIBLE_DEVICES": g}) for g in opts.gpus]
+        if opts.per_gpu < 1:
+            raise ValueError(f"--per-gpu must be >= 1, got {opts.per_gpu}")
+        env: dict[str, str] = {}
+        if opts.per_gpu > 1:
+            env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                   "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{0.9 / opts.per_gpu:.3f}"}
+        return [(_single(opts, [g]), {"CUDA_VISIBLE_DEVICES": g, **env})
+                for g in opts.gpus for _ in range(opts.per_gpu)]
     return [(_single(opts, []), {}) for _ in range(opts.workers)]
 
 
 def _single(opts: WorkerOptions, gpus: list[str]) -> WorkerOptions:
     d = asdict(opts)
-    d.update(gpus=gpus, workers=1)
+    d.update(gpus=gpus, workers=1, per_gpu=1)
     return WorkerOptions(**d)
 
 
@@ -680,6 +690,8 @@ def add_worker_arguments(sub) -> None:
     p.add_argument("--timeout", type=float, help="start no new trial after S seconds")
     p.add_argument("--gpus", help="comma-separated GPU ids: one worker process per GPU, each "
                    "with CUDA_VISIBLE_DEVICES=<id>")
+    p.add_argument("--per-gpu", type=int, default=1, metavar="K",
+                   help="K worker processes share each GPU (small trials; default 1)")
     p.add_argument("--workers", type=int, default=1, help="worker processes when no --gpus "
                    "(default 1)")
     p.add_argument("--on-stale", choices=list(ON_STALE), default="retry",
@@ -731,7 +743,8 @@ def run_worker_command(args: argparse.Namespace) -> int:
         return _cmd_collect(args.study, args.storage, args.run_dir)
     opts = WorkerOptions(study=args.study, storage=args.storage, run_dir=args.run_dir,
                          space=args.space, trials=args.trials, timeout=args.timeout,
-                         gpus=parse_gpus(args.gpus), workers=args.workers,
+                         gpus=parse_gpus(args.gpus), per_gpu=args.per_gpu,
+                         workers=args.workers,
                          on_stale=args.on_stale, heartbeat_interval=args.heartbeat_interval,
                          grace_period=args.grace_period, data=args.data,
                          max_trials_per_worker=args.max_trials_per_worker,

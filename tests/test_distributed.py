@@ -168,6 +168,17 @@ def test_one_worker_process_per_gpu_with_its_own_device():
     assert len(cpu) == 3 and all(env == {} for _, env in cpu)
 
 
+def test_several_small_trials_share_one_gpu():
+    procs = D.worker_processes(D.WorkerOptions(study="s", gpus=["1"], per_gpu=3))
+    assert len(procs) == 3
+    for opts, env in procs:
+        assert env["CUDA_VISIBLE_DEVICES"] == "1" and opts.per_gpu == 1
+        assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+        assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="per-gpu"):
+        D.worker_processes(D.WorkerOptions(study="s", gpus=["0"], per_gpu=0))
+
+
 def test_gpu_id_reaches_the_trial_worker_env(tmp_path, monkeypatch):
     # the worker exports its heartbeat settings; monkeypatch restores the environment
     monkeypatch.setenv("RESNET_NAS_HEARTBEAT_INTERVAL", "10")
