@@ -20,12 +20,10 @@ import json
 import os
 import shutil
 import socket
-import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,9 @@ from optuna.trial import TrialState
 
 from resnet_nas import results
 from resnet_nas.config import DataConfig
-from resnet_nas.nets import Architecture, complexity
+from resnet_nas.nets import Architecture
+from resnet_nas.progress import Progress
+from resnet_nas.records import _now, base_record, fill_from_result, objective_values
 from resnet_nas.space import SearchSpace, check_constraints, load_space, sample_architecture
 from resnet_nas.storage import default_storage_url, heartbeat, open_storage, redact
 from resnet_nas.validation import ConfigError
@@ -97,21 +97,6 @@ class SearchSummary:
 
 # ---------------------------------------------------------------------------------------------
 # Run directory and study set-up.
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def library_versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("resnet_nas", "keras", "tensorflow", "jax", "torch", "optuna", "keras-tuner",
-                "numpy", "pandas"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
 def latest_run_dir(space_name: str, root: str | Path = "runs") -> Path | None:
     runs = sorted(Path(root).glob(f"{space_name}-*"), key=lambda p: p.stat().st_mtime)
     return runs[-1] if runs else None
@@ -292,102 +277,7 @@ def open_study(meta: dict[str, Any], train_epochs: int, create: bool,
 
 
 # ---------------------------------------------------------------------------------------------
-# Records.
-def base_record(meta: dict[str, Any], trial_number: int, arch: Architecture | None,
-                train_epochs: int, seed: int, backend: str) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "study": meta["study"], "space": meta["space"], "space_hash": meta["space_hash"],
-        "trial": trial_number, "engine": meta["engine"], "sampler": meta["sampler"],
-        "pruner": meta["pruner"], "epochs_planned": train_epochs, "seed": seed,
-        "backend": backend, "versions": library_versions(), "worker": f"{socket.gethostname()}:"
-        f"{os.getpid()}", "started_at": _now(), "epochs_run": 0,
-    }
-    if arch is not None:
-        c = complexity(arch)
-        rec.update(arch_key=arch.key(), arch=json.dumps(arch.to_dict()),
-                   blocks=json.dumps([[list(u) for u in b.units] for b in arch.blocks]),
-                   unit=arch.unit, params=c.params, trainable_params=c.trainable_params,
-                   flops=c.flops)
-    return rec
-
-
-def fill_from_result(rec: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-    hist = result.get("history", [])
-    accs = [h["val_accuracy"] for h in hist]
-    losses = [h["val_loss"] for h in hist]
-    rec.update(
-        epochs_run=len(hist), val_accuracy_curve=accs, val_loss_curve=losses,
-        best_val_accuracy=max(accs) if accs else None,
-        final_val_accuracy=accs[-1] if accs else None,
-        final_val_loss=losses[-1] if losses else None,
-        train_seconds=result.get("train_seconds"), compile_seconds=result.get("compile_seconds"),
-        images_per_second=result.get("images_per_second"), trainer=result.get("trainer"),
-        backend=result.get("backend", rec.get("backend")), device=result.get("device"),
-        test_accuracy=result.get("test_accuracy"),
-    )
-    return rec
-
-
-def objective_values(rec: dict[str, Any], objectives: list[str]) -> list[float]:
-    mapping = {"val_accuracy": rec.get("best_val_accuracy"), "params": rec.get("params"),
-               "flops": rec.get("flops")}
-    return [float(mapping[o]) for o in objectives]
-
-
-# ---------------------------------------------------------------------------------------------
 # The loop.
-class Progress:
-    """Study and per-trial progress bars plus a live best-so-far line (tqdm, on stderr)."""
-
-    def __init__(self, total: int, done: int, enabled: bool):
-        self.enabled = enabled
-        self.bar = None
-        self.trial_bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-            self._tqdm = tqdm
-            self.bar = tqdm(total=total, initial=done, desc="study", unit="trial",
-                            position=0, dynamic_ncols=True, file=sys.stderr)
-
-    def trial_start(self, number: int, arch: Architecture, epochs: int) -> None:
-        if self.enabled:
-            self.trial_bar = self._tqdm(total=epochs, desc=f"trial {number}", unit="epoch",
-                                        position=1, leave=False, dynamic_ncols=True,
-                                        file=sys.stderr)
-            self.trial_bar.set_postfix_str(arch.describe()[:60])
-
-    def epoch(self, metrics: dict[str, Any]) -> None:
-        if self.trial_bar is not None:
-            self.trial_bar.update(1)
-            self.trial_bar.set_postfix_str(f"val_acc={metrics['val_accuracy']:.4f}")
-
-    def trial_end(self, rec: dict[str, Any], best: dict[str, Any] | None) -> None:
-        if self.trial_bar is not None:
-            self.trial_bar.close()
-            self.trial_bar = None
-        acc = rec.get("best_val_accuracy")
-        acc_s = f"{acc:.4f}" if isinstance(acc, float) else "-"
-        line = (f"trial {rec['trial']:>3} {rec['state']:<9} val_acc={acc_s} "
-                f"params={rec.get('params') or 0:,} {rec.get('reason') or ''}".rstrip())
-        if best is not None:
-            line += (f" | best so far: trial {best['trial']} "
-                     f"val_acc={best['best_val_accuracy']:.4f}")
-        self.write(line)
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def write(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.write(line, file=sys.stderr)
-        else:
-            print(line, file=sys.stderr)
-
-    def close(self) -> None:
-        for b in (self.trial_bar, self.bar):
-            if b is not None:
-                b.close()
-
-
 def _finished_rows(run_dir: Path, study: str) -> int:
     return len(list((run_dir / results.ROWS_DIR).glob(f"{study}--*.json")))
 

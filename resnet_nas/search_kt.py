@@ -318,7 +318,8 @@ class TrialDriver:
     def _run_trial(self, trial) -> dict[str, float]:
         from keras_tuner import errors
 
-        from resnet_nas.search import SearchError, _now, base_record
+        from resnet_nas.records import _now, base_record
+        from resnet_nas.search import SearchError
 
         values = trial.hyperparameters.values
         try:
@@ -387,7 +388,7 @@ class TrialDriver:
                    reason=f"same architecture and epochs as trial {original} [{tag}]")
 
     def _train(self, rec: dict[str, Any], arch: Architecture, epochs: int, tag: str) -> None:
-        from resnet_nas.search import fill_from_result
+        from resnet_nas.records import fill_from_result
 
         train = replace(self.train_cfg, epochs=epochs)
         job = Job(arch=arch.to_dict(), train=train.to_dict(), data=self.data_cfg.__dict__.copy())
@@ -415,7 +416,7 @@ class TrialDriver:
         """Writes a 'failed' row for the trial Ctrl-C stopped (its retry replaces it)."""
         if self.current is None:
             return
-        from resnet_nas.search import _now, base_record
+        from resnet_nas.records import _now, base_record
 
         number, arch, epochs = self.current
         rec = base_record(self.meta, number, arch, epochs, self.train_cfg.seed,
@@ -551,8 +552,8 @@ def run_keras_tuner(space: SearchSpace, run_dir: Path, meta: dict[str, Any],
         or too many infeasible samples in a row.
       KeyboardInterrupt is handled as in the Optuna engine (summary.interrupted).
     """
-    from resnet_nas.search import (RUN_META, Progress, SearchError, SearchSummary, _best_row,
-                                   dataset_io)
+    from resnet_nas.progress import Progress
+    from resnet_nas.search import RUN_META, SearchError, SearchSummary, _best_row, dataset_io
 
     try:
         tuner_name = _validate_options(opts, meta, space)
