@@ -278,8 +278,17 @@ def open_study(meta: dict[str, Any], train_epochs: int, create: bool,
 
 # ---------------------------------------------------------------------------------------------
 # The loop.
+INTERRUPTED = "interrupted"  # reason prefix of a trial the search was stopped in
+
+
 def _finished_rows(run_dir: Path, study: str) -> int:
-    return len(list((run_dir / results.ROWS_DIR).glob(f"{study}--*.json")))
+    """Rows that count towards --trials: a trial cut short by an interruption does not."""
+    count = 0
+    for path in (run_dir / results.ROWS_DIR).glob(f"{study}--*.json"):
+        row = json.loads(path.read_text())
+        count += not (row.get("state") == "failed"
+                      and str(row.get("reason") or "").startswith(INTERRUPTED))
+    return count
 
 
 TRAINED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)

@@ -90,14 +90,18 @@ def test_multi_objective_nsga2(tmp_path):
     assert done and all(len(t.values) == 2 for t in done)
 
 
+def _spawn_search(space, run_dir, cwd, **popen):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-m", "resnet_nas", "search", str(space),
+                             "--run-dir", str(run_dir), "--no-progress"], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, **popen)
+
+
 def test_resume_after_kill_loses_nothing(tmp_path):
     space = tiny_space(tmp_path, trials=4, epochs=2)
     run_dir = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-m", "resnet_nas", "search", str(space),
-                             "--run-dir", str(run_dir), "--no-progress"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = _spawn_search(space, run_dir, tmp_path, stderr=subprocess.STDOUT,
+                         start_new_session=True)
     rows = run_dir / "rows"
     deadline = time.time() + 300
     while time.time() < deadline and len(list(rows.glob("*.json"))) < 1:
@@ -113,22 +117,18 @@ def test_resume_after_kill_loses_nothing(tmp_path):
     # finished trials kept unchanged, the killed one failed, the target reached
     merged = after.set_index("trial").loc[before["trial"]]
     assert list(merged["best_val_accuracy"]) == list(before["best_val_accuracy"])
-    assert len(after[after["state"] != "failed"]) + len(after[after["state"] == "failed"]) == len(after)
-    assert len(after) >= 4
     meta = json.loads((run_dir / "run.json").read_text())
     study = optuna.load_study(study_name=meta["study"], storage=meta["storage"])
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-    interrupted = after[after["reason"].fillna("").str.contains("interrupted")]
-    assert len(after) - len(interrupted) == 4 or len(interrupted) <= 1
+    interrupted = after[after["reason"].fillna("").str.startswith("interrupted")]
+    # the trial cut short (if any) is recorded failed and does not count towards --trials
+    assert len(interrupted) <= 1 and len(after) - len(interrupted) == 4
 
 
 def test_ctrl_c_marks_running_trial_and_resume_hint(tmp_path):
     space = tiny_space(tmp_path, trials=50, epochs=30)
     run_dir = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-m", "resnet_nas", "search", str(space),
-                             "--run-dir", str(run_dir), "--no-progress"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _spawn_search(space, run_dir, tmp_path, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     db = run_dir / "study.db"
     while time.time() < deadline:
