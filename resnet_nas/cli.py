@@ -1,4 +1,4 @@
-"""Command line: `python -m resnet_nas {search,spaces,export,train,build,report,worker}`.
+"""Neural architecture search over TF-slim-style ResNet design spaces (Keras 3 + Optuna).
 
 Bad input exits with status 2 and one clear line (file, key path, expected, found); tracebacks
 are for bugs only.

@@ -42,6 +42,8 @@ from resnet_nas.worker import Job, TrialRunner
 
 # We run ask/tell with our own heartbeat thread (storage.heartbeat), which Optuna warns about.
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+# TPE's `group`/`constant_liar` and RDB heartbeats are marked experimental; say it once, in docs.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 RUN_META = "run.json"

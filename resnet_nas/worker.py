@@ -76,6 +76,8 @@ def _worker_main(conn, env: dict[str, str]) -> None:
     import warnings
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
     warnings.filterwarnings("ignore")
+    if env.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        _import_tensorflow_quietly()
     datasets: dict[str, Any] = {}
     while True:
         try:
@@ -90,6 +92,30 @@ def _worker_main(conn, env: dict[str, str]) -> None:
             conn.send(("done", result))
         except Exception as e:  # reported to the search, which records a failed trial
             conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"))
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with the C++ stderr silenced.
+
+    TensorFlow's start-up lines (oneDNN, missing CUDA drivers) come from absl before its log
+    level is read, so TF_CPP_MIN_LOG_LEVEL does not stop them; they would land in the middle of
+    the progress bars of every new worker. An import error still raises as usual.
+    """
+    import importlib
+    import sys
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                tf = importlib.import_module("tensorflow")
+                tf.constant(0)  # the CUDA probe runs on the first op, not at import
+            except ImportError:
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _run_job(job: Job, conn, datasets: dict[str, Any]) -> dict[str, Any]:
@@ -225,38 +251,44 @@ class TrialRunner:
             if self._proc is not None:
                 self.restarts += 1
             self._start()
-        self._conn.send(("run", job.__dict__))
+        try:
+            self._conn.send(("run", job.__dict__))
+        except OSError:  # the idle worker died since its last job: start a fresh one
+            self.kill()
+            self._start()
+            self._conn.send(("run", job.__dict__))
         pid = self._proc.pid
         try:
             while True:
                 if not self._conn.poll(poll_seconds):
                     if not self._proc.is_alive():
-                        code = self._proc.exitcode
-                        self.kill()
-                        return JobResult(False, error=f"worker crashed (exit code {code})",
-                                         worker_pid=pid)
+                        return self._crashed(pid)
                     continue
                 try:
                     kind, payload = self._conn.recv()
-                except EOFError:
-                    code = self._proc.exitcode if self._proc else None
-                    self.kill()
-                    return JobResult(False, error=f"worker crashed (exit code {code})",
-                                     worker_pid=pid)
-                if kind == "epoch":
-                    keep_going = True if on_epoch is None else bool(on_epoch(payload))
-                    self._conn.send(("continue", keep_going))
-                elif kind == "done":
+                    if kind == "epoch":
+                        keep_going = True if on_epoch is None else bool(on_epoch(payload))
+                        self._conn.send(("continue", keep_going))
+                        continue
+                except (EOFError, OSError):  # the pipe died with the worker
+                    return self._crashed(pid)
+                if kind == "done":
                     self._after_job(payload.get("worker_rss_mb", 0.0))
                     return JobResult(True, payload, worker_rss_mb=payload.get("worker_rss_mb", 0.0),
                                      worker_pid=pid)
-                elif kind == "error":
+                if kind == "error":
                     # The worker survived, but its state after an exception is suspect: recycle.
                     self.close()
                     return JobResult(False, error=payload, worker_pid=pid)
         except BaseException:
             self.kill()  # interrupted mid-trial: never leave an orphan training
             raise
+
+    def _crashed(self, pid: int) -> JobResult:
+        self._proc.join(timeout=5)
+        code = self._proc.exitcode
+        self.kill()
+        return JobResult(False, error=f"worker crashed (exit code {code})", worker_pid=pid)
 
     def _after_job(self, worker_rss: float) -> None:
         self._jobs_done += 1
