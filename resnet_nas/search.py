@@ -474,7 +474,11 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print) -> Searc
         n = fail_interrupted_trials(study, run_dir, meta, only_stale=False)
         if n:
             out(f"resume: marked {n} trial(s) left running by the interrupted search as failed")
-    total = opts.trials or space.search.trials
+    # A resumed run keeps the target it was started with unless --trials changes it.
+    total = opts.trials or meta.get("trials") or space.search.trials
+    if opts.resume and opts.trials and opts.trials != meta.get("trials"):
+        meta["trials"] = opts.trials
+        (run_dir / RUN_META).write_text(json.dumps(meta, indent=1))
     timeout = opts.timeout if opts.timeout is not None else space.search.timeout
     return run_trials(study, space, run_dir, meta, data_cfg, train_cfg, total, timeout, opts, out)
 

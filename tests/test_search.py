@@ -151,3 +151,15 @@ def test_ctrl_c_marks_running_trial_and_resume_hint(tmp_path):
     assert (table["reason"].fillna("").str.contains("interrupted")).sum() == 1
     s = optuna.load_study(study_name="tiny", storage=f"sqlite:///{db}")
     assert not [t for t in s.trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def test_resume_keeps_the_run_target_and_can_extend_it(tmp_path):
+    space = tiny_space(tmp_path, trials=6, epochs=1)
+    run_dir = tmp_path / "run"
+    assert len(run_search(_opts(space, run_dir, trials=2)).table) == 2
+    # resuming without --trials keeps the run's own target (2), not the space default (6)
+    assert len(run_search(SearchOptions(run_dir=str(run_dir), space=None, resume=True,
+                                        progress=False)).table) == 2
+    assert len(run_search(SearchOptions(run_dir=str(run_dir), space=None, resume=True,
+                                        trials=3, progress=False)).table) == 3
+    assert json.loads((run_dir / "run.json").read_text())["trials"] == 3
