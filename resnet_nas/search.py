@@ -35,7 +35,8 @@ from resnet_nas.config import DataConfig
 from resnet_nas.nets import Architecture
 from resnet_nas.progress import Progress
 from resnet_nas.records import _now, base_record, fill_from_result, objective_values
-from resnet_nas.space import SearchSpace, check_constraints, load_space, sample_architecture
+from resnet_nas.space import (PRUNERS, SAMPLERS, SearchSpace, check_constraints, load_space,
+                              sample_architecture)
 from resnet_nas.storage import default_storage_url, heartbeat, open_storage, redact
 from resnet_nas.validation import ConfigError
 from resnet_nas.worker import Job, TrialRunner
@@ -54,8 +55,6 @@ JOURNAL_FILE = "study.journal"  # default storage of a study created with --crea
 STUDY_SPACE_YAML = "space_yaml"
 STUDY_RUN_META = "run_meta"
 CLAIM_ATTR = "arch_claim"  # trial user attr: 'won' / 'lost' once its architecture claim is decided
-SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
-PRUNERS = ("none", "median", "successive_halving", "hyperband")
 ENGINES = ("optuna", "keras-tuner")
 
 

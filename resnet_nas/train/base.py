@@ -342,21 +342,10 @@ def regularizers_disabled(model: Any, disable: bool = True) -> Iterator[None]:
 
 # ---------------------------------------------------------------------------------------------
 # Data helpers (numpy).
-def channel_stats(x_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std (float32, pixel units) of uint8 NHWC images."""
-    x = np.asarray(x_uint8)
-    axes = tuple(range(x.ndim - 1))
-    mean = x.mean(axis=axes, dtype=np.float64)
-    std = x.std(axis=axes, dtype=np.float64)
-    return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
-
-
 def normalization_stats(data: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) of the training images: resnet_nas.data.normalization_stats if present."""
-    try:
-        from resnet_nas.data import normalization_stats as data_stats  # type: ignore
-    except ImportError:
-        data_stats = channel_stats
+    """(mean, std) per channel of the training images (resnet_nas.data.normalization_stats)."""
+    from resnet_nas.data import normalization_stats as data_stats
+
     mean, std = data_stats(data.x_train)
     return np.asarray(mean, np.float32), np.asarray(std, np.float32)
 
@@ -584,7 +573,7 @@ def default_xla_cache_dir() -> str | None:
 __all__ = [
     "EpochMetrics", "TrainResult", "ScheduleSpec", "schedule_spec", "learning_rate_at",
     "make_keras_schedule", "register_keras_objects", "cross_entropy", "make_optimizer",
-    "precision_policy", "check_precision", "channel_stats", "normalization_stats",
+    "precision_policy", "check_precision", "normalization_stats",
     "crop_flip_numpy", "random_augment_numpy", "normalize_numpy", "resolve_trainer",
     "steps_per_epoch", "release_memory", "seed_all",
 ]
