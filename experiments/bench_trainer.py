@@ -246,7 +246,9 @@ def keras_worker(args: argparse.Namespace) -> dict[str, Any]:
     row.update(backend=result.backend, device=result.device, precision=cfg.precision,
                batch_size=cfg.batch_size, epoch_mode=mode, params=int(model.count_params()),
                reason=result.reason, train_config=cfg.to_dict(),
-               tensorflow_imported="tensorflow" in sys.modules)
+               tensorflow_imported="tensorflow" in sys.modules,
+               # experiments/device/optree (pure Python) slows model.fit on JAX: say so.
+               optree=getattr(sys.modules.get("optree"), "__version__", None))
     return row
 
 

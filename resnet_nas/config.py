@@ -56,16 +56,28 @@ class DataConfig:
 
 @dataclass
 class AugmentConfig:
-    """On-the-fly augmentation: random crop after padding, horizontal flip."""
+    """On-the-fly augmentation: random crop after padding, horizontal flip.
+
+    Attributes:
+      crop_padding: pixels padded on each side before a random crop back to the input size
+        (0: no crop).
+      flip: random horizontal flip with probability 1/2.
+      pad_mode: 'reflect' or 'zero' padding for the crop.
+      per_example: draw a crop offset and a flip for every example (the standard). False draws
+        ONE offset and ONE flip per batch: cheaper but a much weaker augmentation; it exists to
+        measure what it costs (experiments/ablate_recipe.py), not as a recommendation.
+    """
 
     crop_padding: int = 0
     flip: bool = False
     pad_mode: str = "reflect"
+    per_example: bool = True
 
     def validate(self, source: str | None = None, path: str = "train.augment") -> None:
         expect_int(self.crop_padding, source, join(path, "crop_padding"), minimum=0, maximum=64)
         expect_bool(self.flip, source, join(path, "flip"))
         expect_choice(self.pad_mode, ("reflect", "zero"), source, join(path, "pad_mode"))
+        expect_bool(self.per_example, source, join(path, "per_example"))
 
 
 @dataclass

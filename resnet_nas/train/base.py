@@ -418,13 +418,18 @@ def crop_flip_numpy(x: np.ndarray, offsets: np.ndarray, flips: np.ndarray, pad: 
 
 def random_augment_numpy(x: np.ndarray, rng: np.random.Generator,
                          augment: AugmentConfig) -> np.ndarray:
-    """Random per-example crop (after padding) and horizontal flip, as cfg.augment asks."""
+    """Random crop (after padding) and horizontal flip, as cfg.augment asks: per example, or
+    one draw broadcast over the batch when augment.per_example is False."""
     b = len(x)
+    draws = b if augment.per_example else 1
     pad = augment.crop_padding
-    offsets = rng.integers(0, 2 * pad + 1, size=(b, 2)) if pad > 0 else np.zeros((b, 2), int)
-    flips = rng.random(b) < 0.5 if augment.flip else np.zeros(b, bool)
+    offsets = (rng.integers(0, 2 * pad + 1, size=(draws, 2)) if pad > 0
+               else np.zeros((draws, 2), int))
+    flips = rng.random(draws) < 0.5 if augment.flip else np.zeros(draws, bool)
     if pad == 0 and not augment.flip:
         return x
+    offsets = np.broadcast_to(offsets, (b, 2))
+    flips = np.broadcast_to(flips, (b,))
     return crop_flip_numpy(x, offsets, flips, pad, augment.pad_mode)
 
 

@@ -104,7 +104,8 @@ def crop_flip_jax(x: Any, offsets: Any, flips: Any, pad: int, mode: str) -> Any:
 
 
 def random_augment_jax(x: Any, key: Any, augment: AugmentConfig) -> Any:
-    """Random per-example crop and flip on the device, as cfg.augment asks."""
+    """Random crop and flip on the device, as cfg.augment asks (per example, or one draw
+    broadcast over the batch when augment.per_example is False)."""
     import jax
     import jax.numpy as jnp
 
@@ -112,11 +113,14 @@ def random_augment_jax(x: Any, key: Any, augment: AugmentConfig) -> Any:
     if pad == 0 and not augment.flip:
         return x
     b = x.shape[0]
+    draws = b if augment.per_example else 1
     k_off, k_flip = jax.random.split(key)
-    offsets = (jax.random.randint(k_off, (b, 2), 0, 2 * pad + 1) if pad > 0
-               else jnp.zeros((b, 2), jnp.int32))
-    flips = (jax.random.bernoulli(k_flip, 0.5, (b,)) if augment.flip
-             else jnp.zeros((b,), bool))
+    offsets = (jax.random.randint(k_off, (draws, 2), 0, 2 * pad + 1) if pad > 0
+               else jnp.zeros((draws, 2), jnp.int32))
+    flips = (jax.random.bernoulli(k_flip, 0.5, (draws,)) if augment.flip
+             else jnp.zeros((draws,), bool))
+    offsets = jnp.broadcast_to(offsets, (b, 2))
+    flips = jnp.broadcast_to(flips, (b,))
     return crop_flip_jax(x, offsets, flips, pad, augment.pad_mode)
 
 

@@ -130,6 +130,14 @@ def check_augment() -> dict:
     aug = np.asarray(random_augment_jax(jnp.asarray(same), jax.random.PRNGKey(1),
                                         AugmentConfig(crop_padding=3, flip=True)))
     out["distinct_in_batch"] = len({a.tobytes() for a in aug})
+    # per_example=False: one draw for the batch, so every copy of the image stays equal.
+    shared = np.asarray(random_augment_jax(
+        jnp.asarray(same), jax.random.PRNGKey(1),
+        AugmentConfig(crop_padding=3, flip=True, per_example=False)))
+    out["distinct_per_batch"] = len({a.tobytes() for a in shared})
+    out["per_batch_moved"] = not np.array_equal(shared[0], same[0]) or not np.array_equal(
+        np.asarray(random_augment_jax(jnp.asarray(same), jax.random.PRNGKey(2),
+                                      AugmentConfig(3, True, per_example=False)))[0], same[0])
     return out
 
 

@@ -115,6 +115,22 @@ def test_random_augmentation_draws_per_example():
     assert same is x
 
 
+def test_per_batch_augmentation_moves_every_example_alike():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (8, 8, 8, 3), dtype=np.uint8)
+    cfg = AugmentConfig(4, True, per_example=False)
+    seen = set()
+    for seed in range(12):
+        out = random_augment_numpy(x, np.random.default_rng(seed), cfg)
+        # One offset and one flip for the batch: the batch equals one crop_flip of all of it.
+        matches = [(r, c, f) for r in range(9) for c in range(9) for f in (False, True)
+                   if np.array_equal(out, crop_flip_numpy(x, np.full((8, 2), (r, c)),
+                                                          np.full(8, f), 4, "reflect"))]
+        assert matches, "the batch was not moved by one shared offset/flip"
+        seen.add(matches[0])
+    assert len(seen) > 3  # ... and the shared draw changes between batches
+
+
 # -- checks -----------------------------------------------------------------------------------
 def test_steps_per_epoch_drops_the_ragged_batch_and_rejects_a_too_large_batch():
     assert steps_per_epoch(100, 32) == 3

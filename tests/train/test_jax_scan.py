@@ -96,6 +96,7 @@ def test_device_augmentation_matches_numpy_and_is_per_example(checks):
     assert v["equal_reflect"] and v["equal_zero"]
     # 7x7 offsets x 2 flips: 32 draws of one image give many distinct crops.
     assert v["distinct_in_batch"] >= 16
+    assert v["distinct_per_batch"] == 1 and v["per_batch_moved"]
 
 
 def test_l2_from_stateless_call_is_added_except_for_adamw(checks):
