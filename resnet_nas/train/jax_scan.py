@@ -24,6 +24,7 @@ Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import time
@@ -168,13 +169,21 @@ class _Evaluator:
         return [(xd[i * eb:(i + 1) * eb], yd[i * eb:(i + 1) * eb], md[i * eb:(i + 1) * eb])
                 for i in range(nb)]
 
-    def compile(self, tv, ntv, batch, mean, std) -> float:
-        """Compiles ahead of time for these shapes; returns seconds spent (0 if cached)."""
+    def lower(self, tv, ntv, batch, mean, std) -> Callable[[], None] | None:
+        """Traces for these shapes; returns the XLA compile still to do (None if compiled)."""
         key = _shape_key((tv, ntv, batch, mean, std))
         if key in self._compiled:
-            return 0.0
+            return None
+        lowered = self._jitted.lower(tv, ntv, *batch, mean, std)
+        return lambda: self._compiled.__setitem__(key, lowered.compile())
+
+    def compile(self, tv, ntv, batch, mean, std) -> float:
+        """Compiles ahead of time for these shapes; returns seconds spent (0 if cached)."""
         t0 = time.perf_counter()
-        self._compiled[key] = self._jitted.lower(tv, ntv, *batch, mean, std).compile()
+        pending = self.lower(tv, ntv, batch, mean, std)
+        if pending is None:
+            return 0.0
+        pending()
         return time.perf_counter() - t0
 
     def sums(self, tv, ntv, batches, mean, std) -> tuple[Any, Any]:
@@ -186,6 +195,22 @@ class _Evaluator:
             loss_sum = loss_sum + l
             correct_sum = correct_sum + c
         return loss_sum, correct_sum
+
+
+def compile_together(pending: list[Callable[[], None]]) -> None:
+    """Runs XLA compiles (the callables `lower` returns) side by side in threads.
+
+    Tracing holds the GIL but XLA's compiler releases it, so the evaluation function's compile
+    overlaps the training epoch's instead of adding to it (experiments/compile_cost.py
+    measures the difference). RESNET_NAS_SERIAL_COMPILE=1 compiles one after the other.
+    """
+    if len(pending) < 2 or os.environ.get("RESNET_NAS_SERIAL_COMPILE", "") not in ("", "0"):
+        for job in pending:
+            job()
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(pending)) as pool:
+        for future in [pool.submit(job) for job in pending]:
+            future.result()
 
 
 def _shape_key(tree: Any) -> str:
@@ -328,17 +353,22 @@ class _EpochRunner:
         return self._step(carry, perm[i], keys[i], x_all, y_all, mean, std)
 
     # -- host side -------------------------------------------------------------------------
-    def compile(self, carry, x_all, y_all, key, mean, std) -> None:
-        """Compiles ahead of time for these shapes (the persistent cache may serve it)."""
+    def lower(self, carry, x_all, y_all, key, mean, std) -> Callable[[], None]:
+        """Traces for these shapes; returns the XLA compile still to do."""
         import jax.numpy as jnp
 
         if self.mode == "scan":
-            self._compiled["epoch"] = self._epoch.lower(carry, x_all, y_all, key, mean,
-                                                        std).compile()
-            return
-        perm, keys = self._plan(key, x_all.shape[0])
-        self._compiled["step"] = self._one.lower(carry, perm, keys, jnp.int32(0), x_all, y_all,
-                                                 mean, std).compile()
+            lowered = self._epoch.lower(carry, x_all, y_all, key, mean, std)
+            name = "epoch"
+        else:
+            perm, keys = self._plan(key, x_all.shape[0])
+            lowered = self._one.lower(carry, perm, keys, jnp.int32(0), x_all, y_all, mean, std)
+            name = "step"
+        return lambda: self._compiled.__setitem__(name, lowered.compile())
+
+    def compile(self, carry, x_all, y_all, key, mean, std) -> None:
+        """Compiles ahead of time for these shapes (the persistent cache may serve it)."""
+        self.lower(carry, x_all, y_all, key, mean, std)()
 
     def run(self, carry, x_all, y_all, key, mean, std):
         """One epoch: returns the new carry (tv, ntv, ov, loss_sum, correct_sum)."""
@@ -406,8 +436,9 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     key = jax.random.PRNGKey(cfg.seed)
 
     t0 = time.perf_counter()
-    runner.compile(fresh_carry(state), x_train, y_train, key, mean, std)
-    evaluator.compile(state[0], state[1], val_batches[0], mean, std)
+    pending = [runner.lower(fresh_carry(state), x_train, y_train, key, mean, std),
+               evaluator.lower(state[0], state[1], val_batches[0], mean, std)]
+    compile_together([p for p in pending if p is not None])
     compile_seconds = time.perf_counter() - t0
 
     history: list[EpochMetrics] = []

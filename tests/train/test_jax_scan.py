@@ -151,3 +151,34 @@ def test_a_second_process_reuses_the_compilation_cache(tmp_path):
     first = value(run_checks(["compile"], tmp_path), "compile")
     second = value(run_checks(["compile"], tmp_path), "compile")
     assert second["compile_seconds"] < 0.7 * first["compile_seconds"]
+
+
+def test_compile_together_runs_every_job_side_by_side_or_serially(monkeypatch):
+    import threading
+
+    from resnet_nas.train.jax_scan import compile_together
+
+    both_started = threading.Barrier(2, timeout=10)
+    done: list[str] = []
+
+    def job(name):
+        def run():
+            both_started.wait()  # only passes when the two jobs run at the same time
+            done.append(name)
+        return run
+
+    monkeypatch.delenv("RESNET_NAS_SERIAL_COMPILE", raising=False)
+    compile_together([job("train"), job("eval")])
+    assert sorted(done) == ["eval", "train"]
+
+    monkeypatch.setenv("RESNET_NAS_SERIAL_COMPILE", "1")
+    order: list[str] = []
+    compile_together([lambda: order.append("train"), lambda: order.append("eval")])
+    assert order == ["train", "eval"]
+
+    def broken():
+        raise RuntimeError("XLA said no")
+
+    monkeypatch.delenv("RESNET_NAS_SERIAL_COMPILE")
+    with pytest.raises(RuntimeError, match="XLA said no"):
+        compile_together([lambda: None, broken])

@@ -281,6 +281,6 @@ def tree_map(func: Callable, tree: Any, *rests: Any,
 
 from . import utils  # noqa: E402,F401  (keras imports optree.utils)
 
-__all__ = ["PyTreeSpec", "register_pytree_node", "register_pytree_node_class", "tree_flatten",
+__all__ = ["PyTreeSpec", "utils", "register_pytree_node", "register_pytree_node_class", "tree_flatten",
            "tree_flatten_with_path", "tree_is_leaf", "tree_leaves", "tree_map", "tree_paths",
            "tree_structure", "tree_unflatten"]
