@@ -57,7 +57,8 @@ RESULTS = REPO / "experiments" / "results" / "ablate_recipe"
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """A change to the recipe. `changes` are TrainConfig fields ('augment.x' for augmentation);
-    'learning_rate' is at batch 512."""
+    'learning_rate' is at batch 512 (scaled with the batch size), and 'epochs_scale'
+    multiplies the run's epochs."""
 
     name: str
     changes: dict[str, Any]
@@ -79,6 +80,9 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("warmup_1", {"warmup_epochs": 1.0}, "the probe's 1 warm-up epoch"),
     Variant("wd_1e-4", {"weight_decay": 1e-4}, "He et al.'s weight decay"),
     Variant("onecycle", {"schedule": "onecycle"}, "one-cycle instead of warm-up + cosine"),
+    Variant("batch_128", {"batch_size": 128}, "batch 128 (lr scaled linearly: 4x the steps)"),
+    Variant("batch_256", {"batch_size": 256}, "batch 256 (lr scaled linearly)"),
+    Variant("epochs_x2", {"epochs_scale": 2.0}, "twice the epochs (same schedule shape)"),
     Variant("probe", {"augment.per_example": False, "learning_rate": 0.2,
                       "warmup_epochs": 1.0, "label_smoothing": 0.1},
             "the issue's first probe: per-batch crop, lr 0.2, 1 warm-up epoch, smoothing 0.1"),
@@ -139,16 +143,17 @@ def train_config(args: argparse.Namespace, variant: Variant, seed: int) -> Any:
 
     recipe = recipe_for_depth(args.depth)
     base = recipe.train
-    batch = args.batch_size or base.batch_size
-    epochs = args.epochs or base.epochs
     changes: dict[str, Any] = dict(variant.changes)
+    batch = changes.pop("batch_size", None) or args.batch_size or base.batch_size
+    epochs = max(1, round((args.epochs or base.epochs) * changes.pop("epochs_scale", 1.0)))
     lr512 = changes.pop("learning_rate", base.learning_rate * 512 / base.batch_size)
     warmup = changes.pop("warmup_epochs", base.warmup_epochs)
     augment = dataclasses.replace(base.augment, **{
         k.split(".", 1)[1]: changes.pop(k) for k in list(changes) if k.startswith("augment.")})
     return recipe.with_train(
         epochs=epochs, batch_size=batch, learning_rate=lr512 * batch / 512,
-        warmup_epochs=warmup * min(1.0, epochs / base.epochs), augment=augment,
+        warmup_epochs=warmup * min(1.0, (args.epochs or base.epochs) / base.epochs),
+        augment=augment,
         precision=args.precision or base.precision, seed=seed, trainer="auto",
         eval_batch_size=1024 if args.tiny else base.eval_batch_size, **changes).train
 

@@ -51,6 +51,10 @@ def test_variants_change_one_thing_and_scale_with_the_batch(ablate):
     assert ablate.train_config(args, ablate.VARIANTS["bn_decay_0.997"], 0).batch_norm_decay == 0.997
     full = ablate.train_config(ablate.parse_args([]), ablate.VARIANTS["recipe"], 0)
     assert (full.epochs, full.batch_size, full.warmup_epochs) == (100, 512, 3.0)
+    small = ablate.train_config(ablate.parse_args([]), ablate.VARIANTS["batch_128"], 0)
+    assert small.batch_size == 128 and small.learning_rate == pytest.approx(0.1)
+    longer = ablate.train_config(args, ablate.VARIANTS["epochs_x2"], 0)
+    assert longer.epochs == 30 and longer.warmup_epochs == recipe.warmup_epochs
 
 
 def test_tiny_run_writes_the_table_and_reuses_finished_runs(tmp_path):
