@@ -74,6 +74,35 @@ def check_modes() -> dict:
     return out
 
 
+def check_donation() -> dict:
+    """The GPU path donates the training state to each step/epoch (off on CPU by default):
+    forced on here, both epoch modes train exactly as without donation."""
+    from resnet_nas.train import jax_scan, train_model
+
+    data = make_data()
+    original = jax_scan._EpochRunner.__init__
+    out = {}
+    try:
+        for donate in (False, True):
+            def init(self, *args, _donate=donate, **kwargs):
+                kwargs["donate"] = _donate
+                original(self, *args, **kwargs)
+
+            jax_scan._EpochRunner.__init__ = init
+            for mode in ("scan", "loop"):
+                os.environ["RESNET_NAS_JAX_EPOCH"] = mode
+                model = _model(seed=3)
+                result = train_model(model, data, _cfg())
+                weights = float(sum(np.abs(np.asarray(v.value)).sum()
+                                    for v in model.trainable_variables))
+                out[f"{mode}_{'donated' if donate else 'kept'}"] = [
+                    [m.train_loss, m.val_loss] for m in result.history] + [[weights]]
+    finally:
+        jax_scan._EpochRunner.__init__ = original
+        os.environ.pop("RESNET_NAS_JAX_EPOCH", None)
+    return out
+
+
 def check_bf16() -> dict:
     """mixed_bfloat16: bf16 compute, float32 master weights and BN statistics."""
     from resnet_nas.train import train_model

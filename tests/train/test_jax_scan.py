@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-CORE = ["train", "modes", "bf16", "stop_and_diverge", "augment", "regularization", "schedule",
+CORE = ["train", "modes", "donation", "bf16", "stop_and_diverge", "augment", "regularization", "schedule",
         "compile", "fit_on_jax", "resnet", "release"]
 
 
@@ -97,6 +97,14 @@ def test_device_augmentation_matches_numpy_and_is_per_example(checks):
     # 7x7 offsets x 2 flips: 32 draws of one image give many distinct crops.
     assert v["distinct_in_batch"] >= 16
     assert v["distinct_per_batch"] == 1 and v["per_batch_moved"]
+
+
+def test_donated_state_trains_exactly_like_kept_state(checks):
+    # Each run: per-epoch [train_loss, val_loss] rows, then [sum |weights|].
+    flat = {k: [x for row in run for x in row] for k, run in value(checks, "donation").items()}
+    for mode in ("scan", "loop"):
+        assert flat[f"{mode}_donated"] == pytest.approx(flat[f"{mode}_kept"], rel=1e-6)
+    assert flat["scan_donated"][-1] == pytest.approx(flat["loop_donated"][-1], rel=1e-4)
 
 
 def test_l2_from_stateless_call_is_added_except_for_adamw(checks):
