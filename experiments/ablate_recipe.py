@@ -111,6 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="CPU smoke: synthetic 16x16 data, 512 examples, 1 epoch, batch 128")
     p.add_argument("--out", default=str(RESULTS), help="directory for runs/ and the tables")
     p.add_argument("--timeout", type=int, default=6 * 3600, help="seconds per run")
+    p.add_argument("--no-train", action="store_true",
+                   help="only tabulate the stored runs (e.g. merged from several machines)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--data-file", help=argparse.SUPPRESS)
@@ -210,6 +212,8 @@ def run_one(args: argparse.Namespace, variant: Variant, seed: int, data_file: Pa
         row = json.loads(result_file.read_text())
         if row.get("setting") == setting(args, n_train):
             return {**base, "status": "ok", "message": "reused", **row}
+    if args.no_train:
+        return {**base, "status": "missing", "message": "not stored (--no-train)"}
     env = dict(os.environ)
     env.setdefault("KERAS_BACKEND", "jax")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -279,7 +283,7 @@ def print_summary(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> 
     for line in lines:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
     for r in rows:
-        if r["status"] != "ok":
+        if r["status"] == "failed":
             print(f"{r['variant']} seed {r['seed']}: {r['status']}: {r['message']}")
 
 

@@ -69,6 +69,10 @@ def test_tiny_run_writes_the_table_and_reuses_finished_runs(tmp_path):
     assert {s["variant"]: s["delta_vs_recipe"] for s in data["summary"]}["recipe"] == 0.0
     again = run(tmp_path, "--tiny", "--variants", "recipe,per_batch_crop")
     assert again.returncode == 0 and again.stdout.count("reused") == 2
+    table_only = run(tmp_path, "--tiny", "--no-train", "--variants", "recipe,probe")
+    assert table_only.returncode == 0 and "probe seed 0: missing" in table_only.stdout
+    summary = json.loads((tmp_path / "ablate_recipe.json").read_text())["summary"]
+    assert [s["variant"] for s in summary] == ["recipe"]
     other = run(tmp_path, "--tiny", "--epochs", "2", "--variants", "recipe")
     assert other.returncode == 0 and "reused" not in other.stdout  # a different setting
 
