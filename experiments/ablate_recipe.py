@@ -176,18 +176,9 @@ def prepare_data(args: argparse.Namespace) -> Any:
 
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     """Trains one (variant, seed); returns its result row."""
-    from resnet_nas.nets import build_model, cifar_resnet
-    from resnet_nas.train import precision_policy, train_model
-    from resnet_nas.train.base import seed_all
-
     data = bench.load_data(args.data_file)
     cfg = train_config(args, VARIANTS[args.worker], args.seed)
-    seed_all(args.seed)
-    arch = cifar_resnet(depth=args.depth, version=1, shortcut="A",
-                        num_classes=data.num_classes, input_shape=data.input_shape)
-    with precision_policy(cfg.precision):
-        model = build_model(arch, config=cfg.resnet_config())
-    result = train_model(model, data, cfg)
+    _, result = bench.train_cifar_resnet(args.depth, data, cfg)
     history = [m.to_dict() for m in result.history]
     accs = [h["val_accuracy"] for h in history]
     return {

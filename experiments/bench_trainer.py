@@ -218,20 +218,26 @@ def _summary(history: list[dict[str, float]], compile_seconds: float, images_per
     }
 
 
-def keras_worker(args: argparse.Namespace) -> dict[str, Any]:
-    """Trains one ResNet with the JAX scan trainer or Keras fit; returns the result row."""
+def train_cifar_resnet(depth: int, data: BenchData, cfg: Any) -> tuple[Any, Any]:
+    """Builds He et al.'s CIFAR ResNet (v1, option-A shortcuts) under cfg's precision, seeded
+    with cfg.seed, and trains it with resnet_nas.train; returns (model, TrainResult)."""
     from resnet_nas.nets import build_model, cifar_resnet
     from resnet_nas.train import precision_policy, train_model
     from resnet_nas.train.base import seed_all
 
-    data = load_data(args.data_file)
-    cfg = train_config(args, args.depth, args.worker)
-    seed_all(args.seed)
-    arch = cifar_resnet(depth=args.depth, version=1, shortcut="A",
-                        num_classes=data.num_classes, input_shape=data.input_shape)
+    seed_all(cfg.seed)
+    arch = cifar_resnet(depth=depth, version=1, shortcut="A", num_classes=data.num_classes,
+                        input_shape=data.input_shape)
     with precision_policy(cfg.precision):
         model = build_model(arch, config=cfg.resnet_config())
-    result = train_model(model, data, cfg)
+    return model, train_model(model, data, cfg)
+
+
+def keras_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Trains one ResNet with the JAX scan trainer or Keras fit; returns the result row."""
+    data = load_data(args.data_file)
+    cfg = train_config(args, args.depth, args.worker)
+    model, result = train_cifar_resnet(args.depth, data, cfg)
     history = [m.to_dict() for m in result.history]
     first = history[0]["seconds"] if history else float("nan")
     if result.trainer == "jax":
