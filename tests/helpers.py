@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,10 @@ def run_cli(*args: str, cwd: Path, timeout: float = 600,
                 **(env or {})}
     return subprocess.run([sys.executable, "-m", "resnet_nas", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def default_sigint() -> None:
+    """preexec_fn for a child that a test interrupts with SIGINT: a shell runs background jobs
+    with SIGINT ignored, children inherit that, and Python then never raises KeyboardInterrupt;
+    so a test launched that way (`cmd &`) would test nothing. Restore the default first."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

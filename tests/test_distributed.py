@@ -20,7 +20,7 @@ from resnet_nas import distributed as D
 from resnet_nas.search import (CLAIM_ATTR, LoopControl, SearchOptions, claim_architecture,
                                run_search, settle_architecture)
 from resnet_nas.storage import HEARTBEAT_ATTR, heartbeat, open_storage
-from tests.helpers import REPO, tiny_space
+from tests.helpers import REPO, default_sigint, tiny_space
 
 POSTGRES_URL = os.environ.get("RESNET_NAS_TEST_POSTGRES_URL")
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL,
@@ -467,7 +467,8 @@ def test_ctrl_c_on_a_worker_fails_and_re_enqueues_its_trial(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "resnet_nas", "worker", "--study", "tiny",
                              "--storage", url, "--run-dir", str(run_dir), "--no-progress"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=default_sigint)
     reader = optuna.load_study(study_name="tiny", storage=open_storage(url, heartbeat=False))
     try:
         deadline = time.time() + 120

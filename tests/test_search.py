@@ -11,7 +11,7 @@ import optuna
 
 from resnet_nas import results
 from resnet_nas.search import SearchOptions, run_search
-from tests.helpers import REPO, run_cli, tiny_space
+from tests.helpers import REPO, default_sigint, run_cli, tiny_space
 
 
 def _opts(space, run_dir, **kw):
@@ -128,7 +128,8 @@ def test_resume_after_kill_loses_nothing(tmp_path):
 def test_ctrl_c_marks_running_trial_and_resume_hint(tmp_path):
     space = tiny_space(tmp_path, trials=50, epochs=30)
     run_dir = tmp_path / "run"
-    proc = _spawn_search(space, run_dir, tmp_path, stderr=subprocess.PIPE, text=True)
+    proc = _spawn_search(space, run_dir, tmp_path, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)
     deadline = time.time() + 120
     db = run_dir / "study.db"
     while time.time() < deadline:
