@@ -205,10 +205,6 @@ def run_one(args: argparse.Namespace, variant: Variant, seed: int, data_file: Pa
             return {**base, "status": "ok", "message": "reused", **row}
     if args.no_train:
         return {**base, "status": "missing", "message": "not stored (--no-train)"}
-    env = dict(os.environ)
-    env.setdefault("KERAS_BACKEND", "jax")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", variant.name,
             "--seed", str(seed), "--depth", str(args.depth), "--data-file", str(data_file),
             "--result-file", str(result_file) + ".part"]
@@ -219,14 +215,13 @@ def run_one(args: argparse.Namespace, variant: Variant, seed: int, data_file: Pa
     if args.tiny:
         argv.append("--tiny")
     try:
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True,
+        proc = subprocess.run(argv, env=bench.worker_env(), capture_output=True, text=True,
                               timeout=args.timeout)
     except subprocess.TimeoutExpired:
         return {**base, "status": "failed", "message": f"timed out after {args.timeout} s"}
     part = Path(str(result_file) + ".part")
     if proc.returncode != 0 or not part.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        return {**base, "status": "failed", "message": " | ".join(tail)}
+        return {**base, "status": "failed", "message": bench.failure_message(proc)}
     row = {**json.loads(part.read_text()), "setting": setting(args, n_train)}
     result_file.write_text(json.dumps(row, default=float))
     part.unlink()

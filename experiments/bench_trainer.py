@@ -433,6 +433,22 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def worker_env(**overrides: str) -> dict[str, str]:
+    """The environment of an experiment's worker process: this checkout importable, the JAX
+    backend unless the caller's environment picks another, quiet TensorFlow C++ logs."""
+    env = dict(os.environ)
+    env.setdefault("KERAS_BACKEND", "jax")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(overrides)
+    return env
+
+
+def failure_message(proc: subprocess.CompletedProcess, lines: int = 5) -> str:
+    """The last lines a failed worker printed (stderr, else stdout), on one line."""
+    return " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-lines:])
+
+
 def _worker_argv(args: argparse.Namespace, trainer: str, depth: int, data_file: Path,
                  result_file: Path) -> list[str]:
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", trainer,
@@ -457,11 +473,7 @@ def run_one(args: argparse.Namespace, trainer: str, depth: int, data_file: Path,
     if trainer == "torch" and importlib.util.find_spec("torch") is None:
         return {**base, "status": "skipped", "message": "torch is not installed"}
     result_file = workdir / f"{trainer}-{depth}.json"
-    env = dict(os.environ)
-    env.setdefault("KERAS_BACKEND", "jax")
-    env["RESNET_NAS_XLA_CACHE"] = xla_cache
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env = worker_env(RESNET_NAS_XLA_CACHE=xla_cache)
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(_worker_argv(args, trainer, depth, data_file, result_file),
@@ -470,8 +482,7 @@ def run_one(args: argparse.Namespace, trainer: str, depth: int, data_file: Path,
         return {**base, "status": "failed", "message": f"timed out after {args.timeout} s"}
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not result_file.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        return {**base, "status": "failed", "message": " | ".join(tail)}
+        return {**base, "status": "failed", "message": failure_message(proc)}
     row = json.loads(result_file.read_text())
     return {**base, "status": "ok", "message": "", "worker_wall_seconds": wall, **row}
 

@@ -38,6 +38,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+for path in (REPO, HERE):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import bench_trainer as bench  # noqa: E402  (experiments/ is not a package)
+
 RESULTS = REPO / "experiments" / "results" / "compile_cost"
 MODES = ("serial", "parallel", "cached")
 
@@ -100,32 +106,28 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_one(args: argparse.Namespace, depth: int, mode: str, cache_dir: Path) -> dict[str, Any]:
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    """One fresh worker process in `mode`; 'cached' reads (and, if empty, fills) cache_dir."""
+    env = bench.worker_env(KERAS_BACKEND="jax",
+                           RESNET_NAS_XLA_CACHE=str(cache_dir) if mode == "cached" else "off")
     env.pop("RESNET_NAS_SERIAL_COMPILE", None)
     if mode == "serial":
         env["RESNET_NAS_SERIAL_COMPILE"] = "1"
-    env["RESNET_NAS_XLA_CACHE"] = str(cache_dir) if mode == "cached" else "off"
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--depth", str(depth),
             "--batch-size", str(args.batch_size), "--n-train", str(args.n_train),
             "--precision", args.precision] + (["--tiny"] if args.tiny else [])
     base = {"model": f"resnet{depth}", "mode": mode}
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return {**base, "status": "failed", "message": " | ".join(tail)}
+        return {**base, "status": "failed", "message": bench.failure_message(proc, 3)}
     return {**base, "status": "ok", **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
 def fill_cache(args: argparse.Namespace, depth: int, cache_dir: Path) -> None:
     """A default-mode run that writes the persistent cache the 'cached' mode then reads."""
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
-               RESNET_NAS_XLA_CACHE=str(cache_dir))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--depth", str(depth),
-            "--batch-size", str(args.batch_size), "--n-train", str(args.n_train),
-            "--precision", args.precision] + (["--tiny"] if args.tiny else [])
-    subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800, check=True)
+    row = run_one(args, depth, "cached", cache_dir)
+    if row["status"] != "ok":
+        raise SystemExit(f"compile_cost: resnet{depth} failed while filling the cache: "
+                         f"{row['message']}")
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

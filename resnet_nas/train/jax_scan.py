@@ -177,15 +177,6 @@ class _Evaluator:
         lowered = self._jitted.lower(tv, ntv, *batch, mean, std)
         return lambda: self._compiled.__setitem__(key, lowered.compile())
 
-    def compile(self, tv, ntv, batch, mean, std) -> float:
-        """Compiles ahead of time for these shapes; returns seconds spent (0 if cached)."""
-        t0 = time.perf_counter()
-        pending = self.lower(tv, ntv, batch, mean, std)
-        if pending is None:
-            return 0.0
-        pending()
-        return time.perf_counter() - t0
-
     def sums(self, tv, ntv, batches, mean, std) -> tuple[Any, Any]:
         """Device scalars (loss_sum, correct_sum) over `batches`; no host transfer."""
         fn = self._compiled.get(_shape_key((tv, ntv, batches[0], mean, std)), self._jitted)
@@ -365,10 +356,6 @@ class _EpochRunner:
             lowered = self._one.lower(carry, perm, keys, jnp.int32(0), x_all, y_all, mean, std)
             name = "step"
         return lambda: self._compiled.__setitem__(name, lowered.compile())
-
-    def compile(self, carry, x_all, y_all, key, mean, std) -> None:
-        """Compiles ahead of time for these shapes (the persistent cache may serve it)."""
-        self.lower(carry, x_all, y_all, key, mean, std)()
 
     def run(self, carry, x_all, y_all, key, mean, std):
         """One epoch: returns the new carry (tv, ntv, ov, loss_sum, correct_sum)."""
