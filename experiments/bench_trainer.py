@@ -223,7 +223,7 @@ def train_cifar_resnet(depth: int, data: BenchData, cfg: Any) -> tuple[Any, Any]
     with cfg.seed, and trains it with resnet_nas.train; returns (model, TrainResult)."""
     from resnet_nas.nets import build_model, cifar_resnet
     from resnet_nas.train import precision_policy, train_model
-    from resnet_nas.train.base import seed_all
+    from resnet_nas.train.runtime import seed_all
 
     seed_all(cfg.seed)
     arch = cifar_resnet(depth=depth, version=1, shortcut="A", num_classes=data.num_classes,
@@ -265,7 +265,8 @@ def torch_worker(args: argparse.Namespace) -> dict[str, Any]:
     import torch.nn.functional as F
     from torch import nn
 
-    from resnet_nas.train.base import learning_rate_at, normalization_stats, schedule_spec
+    from resnet_nas.train.optim import learning_rate_at, schedule_spec
+    from resnet_nas.train.augment import normalization_stats
     data = load_data(args.data_file)
     cfg = train_config(args, args.depth, "fit")
     torch.manual_seed(args.seed)

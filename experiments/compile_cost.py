@@ -83,7 +83,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     from resnet_nas.data import make_synthetic
     from resnet_nas.nets import build_model, cifar_resnet
     from resnet_nas.train import precision_policy, train_model
-    from resnet_nas.train.base import device_description
+    from resnet_nas.train.runtime import device_description
     from resnet_nas.train.jax_scan import epoch_mode
 
     shape = (16, 16, 3) if args.tiny else (32, 32, 3)

@@ -25,7 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_nas.report import ReportOptions, build_report, load_runs  # noqa: E402
 from resnet_nas.report.browser import find_chromium, pixel_stats, screenshot  # noqa: E402
 from resnet_nas.report.html import write_html  # noqa: E402
+from resnet_nas.records import TrialRecord  # noqa: E402
 from resnet_nas.results import write_record  # noqa: E402
+
+#: Columns every synthetic row shares.
+ROW = {"space_hash": "synthetic", "pruner": "none"}
 
 MIN_NON_WHITE_FRACTION = 0.02
 MIN_COLORED_PIXELS = 5000
@@ -45,7 +49,7 @@ def write_synthetic_runs(root: Path, trials: int = 40, seed: int = 0) -> list[Pa
             curve = [min(0.99, base * (0.7 + 0.1 * e) + rng.gauss(0, 0.02)) for e in range(4)]
             state = rng.choice(["complete"] * 8 + ["pruned", "failed"])
             curve = {"pruned": curve[:1], "failed": []}.get(state, curve)
-            write_record(run, {
+            write_record(run, TrialRecord(**{**ROW, **{
                 "study": f"cifar-{sampler}", "trial": t, "state": state, "space": space,
                 "sampler": sampler, "engine": engine, "device": device,
                 "arch_key": f"{space}-{t}", "params": params, "flops": params * 50,
@@ -55,7 +59,7 @@ def write_synthetic_runs(root: Path, trials: int = 40, seed: int = 0) -> list[Pa
                 "train_seconds": rng.uniform(100, 500),
                 "started_at": f"2025-01-01T{8 + t // 6:02d}:{(t * 7) % 60:02d}:00+00:00",
                 "finished_at": f"2025-01-01T{9 + t // 6:02d}:{(t * 7) % 60:02d}:00+00:00",
-            }, refresh_tables=False)
+            }}))
         runs.append(run)
     # A "final training" run: the first 15 architectures of space A retrained for 12 epochs,
     # so the rank-stability-across-budgets table has data.
@@ -64,7 +68,7 @@ def write_synthetic_runs(root: Path, trials: int = 40, seed: int = 0) -> list[Pa
         row = load_runs([runs[0]]).iloc[t]
         if row["state"] != "complete":
             continue
-        write_record(final, {
+        write_record(final, TrialRecord(**{**ROW, **{
             "study": "cifar-final", "trial": t, "state": "complete", "space": "A",
             "sampler": "final", "engine": "optuna", "device": row["device"],
             "arch_key": row["arch_key"], "params": int(row["params"]),
@@ -72,7 +76,7 @@ def write_synthetic_runs(root: Path, trials: int = 40, seed: int = 0) -> list[Pa
             "best_val_accuracy": min(0.99, row["best_val_accuracy"] + 0.2 + rng.gauss(0, 0.01)),
             "train_seconds": 3 * row["train_seconds"],
             "started_at": "2025-01-02T00:00:00+00:00", "finished_at": "2025-01-02T01:00:00+00:00",
-        }, refresh_tables=False)
+        }}))
     runs.append(final)
     return runs
 

@@ -1,56 +1,109 @@
 """Neural architecture search over TF-slim-style ResNet design spaces (Keras 3 + Optuna).
 
-Bad input exits with status 2 and one clear line (file, key path, expected, found); tracebacks
-are for bugs only.
+Bad input exits with status 2 and one clear line (the file and key path, or the flag, what was
+expected, what was found); tracebacks are for bugs only. SIGTERM stops a search like Ctrl-C
+(exit status 143 and 130).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.validation import ConfigError
+
+PROG = "python -m resnet_nas"
+MAX_TRIALS = 1_000_000
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: 'python -m resnet_nas search: error: argument --trials:
+    expected an integer from 1 to 1000000, got '-1'' and exit status 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Value types: each names what it expects (argparse prefixes the flag).
+def int_from(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got "
+                                             f"{text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got "
+                                             f"{text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= 1e9):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _storage_help(default: str) -> str:
+    return (f"Optuna storage URL (default: $RESNET_NAS_STORAGE, else {default}); "
+            "journal:///path for a file journal; the URL's password is never written anywhere")
 
 
 def _add_search(sub) -> None:
+    from resnet_nas.config import BACKENDS, MAX_EPOCHS, MAX_EXAMPLES, MAX_SEED
+
     p = sub.add_parser("search", help="run (or resume) an architecture search",
                        description="Sample architectures from a search space, train each in an "
-                       "isolated worker, and record every trial in RUN_DIR/results.{csv,parquet}.")
+                       "isolated trial process, and record every trial in "
+                       "RUN_DIR/results.{csv,parquet}.")
     p.add_argument("space", nargs="?", default=None,
                    help="search-space YAML file or shipped space name (default: quickstart)")
     p.add_argument("--space", dest="space_opt", metavar="FILE", help="same as the positional")
-    p.add_argument("--trials", type=int, help="total finished trials wanted in the study")
-    p.add_argument("--timeout", type=float, help="stop starting new trials after S seconds")
-    p.add_argument("--storage", help="Optuna storage URL (default: sqlite in the run dir; "
-                   "journal:///path for a file journal)")
+    p.add_argument("--trials", type=int_from(1, MAX_TRIALS),
+                   help="finished trials the run should reach (duplicates not counted)")
+    p.add_argument("--timeout", type=seconds, help="stop starting new trials after S seconds")
+    p.add_argument("--storage", help=_storage_help("SQLite in the run dir"))
     p.add_argument("--run-dir", help="run directory (default: runs/<space>-<timestamp>)")
-    p.add_argument("--resume", action="store_true", help="continue the study in --run-dir "
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir "
                    "(or the latest run of the space)")
-    p.add_argument("--engine", choices=["optuna", "keras-tuner"], default="optuna")
+    p.add_argument("--engine", choices=["optuna", "keras-tuner"],
+                   help="search engine (default optuna)")
     p.add_argument("--sampler", help="optuna: tpe|random|cmaes|nsga2; keras-tuner: "
                    "hyperband|bayesian|random")
     p.add_argument("--pruner", choices=["none", "median", "successive_halving", "hyperband"])
     p.add_argument("--study-name")
-    p.add_argument("--seed", type=int, help="sampler seed")
-    p.add_argument("--epochs", type=int, help="override train.epochs")
-    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
-                   help="Keras backend of the trial workers (override train.backend)")
+    p.add_argument("--seed", type=int_from(0, MAX_SEED), help="sampler seed")
+    p.add_argument("--epochs", type=int_from(1, MAX_EPOCHS), help="override train.epochs")
+    p.add_argument("--backend", choices=list(BACKENDS),
+                   help="Keras backend of the trial processes (override train.backend)")
     p.add_argument("--data", metavar="PATH", help="image-folder directory or .tar.gz "
                    "(train/<class>/*, test/<class>/*) instead of the space's data set")
-    p.add_argument("--limit-train", type=int, help="use only N training examples")
-    p.add_argument("--max-trials-per-worker", type=int, default=10,
-                   help="recycle the worker process after N trials (bounds memory)")
+    p.add_argument("--limit-train", type=int_from(1, MAX_EXAMPLES),
+                   help="use only N training examples")
+    p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=10,
+                   help="recycle the trial process after N trials (bounds memory)")
     p.add_argument("--create-only", action="store_true",
                    help="create the study in --storage and exit (for `worker`)")
     p.add_argument("--no-progress", action="store_true", help="plain lines, no progress bars")
-    p.add_argument("--top", type=int, default=10, help="leaderboard size")
+    p.add_argument("--top", type=int_from(1, 10_000), default=10, help="leaderboard size")
 
 
 def _cmd_search(args) -> int:
-    from resnet_nas.search import SearchOptions, describe_arch_json, leaderboard, run_search
+    from resnet_nas.engines import SearchOptions, run_search
+    from resnet_nas.interrupts import EXIT_CODES
 
     space = args.space_opt or args.space
     if space is None and not args.resume:
@@ -62,24 +115,41 @@ def _cmd_search(args) -> int:
                          backend=args.backend, data=args.data, limit_train=args.limit_train,
                          max_trials_per_worker=args.max_trials_per_worker,
                          create_only=args.create_only, progress=not args.no_progress)
-    summary = run_search(opts)
+    summary = run_search(opts, out=lambda line: print(line, file=sys.stderr, flush=True))
+    if args.create_only:
+        return 0
     table = summary.table
-    if not args.create_only:
-        counts = table["state"].value_counts().to_dict() if len(table) else {}
-        print(f"\nrun: {summary.run_dir}  study: {summary.study_name}  trials: {len(table)} "
-              f"{counts}")
-        board = leaderboard(table, args.top)
-        if len(board):
-            arch_by_trial = dict(zip(table["trial"], table["arch"]))
-            board.insert(len(board.columns), "architecture",
-                         [describe_arch_json(arch_by_trial[t]) for t in board["trial"]])
-            board = board.drop(columns=["arch_key"])
-            print("\nleaderboard (best validation accuracy):")
-            print(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-            print(f"\nexport the best: python -m resnet_nas export --run {summary.run_dir} "
-                  "--trial best")
-        print(f"results: {summary.run_dir / 'results.csv'}")
-    return 130 if summary.interrupted else 0
+    print(f"\nrun: {summary.run_dir}  study: {summary.study}")
+    print(summary.counts)
+    board = leaderboard(table, args.top)
+    if len(board):
+        print("\nleaderboard (best validation accuracy):")
+        print(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print(f"\nexport the best: python -m resnet_nas export --run {summary.run_dir} "
+              "--trial best")
+    print(f"results: {summary.run_dir / 'results.csv'}")
+    if summary.interrupted:
+        return EXIT_CODES[summary.interrupted]
+    if summary.all_failed:
+        failed = table[table["state"] == "failed"]
+        first = failed["reason"].dropna().iloc[0] if len(failed["reason"].dropna()) else "?"
+        print(f"error: every trial of this search failed ({summary.ran['failed']}); the first "
+              f"reason: {first}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def leaderboard(table, k: int = 10):
+    """Top-k complete trials by best validation accuracy (duplicates left out)."""
+    from resnet_nas.nets import Architecture
+
+    df = table[table["state"] == "complete"].sort_values("best_val_accuracy", ascending=False)
+    cols = ["trial", "best_val_accuracy", "params", "flops", "epochs_run", "train_seconds",
+            "unit"]
+    board = df[cols].head(k).reset_index(drop=True)
+    board["architecture"] = [Architecture.from_dict(json.loads(a)).describe()
+                             for a in df["arch"].head(k)]
+    return board
 
 
 def _add_spaces(sub) -> None:
@@ -99,13 +169,13 @@ def _cmd_spaces(args) -> int:
             print(f"{'':<16} {path}")
         return 0
     if not args.files:
-        print(f"spaces {args.action}: give one or more space files or names", file=sys.stderr)
-        return 2
+        raise UsageError("files", None, f"spaces {args.action} needs one or more space files "
+                         "or names")
     status = 0
     for f in args.files:
         try:
             space = load_space(f)
-        except (ConfigError, OSError, ValueError) as e:
+        except ConfigError as e:
             print(f"INVALID {e}")
             status = 1
             continue
@@ -125,22 +195,23 @@ def _add_export(sub) -> None:
 def _cmd_export(args) -> int:
     from resnet_nas.export import export_config
 
-    path = export_config(args.run, args.trial, args.out)
-    print(path)
+    print(export_config(args.run, args.trial, args.out))
     return 0
 
 
 def _add_train(sub) -> None:
+    from resnet_nas.config import BACKENDS, MAX_EPOCHS
+
     p = sub.add_parser("train", help="retrain an exported config from scratch; evaluate on test")
     p.add_argument("--config", required=True)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
+    p.add_argument("--epochs", type=int_from(1, MAX_EPOCHS))
+    p.add_argument("--backend", choices=list(BACKENDS))
     p.add_argument("--data", metavar="PATH", help="image folder / .tar.gz instead of the config's")
     p.add_argument("--save", metavar="MODEL.keras", help="save the trained model")
 
 
 def _cmd_train(args) -> int:
-    from resnet_nas.export import train_config
+    from resnet_nas.retrain import train_config
 
     summary = train_config(args.config, args.epochs, args.save, args.backend, args.data)
     print(json.dumps(summary, indent=1))
@@ -154,7 +225,7 @@ def _add_build(sub) -> None:
 
 
 def _cmd_build(args) -> int:
-    from resnet_nas.export import build_config
+    from resnet_nas.retrain import build_config
 
     print(json.dumps(build_config(args.config, args.out), indent=1))
     return 0
@@ -173,43 +244,142 @@ def _cmd_report(args) -> int:
     return run_report(args)
 
 
+def _add_worker(sub) -> None:
+    p = sub.add_parser(
+        "worker", help="attach worker(s) to an existing study (distributed search)",
+        description="Run trials of a study created by `search --create-only` (or extend one "
+        "created by `search`). Several workers, on one or many machines, share the study "
+        "through its storage. See docs/distributed.md.")
+    p.add_argument("--study", required=True, help="study name")
+    p.add_argument("--storage", help=_storage_help("the run dir's run.json, else "
+                                                   "journal:///RUN_DIR/study.journal"))
+    p.add_argument("--run-dir", help="this worker's rows (default runs/<study>)")
+    p.add_argument("--space", metavar="FILE", help="optional: check that this space file is "
+                   "the study's (same hash)")
+    p.add_argument("--trials", type=int_from(1, MAX_TRIALS), help="finished trials the whole "
+                   "study should end with (default: the study's target)")
+    p.add_argument("--timeout", type=seconds, help="start no new trial after S seconds")
+    p.add_argument("--gpus", help="comma-separated GPU ids: one worker process per GPU, each "
+                   "with CUDA_VISIBLE_DEVICES=<id>")
+    p.add_argument("--per-gpu", type=int_from(1, 64), default=1, metavar="K",
+                   help="K worker processes share each GPU (small trials; default 1)")
+    p.add_argument("--workers", type=int_from(1, 256), default=1,
+                   help="worker processes when no --gpus (default 1)")
+    p.add_argument("--on-stale", choices=["retry", "fail"], default="retry",
+                   help="a trial whose worker died: retry its parameters (default) or fail it")
+    p.add_argument("--heartbeat-interval", type=int_from(1, 3600), metavar="S",
+                   help="seconds between heartbeats (default $RESNET_NAS_HEARTBEAT_INTERVAL "
+                   "or 10)")
+    p.add_argument("--grace-period", type=int_from(2, 86_400), metavar="S",
+                   help="a RUNNING trial without a heartbeat for S seconds is stale (default "
+                   "$RESNET_NAS_HEARTBEAT_GRACE or 40)")
+    p.add_argument("--data", metavar="PATH", help="where the study's data set is on this machine "
+                   "(image folder / .tar.gz)")
+    p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=10,
+                   help="recycle the trial process after N trials")
+    p.add_argument("--no-progress", action="store_true", help="plain lines, no progress bars")
+    p.add_argument("--collect", action="store_true", help="run no trials: write the whole "
+                   "study's table from the storage into --run-dir (as the `collect` command)")
+
+    c = sub.add_parser("collect", help="write a (distributed) study's whole results table from "
+                       "its storage into a run directory",
+                       description="One row per finished trial of the study, read from the "
+                       "storage, written as RUN_DIR/rows + results.csv/parquet, so that "
+                       "`python -m resnet_nas report RUN_DIR` works.")
+    c.add_argument("--study", required=True)
+    c.add_argument("--storage", help=_storage_help("the run dir's run.json"))
+    c.add_argument("--run-dir", help="output run directory (default runs/<study>)")
+
+
+def _collect(study: str, storage: str | None, run_dir: str | None) -> int:
+    from pathlib import Path
+
+    from resnet_nas.distributed.collect import collect
+    from resnet_nas.distributed.worker import WorkerOptions, worker_run_dir, worker_storage
+
+    opts = WorkerOptions(study=study, storage=storage, run_dir=run_dir)
+    path = worker_run_dir(opts)
+    if path.exists() and not path.is_dir():
+        raise UsageError("--run-dir", str(path), "expected a directory, found a file")
+    url = worker_storage(opts, path) if (Path(path) / "run.json").exists() or storage or \
+        os.environ.get("RESNET_NAS_STORAGE") else None
+    if url is None:
+        raise UsageError("--storage", None, "expected the study's storage URL (or "
+                         "$RESNET_NAS_STORAGE)")
+    table = collect(url, study, path)
+    mine = table[table["study"] == study]
+    counts = mine["state"].value_counts().to_dict() if len(mine) else {}
+    print(f"collected study {study!r}: {len(mine)} trials {counts}")
+    print(f"results: {path / 'results.csv'}")
+    print(f"report:  python -m resnet_nas report {path}")
+    return 0
+
+
+def _cmd_collect(args) -> int:
+    return _collect(args.study, args.storage, args.run_dir)
+
+
+def _cmd_worker(args) -> int:
+    from resnet_nas.distributed.fanout import parse_gpus, run_workers
+    from resnet_nas.distributed.worker import WorkerOptions
+    from resnet_nas.interrupts import EXIT_CODES
+
+    if args.collect:
+        return _collect(args.study, args.storage, args.run_dir)
+    opts = WorkerOptions(study=args.study, storage=args.storage, run_dir=args.run_dir,
+                         space=args.space, trials=args.trials, timeout=args.timeout,
+                         gpus=parse_gpus(args.gpus), per_gpu=args.per_gpu, workers=args.workers,
+                         on_stale=args.on_stale, heartbeat_interval=args.heartbeat_interval,
+                         grace_period=args.grace_period, data=args.data,
+                         max_trials_per_worker=args.max_trials_per_worker,
+                         progress=not args.no_progress)
+    summary = run_workers(opts)
+    table = summary.table
+    mine = table[table["study"] == summary.study] if len(table) else table
+    print(f"\nstudy {summary.study!r}: {summary.finished}/{summary.total} finished trials in the "
+          f"storage; this worker's rows: {len(mine)} in {summary.run_dir}")
+    print(f"whole study: python -m resnet_nas collect --study {summary.study} --storage URL "
+          f"--run-dir DIR")
+    if summary.failed_workers:
+        return 1
+    return EXIT_CODES.get(summary.interrupted, 0) if summary.interrupted else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m resnet_nas", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog=PROG, description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     _add_search(sub)
     _add_spaces(sub)
     _add_export(sub)
     _add_train(sub)
     _add_build(sub)
     _add_report(sub)
-    try:
-        from resnet_nas.distributed import add_worker_arguments
-        add_worker_arguments(sub)
-    except ImportError:
-        pass
+    _add_worker(sub)
     return parser
 
 
 COMMANDS = {"search": _cmd_search, "spaces": _cmd_spaces, "export": _cmd_export,
-            "train": _cmd_train, "build": _cmd_build, "report": _cmd_report}
+            "train": _cmd_train, "build": _cmd_build, "report": _cmd_report,
+            "worker": _cmd_worker, "collect": _cmd_collect}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    from resnet_nas.search import SearchError
+    args = build_parser().parse_args(argv)
+    from resnet_nas.interrupts import EXIT_CODES, signal_name, stop_signals
+    from resnet_nas.results import RowExistsError
     from resnet_nas.storage import StorageError
 
-    handler = COMMANDS.get(args.command)
-    if handler is None:
-        from resnet_nas.distributed import run_worker_command
-        handler = run_worker_command
     try:
-        return handler(args)
-    except (ConfigError, SearchError, StorageError, FileNotFoundError, ValueError) as e:
+        with stop_signals():
+            return COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except (ConfigError, SearchError, StorageError, RowExistsError, FileNotFoundError,
+            ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_CODES[signal_name(e)]

@@ -19,8 +19,16 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 TRAINERS = ("auto", "fit", "jax")
 BACKENDS = ("tensorflow", "jax", "torch")
 
+# Upper bounds: every numeric field has a finite range (absurd values are refused up front
+# instead of crashing a trial or a report later).
+MAX_EXAMPLES = 10**9
+MAX_EPOCHS = 100_000
+MAX_BATCH = 2**20
+MAX_LEARNING_RATE = 1e6
+MAX_SEED = 2**32 - 1
 
-@dataclass
+
+@dataclass(frozen=True)
 class DataConfig:
     """Which data set to use and how to split it.
 
@@ -47,14 +55,19 @@ class DataConfig:
             raise ConfigError(source, join(path, "path"),
                               "a directory or .tar.gz with train/<class>/ and test/<class>/",
                               self.path)
+        for key in ("path", "cache_dir"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or "\0" in value):
+                raise ConfigError(source, join(path, key), "a path (a string)", value)
         expect_float(self.validation_split, source, join(path, "validation_split"),
                      minimum=0.0, maximum=0.9, exclusive_minimum=True)
         for key in ("limit_train", "limit_test"):
             if getattr(self, key) is not None:
-                expect_int(getattr(self, key), source, join(path, key), minimum=1)
+                expect_int(getattr(self, key), source, join(path, key), minimum=1,
+                           maximum=MAX_EXAMPLES)
 
 
-@dataclass
+@dataclass(frozen=True)
 class AugmentConfig:
     """On-the-fly augmentation: random crop after padding, horizontal flip.
 
@@ -80,7 +93,7 @@ class AugmentConfig:
         expect_bool(self.per_example, source, join(path, "per_example"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How one trial is trained.
 
@@ -124,20 +137,24 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def validate(self, source: str | None = None, path: str = "train") -> None:
-        expect_int(self.epochs, source, join(path, "epochs"), minimum=1)
-        expect_int(self.batch_size, source, join(path, "batch_size"), minimum=1)
-        expect_int(self.eval_batch_size, source, join(path, "eval_batch_size"), minimum=1)
+        expect_int(self.epochs, source, join(path, "epochs"), minimum=1, maximum=MAX_EPOCHS)
+        expect_int(self.batch_size, source, join(path, "batch_size"), minimum=1,
+                   maximum=MAX_BATCH)
+        expect_int(self.eval_batch_size, source, join(path, "eval_batch_size"), minimum=1,
+                   maximum=MAX_BATCH)
         expect_choice(self.optimizer, OPTIMIZERS, source, join(path, "optimizer"))
         expect_float(self.learning_rate, source, join(path, "learning_rate"), minimum=0.0,
-                     exclusive_minimum=True)
+                     maximum=MAX_LEARNING_RATE, exclusive_minimum=True)
         expect_float(self.momentum, source, join(path, "momentum"), minimum=0.0, maximum=1.0)
-        expect_float(self.weight_decay, source, join(path, "weight_decay"), minimum=0.0)
+        expect_float(self.weight_decay, source, join(path, "weight_decay"), minimum=0.0,
+                     maximum=100.0)
         expect_choice(self.schedule, SCHEDULES, source, join(path, "schedule"))
-        expect_float(self.warmup_epochs, source, join(path, "warmup_epochs"), minimum=0.0)
+        expect_float(self.warmup_epochs, source, join(path, "warmup_epochs"), minimum=0.0,
+                     maximum=MAX_EPOCHS)
         expect_float(self.label_smoothing, source, join(path, "label_smoothing"), minimum=0.0,
                      maximum=0.99)
         expect_choice(self.precision, PRECISIONS, source, join(path, "precision"))
-        expect_int(self.seed, source, join(path, "seed"), minimum=0)
+        expect_int(self.seed, source, join(path, "seed"), minimum=0, maximum=MAX_SEED)
         expect_choice(self.trainer, TRAINERS, source, join(path, "trainer"))
         expect_choice(self.backend, BACKENDS, source, join(path, "backend"))
         expect_float(self.batch_norm_decay, source, join(path, "batch_norm_decay"), minimum=0.0,
@@ -159,7 +176,7 @@ class TrainConfig:
 
     def resnet_config(self):
         """The nets' ResNetConfig (slim's arg scope) this training setup builds models with."""
-        from resnet_nas.nets.plan import ResNetConfig
+        from resnet_nas.nets.config import ResNetConfig
         return ResNetConfig(weight_decay=self.weight_decay,
                             batch_norm_decay=self.batch_norm_decay)
 

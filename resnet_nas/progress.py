@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_nas.nets import Architecture
+
+if TYPE_CHECKING:
+    from resnet_nas.records import TrialRecord
 
 
 class Progress:
@@ -15,17 +18,19 @@ class Progress:
         self.enabled = enabled
         self.bar = None
         self.trial_bar = None
+        # the stream of now: a library may redirect sys.stderr later (Keras Tuner's output)
+        self.stream = sys.stderr
         if enabled:
             from tqdm.auto import tqdm
             self._tqdm = tqdm
             self.bar = tqdm(total=total, initial=done, desc="study", unit="trial",
-                            position=0, dynamic_ncols=True, file=sys.stderr)
+                            position=0, dynamic_ncols=True, file=self.stream)
 
     def trial_start(self, number: int, arch: Architecture, epochs: int) -> None:
         if self.enabled:
             self.trial_bar = self._tqdm(total=epochs, desc=f"trial {number}", unit="epoch",
                                         position=1, leave=False, dynamic_ncols=True,
-                                        file=sys.stderr)
+                                        file=self.stream)
             self.trial_bar.set_postfix_str(arch.describe()[:60])
 
     def epoch(self, metrics: dict[str, Any]) -> None:
@@ -33,26 +38,26 @@ class Progress:
             self.trial_bar.update(1)
             self.trial_bar.set_postfix_str(f"val_acc={metrics['val_accuracy']:.4f}")
 
-    def trial_end(self, rec: dict[str, Any], best: dict[str, Any] | None) -> None:
+    def trial_end(self, rec: "TrialRecord", best: "TrialRecord | None") -> None:
+        """One line per finished trial; the study bar counts the trials towards the target."""
         if self.trial_bar is not None:
             self.trial_bar.close()
             self.trial_bar = None
-        acc = rec.get("best_val_accuracy")
+        acc = rec.best_val_accuracy
         acc_s = f"{acc:.4f}" if isinstance(acc, float) else "-"
-        line = (f"trial {rec['trial']:>3} {rec['state']:<9} val_acc={acc_s} "
-                f"params={rec.get('params') or 0:,} {rec.get('reason') or ''}".rstrip())
-        if best is not None:
-            line += (f" | best so far: trial {best['trial']} "
-                     f"val_acc={best['best_val_accuracy']:.4f}")
+        line = (f"trial {rec.trial:>3} {rec.state:<9} val_acc={acc_s} "
+                f"params={rec.params or 0:,} {rec.reason}".rstrip())
+        if best is not None and best.best_val_accuracy is not None:
+            line += f" | best so far: trial {best.trial} val_acc={best.best_val_accuracy:.4f}"
         self.write(line)
-        if self.bar is not None:
+        if self.bar is not None and rec.counts:
             self.bar.update(1)
 
     def write(self, line: str) -> None:
         if self.bar is not None:
-            self.bar.write(line, file=sys.stderr)
+            self.bar.write(line, file=self.stream)
         else:
-            print(line, file=sys.stderr)
+            print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
         for b in (self.trial_bar, self.bar):

@@ -1,25 +1,42 @@
-"""Trial records: the plain dicts that become one row of the results table (results.SCHEMA).
-
-Shared by both engines (Optuna in resnet_nas.search, Keras Tuner in resnet_nas.search_kt).
+"""Trial records: one finished trial, typed (`TrialRecord`), as it becomes one row of the results
+table (resnet_nas.results.SCHEMA). Shared by both engines and the distributed workers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import math
 import os
 import socket
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_nas.nets import Architecture, complexity
+from resnet_nas.run import Run, now
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
+    from resnet_nas.train.metrics import TrainResult
+
+STATES = ("complete", "pruned", "failed", "duplicate")
+#: Reason prefix of a trial that a stopped search cut short: it does not count towards the
+#: run's trial target (its architecture may run again).
+INTERRUPTED = "interrupted"
+#: Columns that a duplicate copies from the trial whose result it reuses.
+RESULT_FIELDS = ("epochs_run", "val_accuracy_curve", "val_loss_curve", "best_val_accuracy",
+                 "final_val_accuracy", "final_val_loss", "images_per_second", "trainer",
+                 "device", "backend")
+# Columns kept in rows as JSON text.
+_JSON_FIELDS = ("arch", "blocks", "val_accuracy_curve", "val_loss_curve", "versions")
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
+@functools.cache
 def library_versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for pkg in ("resnet_nas", "keras", "tensorflow", "jax", "torch", "optuna", "keras-tuner",
@@ -31,42 +48,153 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def base_record(meta: dict[str, Any], trial_number: int, arch: Architecture | None,
-                train_epochs: int, seed: int, backend: str) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "study": meta["study"], "space": meta["space"], "space_hash": meta["space_hash"],
-        "trial": trial_number, "engine": meta["engine"], "sampler": meta["sampler"],
-        "pruner": meta["pruner"], "epochs_planned": train_epochs, "seed": seed,
-        "backend": backend, "versions": library_versions(), "worker": f"{socket.gethostname()}:"
-        f"{os.getpid()}", "started_at": _now(), "epochs_run": 0,
-    }
-    if arch is not None:
-        c = complexity(arch)
-        rec.update(arch_key=arch.key(), arch=json.dumps(arch.to_dict()),
-                   blocks=json.dumps([[list(u) for u in b.units] for b in arch.blocks]),
-                   unit=arch.unit, params=c.params, trainable_params=c.trainable_params,
-                   flops=c.flops)
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial, as one row of the results table (see results.SCHEMA for each column).
+
+    `state` says what happened: 'complete' (ran all its epochs), 'pruned' (a pruner stopped
+    it early), 'failed' (crashed, diverged, interrupted), 'duplicate' (an architecture trained
+    already: its result is reused, nothing trained).
+    """
+
+    study: str
+    space: str
+    space_hash: str
+    trial: int
+    engine: str
+    sampler: str
+    pruner: str
+    state: str = "failed"
+    reason: str = ""
+    arch_key: str | None = None
+    arch: dict[str, Any] | None = None
+    blocks: list[list[list[int]]] | None = None
+    unit: str | None = None
+    params: int | None = None
+    trainable_params: int | None = None
+    flops: int | None = None
+    epochs_planned: int = 0
+    epochs_run: int = 0
+    val_accuracy_curve: tuple[float, ...] = ()
+    val_loss_curve: tuple[float, ...] = ()
+    best_val_accuracy: float | None = None
+    final_val_accuracy: float | None = None
+    final_val_loss: float | None = None
+    test_accuracy: float | None = None
+    train_seconds: float | None = None
+    compile_seconds: float | None = None
+    images_per_second: float | None = None
+    duplicate_of: int | None = None
+    rejections: int = 0
+    seed: int | None = None
+    backend: str | None = None
+    trainer: str | None = None
+    device: str | None = None
+    versions: dict[str, str] | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    worker: str | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.state == "failed" and self.reason.startswith(INTERRUPTED)
+
+    @property
+    def counts(self) -> bool:
+        """Whether the trial counts towards the run's trial target: a trained trial (complete,
+        pruned, failed), but not a duplicate and not one an interruption cut short."""
+        return self.state != "duplicate" and not self.interrupted
+
+    def to_row(self) -> dict[str, Any]:
+        """The JSON row (nested values as JSON text, non-finite numbers as null)."""
+        if self.state not in STATES:
+            raise ValueError(f"record state must be one of {STATES}, got {self.state!r}")
+        row: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _JSON_FIELDS and value is not None:
+                value = json.dumps(list(value) if isinstance(value, tuple) else value)
+            elif isinstance(value, float) and not math.isfinite(value):
+                value = None
+            row[f.name] = value
+        return row
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "TrialRecord":
+        """Reads a row back (columns outside the record, such as run_dir, are ignored)."""
+        names = {f.name for f in fields(cls)}
+        data = {k: v for k, v in row.items() if k in names}
+        for key in _JSON_FIELDS:
+            if isinstance(data.get(key), str):
+                data[key] = json.loads(data[key])
+        for key in ("val_accuracy_curve", "val_loss_curve"):
+            data[key] = tuple(data.get(key) or ())
+        data["reason"] = data.get("reason") or ""
+        return cls(**data)
+
+    def with_result(self, result: "TrainResult", test_accuracy: float | None = None
+                    ) -> "TrialRecord":
+        """The record with a training result's curves and timings."""
+        accs = tuple(float(m.val_accuracy) for m in result.history)
+        losses = tuple(float(m.val_loss) for m in result.history)
+        return replace(
+            self, epochs_run=len(result.history), val_accuracy_curve=accs,
+            val_loss_curve=losses, best_val_accuracy=max(accs) if accs else None,
+            final_val_accuracy=accs[-1] if accs else None,
+            final_val_loss=losses[-1] if losses else None, train_seconds=result.train_seconds,
+            compile_seconds=result.compile_seconds, images_per_second=result.images_per_second,
+            trainer=result.trainer, backend=result.backend, device=result.device,
+            test_accuracy=test_accuracy)
+
+    def reusing(self, original: "TrialRecord", reason: str) -> "TrialRecord":
+        """A duplicate of `original`: its result, no training of its own."""
+        return replace(self, **{k: getattr(original, k) for k in RESULT_FIELDS},
+                       state="duplicate", reason=reason, duplicate_of=original.trial,
+                       train_seconds=0.0, compile_seconds=0.0)
+
+    def objective_values(self, objectives: tuple[str, ...] | list[str]) -> list[float]:
+        mapping = {"val_accuracy": self.best_val_accuracy, "params": self.params,
+                   "flops": self.flops}
+        return [float(mapping[o]) for o in objectives]
+
+
+def new_record(run: Run, number: int, arch: Architecture | None, epochs: int, seed: int | None,
+               backend: str | None) -> TrialRecord:
+    """A trial's record before it runs: the run's settings and the architecture's complexity."""
+    rec = TrialRecord(study=run.study, space=run.space, space_hash=run.space_hash,
+                      trial=int(number), engine=run.engine, sampler=run.sampler,
+                      pruner=run.pruner, epochs_planned=int(epochs), seed=seed, backend=backend,
+                      versions=library_versions(), worker=this_process(), started_at=now())
+    if arch is None:
+        return rec
+    c = complexity(arch)
+    return replace(rec, arch_key=arch.key(), arch=arch.to_dict(),
+                   blocks=[[list(u) for u in b.units] for b in arch.blocks], unit=arch.unit,
+                   params=c.params, trainable_params=c.trainable_params, flops=c.flops)
+
+
+def record_from_trial(t: "FrozenTrial", run: Run, state: str, reason: str) -> TrialRecord:
+    """A record for a storage trial that left none of its own (its process died, or a stop cut
+    it short): what the trial's attributes say, plus the state and reason."""
+    arch = Architecture.from_dict(t.user_attrs["arch"]) if "arch" in t.user_attrs else None
+    rec = new_record(run, t.number, arch, t.user_attrs.get("epochs_planned", 0), run.seed,
+                     t.user_attrs.get("backend"))
+    rec = replace(rec, state=state, reason=reason, worker=t.user_attrs.get("worker"),
+                  started_at=_iso(t.datetime_start), finished_at=_iso(t.datetime_complete)
+                  or now())
+    if "record" in t.user_attrs:  # written just before its process died: keep what it knew
+        old = TrialRecord.from_row(json.loads(t.user_attrs["record"]))
+        rec = replace(rec, **{k: getattr(old, k) for k in ("worker", "started_at", "versions",
+                                                            "seed", "rejections")
+                              if getattr(old, k) is not None})
     return rec
 
 
-def fill_from_result(rec: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-    hist = result.get("history", [])
-    accs = [h["val_accuracy"] for h in hist]
-    losses = [h["val_loss"] for h in hist]
-    rec.update(
-        epochs_run=len(hist), val_accuracy_curve=accs, val_loss_curve=losses,
-        best_val_accuracy=max(accs) if accs else None,
-        final_val_accuracy=accs[-1] if accs else None,
-        final_val_loss=losses[-1] if losses else None,
-        train_seconds=result.get("train_seconds"), compile_seconds=result.get("compile_seconds"),
-        images_per_second=result.get("images_per_second"), trainer=result.get("trainer"),
-        backend=result.get("backend", rec.get("backend")), device=result.get("device"),
-        test_accuracy=result.get("test_accuracy"),
-    )
-    return rec
-
-
-def objective_values(rec: dict[str, Any], objectives: list[str]) -> list[float]:
-    mapping = {"val_accuracy": rec.get("best_val_accuracy"), "params": rec.get("params"),
-               "flops": rec.get("flops")}
-    return [float(mapping[o]) for o in objectives]
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,10 +1,9 @@
-"""Trial records and the results table.
+"""The results table: one row per finished trial.
 
-One trial = one record = one row. Records are written as one JSON file per trial under
-`RUN_DIR/rows/` (atomic rename, so concurrent workers never interleave and a re-run of the same
-trial replaces its row rather than adding a second); `results.csv` and `results.parquet` are
-derived views rebuilt from those files. `load_table` always reads the JSON rows, so a table is
-never stale.
+Rows are JSON files, one per trial, under `RUN_DIR/rows/`, created atomically and never
+rewritten: a later process cannot change a finished trial's row (`write_record` refuses). The
+tables `results.csv` and `results.parquet` are views derived from the rows (`write_tables`, at
+the end of a search); `load_table` always reads the rows, so a table is never stale.
 
 The schema (`COLUMNS`) is stable and documented in README.md; reports rely on it.
 """
@@ -13,14 +12,16 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from resnet_nas.fileio import read_json_object, write_atomic, write_new
+from resnet_nas.records import STATES, TrialRecord
+from resnet_nas.validation import ConfigError
 
 #: Column name -> (pandas dtype, meaning).
 SCHEMA: dict[str, tuple[str, str]] = {
@@ -49,7 +50,8 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "train_seconds": ("float64", "wall-clock seconds of training incl. compile"),
     "compile_seconds": ("float64", "seconds spent compiling (first step/epoch overhead)"),
     "images_per_second": ("float64", "training throughput after compilation"),
-    "state": ("string", "complete | pruned | failed | duplicate"),
+    "state": ("string", "complete (ran all its epochs) | pruned (a pruner stopped it early) | "
+              "failed | duplicate (an architecture trained already; its result reused)"),
     "reason": ("string", "why a trial was pruned/failed/duplicate; empty when complete"),
     "duplicate_of": ("Int64", "trial whose result was reused (state == duplicate)"),
     "rejections": ("Int64", "infeasible samples rejected before this trial was accepted"),
@@ -64,52 +66,53 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "run_dir": ("string", "run directory the row was loaded from"),
 }
 COLUMNS: list[str] = list(SCHEMA)
-STATES = ("complete", "pruned", "failed", "duplicate")
 ROWS_DIR = "rows"
 
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return value
+__all__ = ["COLUMNS", "ROWS_DIR", "SCHEMA", "STATES", "RowExistsError", "load_table",
+           "load_tables", "read_rows", "row_path", "to_frame", "write_record", "write_tables"]
 
 
-def normalise_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Returns the record restricted to the schema (missing columns -> None)."""
-    unknown = set(record) - set(SCHEMA)
-    if unknown:
-        raise KeyError(f"record has columns outside the results schema: {sorted(unknown)}")
-    if record.get("state") not in STATES:
-        raise ValueError(f"record state must be one of {STATES}, got {record.get('state')!r}")
-    return {c: _clean(record.get(c)) for c in COLUMNS}
+class RowExistsError(RuntimeError):
+    """A row for this trial exists already: finished rows are never rewritten."""
 
 
 def row_path(run_dir: str | os.PathLike, study: str, trial: int) -> Path:
     return Path(run_dir) / ROWS_DIR / f"{study}--{int(trial):06d}.json"
 
 
-def write_record(run_dir: str | os.PathLike, record: Mapping[str, Any],
-                 refresh_tables: bool = True) -> Path:
-    """Writes (or replaces) the one row of `record['trial']`, then refreshes the table files."""
-    row = normalise_record(record)
+def write_record(run_dir: str | os.PathLike, record: TrialRecord) -> Path:
+    """Writes the one row of `record.trial` (atomically; never over an existing row).
+
+    Raises:
+      RowExistsError: the trial has a row already.
+    """
+    row = record.to_row()
     path = row_path(run_dir, row["study"], row["trial"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(row, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-    if refresh_tables:
-        write_tables(run_dir)
+    if not write_new(path, json.dumps(row, indent=1, sort_keys=True)):
+        raise RowExistsError(f"{path} exists: trial {row['trial']} of study {row['study']!r} "
+                             "has a row already (finished rows are never rewritten)")
     return path
 
 
-def _rows(run_dir: Path) -> list[dict[str, Any]]:
+def read_rows(run_dir: str | os.PathLike, study: str | None = None) -> list[dict[str, Any]]:
+    """The rows of a run directory (of one study, or all), as JSON objects.
+
+    Raises:
+      ConfigError: a row file that is not a valid row (naming the file).
+    """
+    pattern = f"{study}--*.json" if study else "*.json"
     rows = []
-    for p in sorted((run_dir / ROWS_DIR).glob("*.json")):
-        with open(p) as f:
-            rows.append(json.load(f))
+    for p in sorted((Path(run_dir) / ROWS_DIR).glob(pattern)):
+        row = read_json_object(p, "a results row")
+        for key in ("study", "trial", "state"):
+            if key not in row:
+                raise ConfigError(str(p), key, "a results row with this column", None)
+        if row["state"] not in STATES:
+            raise ConfigError(str(p), "state", f"one of {list(STATES)}", row["state"])
+        if isinstance(row["trial"], bool) or not isinstance(row["trial"], int):
+            raise ConfigError(str(p), "trial", "an integer", row["trial"])
+        rows.append(row)
     return rows
 
 
@@ -131,11 +134,16 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def load_table(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """Loads one run directory's results (from its per-trial rows) as a DataFrame."""
+    """Loads one run directory's results (from its per-trial rows) as a DataFrame.
+
+    Raises:
+      FileNotFoundError: no such directory.
+      ConfigError: a corrupted row (naming its file).
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory {str(run_dir)!r} does not exist")
-    rows = _rows(run_dir)
+    rows = read_rows(run_dir)
     if not rows and (run_dir / "results.parquet").exists():
         df = pd.read_parquet(run_dir / "results.parquet")
         rows = df.to_dict("records")
@@ -159,10 +167,9 @@ def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        df = to_frame(_rows(run_dir))
-        for name, writer in (("results.csv", lambda p: df.to_csv(p, index=False)),
-                             ("results.parquet", lambda p: df.to_parquet(p, index=False))):
-            tmp = run_dir / f".{name}.tmp"
-            writer(tmp)
-            os.replace(tmp, run_dir / name)
+        df = to_frame(read_rows(run_dir))
+        write_atomic(run_dir / "results.csv", df.to_csv(index=False))
+        tmp = run_dir / ".results.parquet.tmp"
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, run_dir / "results.parquet")
     return df

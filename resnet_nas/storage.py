@@ -4,18 +4,24 @@ URLs: any SQLAlchemy URL Optuna's RDBStorage takes (`sqlite:///run/study.db`,
 `postgresql://user@host/db`, `mysql+pymysql://...`), or `journal:///path/to/study.log` for
 Optuna's file JournalStorage (several workers on one machine without a database).
 
-Heartbeats: RDB storages use Optuna's own heartbeat table. Optuna's JournalStorage has none, so
-`heartbeat()` records the time of each beat in the trial's system attribute `HEARTBEAT_ATTR`
-instead (`resnet_nas.distributed` reads it to find stale trials). The interval and the grace
-period default to HEARTBEAT_INTERVAL / GRACE_PERIOD and can be changed per process with the
-environment variables RESNET_NAS_HEARTBEAT_INTERVAL / RESNET_NAS_HEARTBEAT_GRACE (whole seconds).
+Heartbeats: every storage opened with heartbeats implements Optuna's heartbeat interface: RDB
+storages their own (a heartbeat table), the journal through
+resnet_nas.distributed.heartbeat.HeartbeatJournalStorage. `heartbeat()` keeps a running trial's
+heartbeat from ask to tell (ask/tell has none of its own), and
+`optuna.storages.fail_stale_trials` finds the trials whose process died. The interval and the
+grace period default to HEARTBEAT_INTERVAL / GRACE_PERIOD and can be changed per process with
+the environment variables RESNET_NAS_HEARTBEAT_INTERVAL / RESNET_NAS_HEARTBEAT_GRACE (whole
+seconds).
+
+Credentials: no storage URL is written anywhere unredacted (`redact`), and error messages are
+scrubbed of the URL's secrets (`scrub`). $RESNET_NAS_STORAGE can carry the URL instead of
+--storage, which keeps a password out of the shell history.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 import warnings
 from contextlib import contextmanager
 from collections.abc import Iterator
@@ -23,20 +29,25 @@ from pathlib import Path
 
 import optuna
 
+from resnet_nas.distributed.heartbeat import HeartbeatJournalStorage, StaleCallback
+
+# We run ask/tell with our own heartbeat thread (heartbeat() below), which Optuna warns about;
+# TPE's `group`/`constant_liar`, heartbeats and the stale-trial functions are "experimental".
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
 HEARTBEAT_INTERVAL = 10  # seconds between heartbeats of a running trial
 GRACE_PERIOD = 40  # a RUNNING trial without a heartbeat for this long is stale
-HEARTBEAT_ATTR = "resnet_nas:heartbeat"  # trial system attr: time.time() of the last beat
 INTERVAL_ENV = "RESNET_NAS_HEARTBEAT_INTERVAL"
 GRACE_ENV = "RESNET_NAS_HEARTBEAT_GRACE"
+#: The storage URL, when not given as --storage (keeps a password out of shell history).
+STORAGE_ENV = "RESNET_NAS_STORAGE"
 CONNECT_TIMEOUT = 10  # seconds to reach a database server
 
 
 class StorageError(RuntimeError):
     """A storage URL cannot be opened (unreachable database, bad scheme, ...)."""
-
-
-def default_storage_url(run_dir: str | Path) -> str:
-    return f"sqlite:///{Path(run_dir).resolve() / 'study.db'}"
 
 
 def heartbeat_settings(interval: int | None = None,
@@ -71,13 +82,16 @@ def heartbeat_settings(interval: int | None = None,
 
 
 def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
-                 grace: int | None = None) -> optuna.storages.BaseStorage:
-    """Opens (and for SQLite, creates) the storage at `url`.
+                 grace: int | None = None, stale_callback: StaleCallback | None = None
+                 ) -> optuna.storages.BaseStorage:
+    """Opens (and for SQLite or a journal, creates) the storage at `url`.
 
     Args:
       url: a SQLAlchemy URL or `journal:///path`.
-      heartbeat: enable Optuna's heartbeats (RDB storages only; journals use `heartbeat()`).
+      heartbeat: with Optuna's heartbeat interface (RDB: Optuna's own; journal: ours).
       interval, grace: heartbeat interval / grace period in seconds (default: heartbeat_settings).
+      stale_callback: what optuna.storages.fail_stale_trials does with each stale trial it
+        fails (e.g. optuna.storages.RetryHeartbeatStaleTrialCallback()).
 
     Raises:
       StorageError: with the URL and the underlying reason, for a storage that cannot be used.
@@ -90,12 +104,15 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             backend = optuna.storages.journal.JournalFileBackend(
                 path, lock_obj=optuna.storages.journal.JournalFileOpenLock(path))
+            if heartbeat:
+                return HeartbeatJournalStorage(backend, interval, grace, stale_callback)
             return optuna.storages.JournalStorage(backend)
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {}
         if heartbeat:
-            kwargs = {"heartbeat_interval": interval, "grace_period": grace}
+            kwargs = {"heartbeat_interval": interval, "grace_period": grace,
+                      "heartbeat_stale_trial_callback": stale_callback}
         engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
         if url.startswith(("postgresql", "mysql")):
             engine_kwargs = {"pool_pre_ping": True}
@@ -106,8 +123,10 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
             return optuna.storages.RDBStorage(_with_driver(url), engine_kwargs=engine_kwargs,
                                               **kwargs)
     except Exception as e:  # SQLAlchemy/driver errors are many; the user needs URL + reason
+        # (a driver may quote the URL, password included, in its message: scrub it)
+        reason = scrub(str(e).splitlines()[0] if str(e) else "", url)
         raise StorageError(f"cannot open storage {redact(url)!r}: {type(e).__name__}: "
-                           f"{str(e).splitlines()[0] if str(e) else ''}") from None
+                           f"{reason}") from None
 
 
 def _with_driver(url: str) -> str:
@@ -123,53 +142,93 @@ def _with_driver(url: str) -> str:
     return url
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
+#: Query parameters of a storage URL whose values are credentials.
+SECRET_PARAMS = frozenset({"password", "passwd", "pwd", "pass", "secret", "token",
+                           "access_token", "auth_token", "api_key", "apikey", "sslpassword",
+                           "sslkey_password", "key_password"})
+REDACTED = "***"
+
+
+def _split_secrets(url: str) -> tuple[str, list[str]]:
+    """(redacted URL, the secret strings it held)."""
+    if "://" not in url:
+        return url, []
+    scheme, rest = url.split("://", 1)
+    rest, sep, query = rest.partition("?")
+    secrets = []
+    if "@" in rest:
+        # the last '@' ends the credentials: a password may hold '@' or '/'
         creds, host = rest.rsplit("@", 1)
         if ":" in creds:
-            creds = creds.split(":", 1)[0] + ":***"
-        return f"{scheme}://{creds}@{host}"
-    return url
+            user, password = creds.split(":", 1)
+            if password:
+                secrets.append(password)
+            creds = f"{user}:{REDACTED}"
+        rest = f"{creds}@{host}"
+    if sep:
+        parts = []
+        for item in query.split("&"):
+            key, eq, value = item.partition("=")
+            if eq and key.strip().lower() in SECRET_PARAMS and value:
+                secrets.append(value)
+                value = REDACTED
+            parts.append(f"{key}{eq}{value}")
+        query = "&".join(parts)
+    return f"{scheme}://{rest}{sep}{query}", secrets
 
 
-def is_journal(storage: optuna.storages.BaseStorage) -> bool:
-    return isinstance(storage, optuna.storages.JournalStorage)
+def redact(url: str) -> str:
+    """The URL with every credential (user:PASSWORD@, ?password=..., ?token=...) replaced by
+    ***; what may be written to a file, a log, a row or a message."""
+    return _split_secrets(url)[0]
+
+
+def has_secret(url: str) -> bool:
+    """Whether `url` holds a credential that `redact` hides."""
+    return bool(_split_secrets(url)[1])
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (an error message, say) with every credential of `url` replaced by ***, in its
+    plain and its percent-decoded form."""
+    from urllib.parse import unquote
+
+    for secret in _split_secrets(url)[1]:
+        for form in {secret, unquote(secret)}:
+            if form:
+                text = text.replace(form, REDACTED)
+    return text
+
+
+def heartbeat_interval(storage: optuna.storages.BaseStorage) -> int | None:
+    """The storage's heartbeat interval; None when it keeps no heartbeats."""
+    get = getattr(storage, "get_heartbeat_interval", None)
+    return get() if get is not None else None
 
 
 @contextmanager
 def heartbeat(storage: optuna.storages.BaseStorage, trial_id: int,
               interval: float | None = None) -> Iterator[None]:
-    """Records heartbeats for a RUNNING trial while the block runs (ask/tell has none).
+    """Records heartbeats of a RUNNING trial while the block runs (ask/tell has none).
 
-    RDB storages with heartbeats enabled get Optuna's heartbeat; a JournalStorage gets the time of
-    each beat in the trial's system attribute HEARTBEAT_ATTR; other storages get nothing. The
-    first beat is recorded before the block starts.
+    Storages without heartbeats get nothing. The first beat is recorded before the block
+    starts, so a process killed before its first interval still leaves a stale trial.
     """
-    record = getattr(storage, "record_heartbeat", None)
-    # Optuna's own test (optuna.storages._heartbeat.is_heartbeat_enabled, a private function).
-    enabled = getattr(storage, "get_heartbeat_interval", lambda: None)() is not None
-    if is_journal(storage):
-        def record(tid: int) -> None:  # noqa: F811 - journals have no heartbeat API
-            storage.set_trial_system_attr(tid, HEARTBEAT_ATTR, time.time())
-    elif record is None or not enabled:
+    every = interval or heartbeat_interval(storage)
+    if not every:
         yield
         return
-    if interval is None:
-        interval = getattr(storage, "get_heartbeat_interval", lambda: None)() or \
-            heartbeat_settings()[0]
     try:
-        record(trial_id)  # at once: a worker killed before the first interval is still found
-    except Exception:
+        storage.record_heartbeat(trial_id)
+    except Exception:  # a missed beat is not fatal; the next one may succeed
         pass
     stop = threading.Event()
 
     def beat() -> None:
-        while not stop.wait(interval):
+        while not stop.wait(every):
             try:
-                record(trial_id)
-            except Exception:  # a missed beat is not fatal; the next one may succeed
+                storage.record_heartbeat(trial_id)
+            except Exception:
                 pass
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)

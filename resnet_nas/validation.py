@@ -7,8 +7,9 @@ so a user never has to read a traceback from deep inside Keras or Optuna to fix 
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
 from typing import Any
 
 
@@ -29,10 +30,20 @@ class ConfigError(ValueError):
         self.expected = expected
         self.found = found
         self.hint = hint
-        msg = f"{self.source}: {self.path}: expected {expected}, found {found!r}"
+        msg = f"{self.source}: {self.path}: expected {expected}, found {short_repr(found)}"
         if hint:
             msg += f" ({hint})"
         super().__init__(msg)
+
+
+def short_repr(value: Any, limit: int = 200) -> str:
+    """repr(value), cut to `limit` characters: an error message must stay one readable line
+    even when the offending value is a 1 MB list or a 400-digit number."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # ints past Python's digit limit, deep nesting
+        text = f"<a {type(value).__name__} too large to show>"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
@@ -64,13 +75,20 @@ def check_keys(mapping: Any, allowed: Iterable[str], source: str | None, path: s
     return mapping
 
 
+#: Largest integer any field takes unless it says otherwise: every numeric field has a finite
+#: range, so that no later arithmetic (a report, a FLOP count) meets a 400-digit number.
+MAX_INT = 2**63 - 1
+
+
 def expect_int(value: Any, source: str | None, path: str, *, minimum: int | None = None,
                maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(source, path, "an integer", value)
+    if maximum is None:
+        maximum = MAX_INT
     if minimum is not None and value < minimum:
         raise ConfigError(source, path, f"an integer >= {minimum}", value)
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise ConfigError(source, path, f"an integer <= {maximum}", value)
     return value
 
@@ -79,12 +97,30 @@ def expect_float(value: Any, source: str | None, path: str, *, minimum: float | 
                  maximum: float | None = None, exclusive_minimum: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(source, path, "a number", value)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise ConfigError(source, path, "a finite number", value) from None
+    if not math.isfinite(value):
+        raise ConfigError(source, path, "a finite number", value)
     if minimum is not None and (value < minimum or (exclusive_minimum and value == minimum)):
         op = ">" if exclusive_minimum else ">="
         raise ConfigError(source, path, f"a number {op} {minimum}", value)
     if maximum is not None and value > maximum:
         raise ConfigError(source, path, f"a number <= {maximum}", value)
+    return value
+
+
+#: A name that becomes part of a file name (space name, study name): letters, digits and
+#: . _ - only, starting with a letter or digit, so that it can never leave its directory.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def expect_name(value: Any, source: str | None, path: str) -> str:
+    """A name that is safe as a file-name component (SAFE_NAME)."""
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
+        raise ConfigError(source, path, "a name of letters, digits, '.', '_' and '-' (at most "
+                          "128, starting with a letter or digit)", value)
     return value
 
 
@@ -100,17 +136,3 @@ def expect_bool(value: Any, source: str | None, path: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(source, path, "true or false", value)
     return value
-
-
-def dataclass_from_dict(cls: type, data: Any, source: str | None, path: str):
-    """Builds a (flat) dataclass from a mapping, rejecting unknown keys.
-
-    Field values are type-checked by the dataclass's own `validate(source, path)` if it has one.
-    """
-    names = [f.name for f in fields(cls)]
-    data = check_keys(data, names, source, path)
-    obj = cls(**dict(data))
-    validate = getattr(obj, "validate", None)
-    if validate is not None:
-        validate(source, path)
-    return obj

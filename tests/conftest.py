@@ -3,8 +3,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from tests.helpers import SHARED_DATA
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -15,3 +14,13 @@ def cifar_jpeg_archive() -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present")
     return path
+
+
+@pytest.fixture
+def fake_runner():
+    """The in-process FakeRunner, reset (pass it as runner_factory=)."""
+    from tests.fakes import FakeRunner
+
+    FakeRunner.jobs = []
+    FakeRunner.script = {}
+    return FakeRunner

@@ -1,9 +1,20 @@
-"""The command line: clear one-line errors for bad input, listing and validating spaces."""
+"""The command line: listing and validating spaces, the search's output and exit codes, and
+argparse-style one-line errors that name the flag (the hostile corpus is test_hostile_input)."""
 
 import pytest
 
 from resnet_nas.cli import main
-from tests.helpers import tiny_space
+from resnet_nas.engines import common
+from tests.fakes import FakeRunner
+from tests.helpers import files_under, tiny_space
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    """Searches started by main() in this process train nothing."""
+    FakeRunner.jobs, FakeRunner.script = [], {}
+    monkeypatch.setattr(common, "TrialRunner", FakeRunner)
+    return FakeRunner
 
 
 def test_spaces_list_and_validate(capsys):
@@ -29,7 +40,7 @@ def test_bad_space_gives_clear_error(tmp_path, capsys, yaml_text, expected):
     err = capsys.readouterr().err
     assert code == 2
     assert "bad.yaml" in err and expected in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
     assert main(["spaces", "validate", str(bad)]) == 1
 
 
@@ -38,19 +49,78 @@ def test_missing_space_file(tmp_path, capsys):
     assert "nope.yaml" in capsys.readouterr().err
 
 
-def test_run_dir_reuse_needs_resume(tmp_path, capsys):
+def test_search_prints_the_counts_the_leaderboard_and_the_export_command(tmp_path, capsys,
+                                                                          fake):
+    space = tiny_space(tmp_path, trials=3, epochs=1)
+    assert main(["search", str(space), "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "3 trained trials: 3 complete" in out and "leaderboard" in out
+    assert f"export --run {tmp_path / 'run'} --trial best" in out
+
+
+def test_run_dir_reuse_needs_resume(tmp_path, capsys, fake):
     space = tiny_space(tmp_path, trials=1, epochs=1)
     run = tmp_path / "run"
     assert main(["search", str(space), "--run-dir", str(run), "--no-progress"]) == 0
     capsys.readouterr()
+    before = files_under(run)
     assert main(["search", str(space), "--run-dir", str(run), "--no-progress"]) == 2
     assert "--resume" in capsys.readouterr().err
     other = tiny_space(tmp_path, name="tiny", trials=1, epochs=2)
     assert main(["search", str(other), "--resume", "--run-dir", str(run), "--no-progress"]) == 2
-    assert "differs" in capsys.readouterr().err
-    assert main(["search", "--resume", "--run-dir", str(tmp_path / "none"), "--no-progress"]) == 2
+    assert "another space" in capsys.readouterr().err
+    assert main(["search", "--resume", "--run-dir", str(tmp_path / "none"),
+                 "--no-progress"]) == 2
+    assert files_under(run) == before
 
 
 def test_export_missing_run(tmp_path, capsys):
     assert main(["export", "--run", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--trials", "-1", "expected an integer from 1 to"),
+    ("--trials", "0", "expected an integer from 1 to"),
+    ("--trials", "many", "expected an integer from 1 to"),
+    ("--timeout", "-1", "expected a number of seconds > 0"),
+    ("--timeout", "nan", "expected a number of seconds > 0"),
+    ("--epochs", "0", "expected an integer from 1 to"),
+    ("--seed", "-1", "expected an integer from 0 to"),
+    ("--limit-train", "0", "expected an integer from 1 to"),
+    ("--max-trials-per-worker", "0", "expected an integer from 1 to"),
+    ("--engine", "bogus", "invalid choice"),
+])
+def test_a_bad_flag_is_one_line_that_names_it(tmp_path, capsys, flag, value, expected):
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", "quickstart", "--run-dir", str(tmp_path / "run"), flag, value])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"argument {flag}" in lines[0] and expected in lines[0]
+    assert lines[0].startswith("python -m resnet_nas search: error:")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--sampler", "bogus"], "argument --sampler: expected one of tpe, random, cmaes, nsga2"),
+    (["--sampler", "hyperband"], "'hyperband' is a sampler of --engine keras-tuner"),
+    (["--data", "/nonexistent"], "argument --data: expected an image-folder directory or a "
+     ".tar.gz (no such file or directory), got '/nonexistent'"),
+    (["--study-name", "../../x"], "argument --study-name: expected a name of letters"),
+    (["--resume", "--create-only"], "argument --create-only: cannot be combined"),
+])
+def test_a_bad_value_found_after_parsing_still_names_the_flag(tmp_path, capsys, args, expected):
+    code = main(["search", str(tiny_space(tmp_path)), "--run-dir", str(tmp_path / "run"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("python -m resnet_nas search: error: ")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_dir_that_is_a_file_is_named(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    code = main(["search", str(tiny_space(tmp_path)), "--run-dir", str(tmp_path / "afile")])
+    err = capsys.readouterr().err
+    assert code == 2 and "argument --run-dir: expected a directory, found a file" in err
+    assert "Traceback" not in err

@@ -3,12 +3,12 @@ Architecture the search samples. Import `resnet_nas.nets.arch`, `.plan` and `.co
 paying for a Keras import; the builders import Keras lazily through this package's attributes.
 """
 
-from resnet_nas.nets.arch import Architecture, BlockSpec
+from resnet_nas.nets.arch import Architecture, BlockSpec, UnitKind
 from resnet_nas.nets.complexity import Complexity, complexity
-from resnet_nas.nets.plan import ResNetConfig
+from resnet_nas.nets.config import ResNetConfig
 from resnet_nas.nets.resnet_cifar import CIFAR_DEPTHS, cifar_resnet
 
-__all__ = ["Architecture", "BlockSpec", "Complexity", "ResNetConfig", "CIFAR_DEPTHS",
+__all__ = ["Architecture", "BlockSpec", "Complexity", "ResNetConfig", "CIFAR_DEPTHS", "UnitKind",
            "build_model", "cifar_resnet", "complexity"]
 
 

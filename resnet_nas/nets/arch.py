@@ -11,15 +11,42 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from resnet_nas.validation import (ConfigError, check_keys, expect_choice, expect_int, join)
+from resnet_nas.nets.plan import check_output_stride, root_stride
+from resnet_nas.validation import (ConfigError, check_keys, expect_choice, expect_int,
+                                   expect_name, join)
 
-UNIT_KINDS = ("v1_bottleneck", "v2_bottleneck", "v1_basic", "v2_basic")
+class UnitKind(StrEnum):
+    """A residual unit: slim's version (v1 post-activation, v2 pre-activation) and its body
+    (bottleneck: 1x1-3x3-1x1; basic: two 3x3 convs)."""
+
+    V1_BOTTLENECK = "v1_bottleneck"
+    V2_BOTTLENECK = "v2_bottleneck"
+    V1_BASIC = "v1_basic"
+    V2_BASIC = "v2_basic"
+
+    @property
+    def version(self) -> int:
+        return 1 if self in (UnitKind.V1_BOTTLENECK, UnitKind.V1_BASIC) else 2
+
+    @property
+    def basic(self) -> bool:
+        return self in (UnitKind.V1_BASIC, UnitKind.V2_BASIC)
+
+
+UNIT_KINDS = tuple(k.value for k in UnitKind)
 ROOTS = ("imagenet", "cifar", "none")
 SHORTCUTS = ("A", "B")
 
 UnitArgs = tuple[int, int, int]  # (depth, depth_bottleneck, stride)
+
+# Finite ranges for everything an architecture holds (an exported config is user input).
+MAX_DEPTH = 65_536
+MAX_UNITS = 1_024
+MAX_CLASSES = 1_000_000
+MAX_IMAGE_SIZE = 65_536
 
 
 @dataclass(frozen=True)
@@ -63,33 +90,41 @@ class Architecture:
         expect_choice(self.unit, UNIT_KINDS, source, join(path, "unit"))
         expect_choice(self.root, ROOTS, source, join(path, "root"))
         expect_choice(self.shortcut, SHORTCUTS, source, join(path, "shortcut"))
-        expect_int(self.root_depth, source, join(path, "root_depth"), minimum=1)
-        expect_int(self.num_classes, source, join(path, "num_classes"), minimum=1)
+        expect_int(self.root_depth, source, join(path, "root_depth"), minimum=1,
+                   maximum=MAX_DEPTH)
+        expect_int(self.num_classes, source, join(path, "num_classes"), minimum=1,
+                   maximum=MAX_CLASSES)
         if len(self.input_shape) != 3:
             raise ConfigError(source, join(path, "input_shape"), "[height, width, channels]",
                               list(self.input_shape))
         for i, v in enumerate(self.input_shape):
-            expect_int(v, source, join(join(path, "input_shape"), i), minimum=1)
+            expect_int(v, source, join(join(path, "input_shape"), i), minimum=1,
+                       maximum=MAX_IMAGE_SIZE)
         if not self.blocks:
             raise ConfigError(source, join(path, "blocks"), "a non-empty list of blocks", [])
+        if len(self.blocks) > 64:
+            raise ConfigError(source, join(path, "blocks"), "at most 64 blocks",
+                              f"{len(self.blocks)} blocks")
         for b, block in enumerate(self.blocks):
             bpath = join(join(path, "blocks"), b)
             if not block.units:
                 raise ConfigError(source, join(bpath, "units"), "at least one unit", [])
+            if len(block.units) > MAX_UNITS:
+                raise ConfigError(source, join(bpath, "units"), f"at most {MAX_UNITS} units",
+                                  f"{len(block.units)} units")
             for u, unit in enumerate(block.units):
                 upath = join(join(bpath, "units"), u)
                 if len(unit) != 3:
                     raise ConfigError(source, upath, "[depth, depth_bottleneck, stride]", unit)
                 depth, depth_bottleneck, stride = unit
-                expect_int(depth, source, join(upath, "depth"), minimum=1)
-                expect_int(depth_bottleneck, source, join(upath, "depth_bottleneck"), minimum=1)
+                expect_int(depth, source, join(upath, "depth"), minimum=1, maximum=MAX_DEPTH)
+                expect_int(depth_bottleneck, source, join(upath, "depth_bottleneck"), minimum=1,
+                           maximum=MAX_DEPTH)
                 if stride not in (1, 2) or isinstance(stride, bool):
                     raise ConfigError(source, join(upath, "stride"), "1 or 2", stride)
         if self.output_stride is not None:
-            from resnet_nas.nets.plan import check_output_stride
             try:
-                check_output_stride(self.unit_strides(), self.output_stride,
-                                    root_stride=self.root_stride)
+                check_output_stride(self.unit_strides(), self.output_stride, root=self.root)
             except ValueError as e:
                 raise ConfigError(source, join(path, "output_stride"),
                                   f"an output stride the strides allow ({e})",
@@ -98,7 +133,11 @@ class Architecture:
 
     @property
     def root_stride(self) -> int:
-        return 4 if self.root == "imagenet" else 1
+        return root_stride(self.root)
+
+    @property
+    def kind(self) -> UnitKind:
+        return UnitKind(self.unit)
 
     def unit_strides(self) -> list[list[int]]:
         return [[u[2] for u in b.units] for b in self.blocks]
@@ -138,7 +177,8 @@ class Architecture:
                 if not isinstance(unit, (list, tuple)) or len(unit) != 3:
                     raise ConfigError(source, join(join(bpath, "units"), u),
                                       "[depth, depth_bottleneck, stride]", unit)
-            blocks.append(BlockSpec(str(raw.get("scope", f"block{b + 1}")),
+            scope = expect_name(raw.get("scope", f"block{b + 1}"), source, join(bpath, "scope"))
+            blocks.append(BlockSpec(scope,
                                     tuple(tuple(u) for u in units)))
         if "input_shape" in data:
             shape = data["input_shape"]
@@ -158,7 +198,7 @@ class Architecture:
         """
         d = self.to_dict()
         d["blocks"] = [b["units"] for b in d["blocks"]]
-        if not self.unit.endswith("_basic"):
+        if not self.kind.basic:
             d.pop("shortcut")  # bottleneck units ignore it
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -169,7 +209,7 @@ class Architecture:
         for b in self.blocks:
             depth = b.units[-1][0]
             stride = max(u[2] for u in b.units)
-            bott = "" if self.unit.endswith("_basic") else f"({b.units[-1][1]})"
+            bott = "" if self.kind.basic else f"({b.units[-1][1]})"
             stages.append(f"{depth}{bott}x{len(b.units)}/{stride}")
         root = f"{self.root}{self.root_depth}" if self.root != "none" else "noroot"
         os_ = f" os{self.output_stride}" if self.output_stride else ""

@@ -8,7 +8,8 @@ import keras
 
 from resnet_nas.nets import resnet_v1, resnet_v2
 from resnet_nas.nets.arch import Architecture
-from resnet_nas.nets.resnet_utils import Block, ResNetConfig
+from resnet_nas.nets.config import ResNetConfig
+from resnet_nas.nets.resnet_utils import Block
 
 _UNIT_FNS = {
     "v1_bottleneck": resnet_v1.bottleneck,
@@ -21,7 +22,7 @@ _UNIT_FNS = {
 def arch_blocks(arch: Architecture) -> list[Block]:
     """The slim `Block` list of an architecture."""
     unit_fn = _UNIT_FNS[arch.unit]
-    if arch.unit.endswith("_basic"):
+    if arch.kind.basic:
         unit_fn = functools.partial(unit_fn, shortcut=arch.shortcut)
     return [Block(b.scope, unit_fn, [tuple(u) for u in b.units]) for b in arch.blocks]
 
@@ -34,7 +35,7 @@ def build_network(inputs, arch: Architecture, config: ResNetConfig | None = None
     Returns:
       (net, end_points) as slim's builders do.
     """
-    version = arch.unit[:2]
+    version = f"v{arch.kind.version}"
     builder = resnet_v1.resnet_v1 if version == "v1" else resnet_v2.resnet_v2
     return builder(inputs, arch_blocks(arch), num_classes=arch.num_classes,
                    is_training=is_training, global_pool=global_pool,

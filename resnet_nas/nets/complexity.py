@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 
 from resnet_nas.nets.arch import Architecture
-from resnet_nas.nets.plan import ResNetConfig, plan_strides
+from resnet_nas.nets.config import ResNetConfig
+from resnet_nas.nets.plan import blocks_output_stride, plan_strides
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,15 @@ class _Counter:
 
 
 def _unit(cnt: _Counter, arch: Architecture, hw, c_in, depth, depth_bottleneck, stride):
-    v2 = arch.unit.startswith("v2")
+    v2 = arch.kind.version == 2
     if v2:
         cnt.bn(c_in)  # preact, present whatever use_batch_norm says (as in slim)
     projection = depth != c_in
-    if arch.unit.endswith("_basic") and arch.shortcut == "A" and depth > c_in:
+    if arch.kind.basic and arch.shortcut == "A" and depth > c_in:
         projection = False  # subsample + zero-pad
     if projection:
         cnt.conv(hw, c_in, depth, 1, stride, normalize=False if v2 else None)
-    if arch.unit.endswith("_bottleneck"):
+    if not arch.kind.basic:
         cnt.conv(hw, c_in, depth_bottleneck, 1)
         out = cnt.conv(hw, depth_bottleneck, depth_bottleneck, 3, stride)
         cnt.conv(out, depth_bottleneck, depth, 1, normalize=False if v2 else None)
@@ -88,7 +89,7 @@ def complexity(arch: Architecture, config: ResNetConfig | None = None) -> Comple
     cnt = _Counter(config or ResNetConfig())
     h, w, c = arch.input_shape
     hw = (h, w)
-    v2 = arch.unit.startswith("v2")
+    v2 = arch.kind.version == 2
     if arch.root == "imagenet":
         hw = cnt.conv(hw, c, arch.root_depth, 7, 2, normalize=False if v2 else None)
         hw = (math.ceil(hw[0] / 2), math.ceil(hw[1] / 2))  # pool1, SAME
@@ -96,10 +97,7 @@ def complexity(arch: Architecture, config: ResNetConfig | None = None) -> Comple
     elif arch.root == "cifar":
         hw = cnt.conv(hw, c, arch.root_depth, 3, 1, normalize=False if v2 else None)
         c = arch.root_depth
-    output_stride = arch.output_stride
-    if output_stride is not None and arch.root == "imagenet":
-        output_stride //= 4
-    plans = plan_strides(arch.unit_strides(), output_stride)
+    plans = plan_strides(arch.unit_strides(), blocks_output_stride(arch.output_stride, arch.root))
     for block, plan in zip(arch.blocks, plans):
         for (depth, depth_bottleneck, _), unit_plan in zip(block.units, plan.units):
             hw = _unit(cnt, arch, hw, c, depth, depth_bottleneck, unit_plan.stride)

@@ -1,45 +1,14 @@
-"""Keras-free pieces of the nets: the arg-scope config and slim's atrous stride plan.
+"""slim's atrous stride plan and the root's stride, as pure data (no Keras).
 
 Kept apart from `resnet_utils` so that the search process can validate architectures and count
-their parameters and FLOPs without importing a Keras backend.
+their parameters and FLOPs without importing a Keras backend; the builders, the complexity
+counter and the search-space checks all use these rules (written once, here).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-
-@dataclass(frozen=True)
-class ResNetConfig:
-    """Explicit replacement for slim's `resnet_arg_scope`.
-
-    Attributes:
-      weight_decay: slim's l2_regularizer scale: the loss is weight_decay * sum(w^2) / 2 on every
-        conv kernel (logits included), never on biases or batch-norm variables.
-      batch_norm_decay: moving-average decay (Keras `momentum`). slim: 0.997.
-      batch_norm_epsilon: slim: 1e-5.
-      batch_norm_scale: whether BN learns gamma. slim's resnet_arg_scope: True.
-      activation: activation after conv+BN (slim's `activation_fn`; a Keras activation name).
-        As in slim it does not reach v1's unit-output ReLU nor v2's preact/postnorm ReLUs.
-      use_batch_norm: BN after convs; without it convs get biases. As in slim, v2's explicit
-        preact/postnorm batch norms stay.
-      training: None follows Keras' call-time `training` argument (the idiomatic mode); False
-        pins every BN to inference mode (slim's is_training=False).
-    """
-
-    weight_decay: float = 1e-4
-    batch_norm_decay: float = 0.997
-    batch_norm_epsilon: float = 1e-5
-    batch_norm_scale: bool = True
-    activation: str = "relu"
-    use_batch_norm: bool = True
-    training: bool | None = None
-
-    def replace(self, **changes: Any) -> "ResNetConfig":
-        return dataclasses.replace(self, **changes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,20 +76,42 @@ def plan_strides(strides: Sequence[Sequence[int]], output_stride: int | None = N
     return plans
 
 
+#: Nominal stride of each root: 'imagenet' is slim's 7x7/2 conv + 3x3/2 max-pool.
+ROOT_STRIDES = {"imagenet": 4, "cifar": 1, "none": 1}
+
+
+def root_stride(root: str) -> int:
+    """The nominal stride of a root ('imagenet' 4, 'cifar' and 'none' 1)."""
+    return ROOT_STRIDES[root]
+
+
+def blocks_output_stride(output_stride: int | None, root: str) -> int | None:
+    """The output stride left for the blocks after the root (resnet_v1/v2): with the ImageNet
+    root it must be a multiple of 4, and is divided by 4.
+
+    Raises:
+      ValueError: slim's message, when it is not a multiple of the root's stride.
+    """
+    stride = root_stride(root)
+    if output_stride is None or stride == 1:
+        return output_stride
+    if output_stride % stride != 0:
+        raise ValueError(f"The output_stride needs to be a multiple of {stride}.")
+    return output_stride // stride
+
+
 def check_output_stride(strides: Sequence[Sequence[int]], output_stride: int | None,
-                        root_stride: int = 1) -> int | None:
+                        root: str = "none") -> int | None:
     """Validates an output_stride for a network; returns the stride left for the blocks.
 
-    Mirrors resnet_v1/v2: with the 7x7 root (stride 4) the output_stride must be a multiple of 4
-    and is divided by 4 before stack_blocks_dense sees it.
+    Raises:
+      ValueError: not a positive integer, not a multiple of the root's stride, or not
+        reachable by the blocks' strides.
     """
     if output_stride is None:
         return None
     if isinstance(output_stride, bool) or not isinstance(output_stride, int) or output_stride < 1:
         raise ValueError(f"output_stride must be a positive integer or None, got {output_stride!r}")
-    if root_stride != 1:
-        if output_stride % root_stride != 0:
-            raise ValueError(f"The output_stride needs to be a multiple of {root_stride}.")
-        output_stride //= root_stride
+    output_stride = blocks_output_stride(output_stride, root)
     plan_strides(strides, output_stride)
     return output_stride

@@ -18,8 +18,9 @@ from typing import Any
 
 import keras
 
-from resnet_nas.nets.plan import (BlockPlan, ResNetConfig, UnitPlan, check_output_stride,  # noqa: F401
-                                   plan_strides)
+from resnet_nas.nets.config import ResNetConfig
+from resnet_nas.nets.plan import (ROOT_STRIDES, BlockPlan, UnitPlan,  # noqa: F401
+                                  blocks_output_stride, check_output_stride, plan_strides)
 
 # slim's variance_scaling_initializer() draws truncated_normal(0, sqrt(1.3 * 2 / fan_in)).
 # Keras' truncated VarianceScaling divides its stddev by 0.8796..., so scale 2.6 * 0.8796^2
@@ -86,7 +87,8 @@ def scope_of(layer_name_: str) -> str:
     return layer_name_.replace("__", "/")
 
 
-def _collect(end_points: dict | None, alias: str, tensor: Any) -> Any:
+def collect_end_point(end_points: dict | None, alias: str, tensor: Any) -> Any:
+    """slim's collect-named-outputs: records `tensor` as end point `alias`; returns it."""
     if end_points is not None:
         end_points[alias.rstrip("/")] = tensor
     return tensor
@@ -166,7 +168,7 @@ def conv2d(inputs, num_outputs: int, kernel_size: int, stride: int = 1, rate: in
         net = batch_norm(net, config, scope + "/BatchNorm")
     if activation is not None:
         net = keras.layers.Activation(activation, name=layer_name(scope + "/" + str(activation)))(net)
-    return _collect(end_points, scope, net)
+    return collect_end_point(end_points, scope, net)
 
 
 def subsample(inputs, factor: int, scope: str | None = None):
@@ -295,7 +297,7 @@ def stack_blocks_dense(net, blocks: Sequence[Block], output_stride: int | None =
                 kwargs["output_rate"] = unit_plan.output_rate
             net = block.unit_fn(net, rate=unit_plan.rate, config=config, scope=unit_scope,
                                 end_points=end_points, **kwargs)
-        net = _collect(end_points, block_scope, net)  # block end point, before subsampling
+        net = collect_end_point(end_points, block_scope, net)  # block end point, before subsampling
         net = subsample(net, plan.subsample, scope=f"{block_scope}/subsample")
     return net
 
@@ -328,9 +330,6 @@ class ChannelPad(keras.layers.Layer):
         return {**super().get_config(), "pad_beg": self.pad_beg, "pad_end": self.pad_end}
 
 
-ROOT_STRIDES = {"imagenet": 4, "cifar": 1}
-
-
 def root_block(net, root: str, root_depth: int, config: ResNetConfig, scope: str,
                end_points: dict | None, preactivation: bool):
     """The network's root ('imagenet': 7x7/2 conv + 3x3/2 SAME max-pool; 'cifar': 3x3/1 conv).
@@ -350,7 +349,7 @@ def root_block(net, root: str, root_depth: int, config: ResNetConfig, scope: str
     if root == "cifar":
         return conv2d_same(net, root_depth, 3, stride=1, name=f"{scope}/conv1", config=config,
                            end_points=end_points, **overrides)
-    raise ValueError(f"unknown root {root!r}; expected one of {sorted(ROOT_STRIDES)}")
+    raise ValueError(f"unknown root {root!r}; expected one of imagenet, cifar")
 
 
 def resnet_head(net, end_points: dict, num_classes: int | None, global_pool: bool,
@@ -374,11 +373,9 @@ def resnet_head(net, end_points: dict, num_classes: int | None, global_pool: boo
 def check_root_output_stride(output_stride: int | None, include_root_block: bool,
                              root: str) -> int | None:
     """slim: with the ImageNet root, output_stride must be a multiple of 4 and is divided by 4."""
-    if output_stride is None or not include_root_block or root != "imagenet":
+    if not include_root_block:
         return output_stride
-    if output_stride % 4 != 0:
-        raise ValueError("The output_stride needs to be a multiple of 4.")
-    return output_stride // 4
+    return blocks_output_stride(output_stride, root)
 
 
 #: Units per block of slim's resnet_v1/v2_{50,101,152,200} (identical for v1 and v2).

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import keras
 
-from resnet_nas.nets.resnet_utils import (Block, ResNetConfig, _collect, bottleneck_block,
+from resnet_nas.nets.config import ResNetConfig
+from resnet_nas.nets.resnet_utils import (Block, collect_end_point, bottleneck_block,
                                           check_root_output_stride, conv2d, conv2d_same,
                                           layer_name, resnet_head, root_block, slim_blocks,
                                           stack_blocks_dense, subsample, zero_pad_channels)
@@ -122,7 +123,7 @@ def _unit_output(shortcut, residual, scope, end_points, bounded: bool):
     net = keras.layers.Add(name=layer_name(f"{scope}/add"))([shortcut, residual])
     act = "relu6" if bounded else "relu"  # hard-coded in slim, not the arg_scope activation
     net = keras.layers.Activation(act, name=layer_name(f"{scope}/{act}"))(net)
-    return _collect(end_points, scope, net)
+    return collect_end_point(end_points, scope, net)
 
 
 def resnet_v1(inputs, blocks: Sequence[Block], num_classes: int | None = None,

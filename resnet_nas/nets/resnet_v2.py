@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import keras
 
-from resnet_nas.nets.resnet_utils import (Block, ResNetConfig, _collect, batch_norm,
+from resnet_nas.nets.config import ResNetConfig
+from resnet_nas.nets.resnet_utils import (Block, collect_end_point, batch_norm,
                                           bottleneck_block, check_root_output_stride, conv2d,
                                           conv2d_same, layer_name, resnet_head, root_block,
                                           slim_blocks, stack_blocks_dense, subsample,
@@ -115,7 +116,7 @@ basic.accepts_output_rate = True
 
 def _unit_output(shortcut, residual, scope, end_points):
     net = keras.layers.Add(name=layer_name(f"{scope}/add"))([shortcut, residual])
-    return _collect(end_points, scope, net)
+    return collect_end_point(end_points, scope, net)
 
 
 def resnet_v2(inputs, blocks: Sequence[Block], num_classes: int | None = None,

@@ -7,36 +7,27 @@ message starts with `file:line:` when the offending key can be located in the fi
     (did you mean 'stages'?)
 
 The YAML dialect is PyYAML's safe subset with one fix: `1e-4` is read as a float (YAML 1.1
-would read it as a string because it has no dot).
+would read it as a string because it has no dot). Files are read through
+`resnet_nas.fileio`: at most 1 MiB, no aliases, nesting at most 64 deep.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from resnet_nas.fileio import read_yaml_file, parse_yaml
 from resnet_nas.space.schema import SearchSpace, parse_space
 from resnet_nas.validation import ConfigError, did_you_mean, join
 
 _REPO_SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
 _PACKAGE_SPACES = Path(__file__).resolve().parents[1] / "spaces"
 _SUFFIXES = (".yaml", ".yml")
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe loader that also reads exponent floats without a dot (1e-4, 5E3)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
 
 
 class LocatedConfigError(ConfigError):
@@ -91,32 +82,18 @@ def resolve_space_path(path_or_name: str | os.PathLike) -> Path:
 
 
 def read_yaml(path: str | os.PathLike) -> tuple[Any, dict[str, int]]:
-    """Reads a YAML file.
+    """Reads a search-space YAML file (bounded: see resnet_nas.fileio).
 
     Returns:
       (data, lines) where `lines` maps each key path ('space.stages.depth', 'x[0]') to its
       1-based line number.
 
     Raises:
-      ConfigError: on syntax errors (with line and column) and duplicate keys.
+      ConfigError: a file that is missing, too large, not UTF-8, has a syntax error (with line
+        and column), an alias, too deep nesting, or a duplicate key.
     """
     source = str(path)
-    try:
-        text = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(source, "", "a readable file", source, hint=str(e)) from None
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        problem = getattr(e, "problem", None) or str(e)
-        context = getattr(e, "context", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        err = ConfigError(source, where, "valid YAML", problem,
-                          hint=f"YAML syntax error {context}" if context else "YAML syntax error")
-        err.line = mark.line + 1 if mark else None  # type: ignore[attr-defined]
-        raise err from None
+    data, node = read_yaml_file(path, "a search-space YAML file")
     lines: dict[str, int] = {}
     if node is not None:
         _index_lines(node, "", source, lines)
@@ -162,10 +139,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError("<override>", text, "'dotted.key=value'", text)
-    try:
-        parsed = yaml.load(value, Loader=_Loader) if value.strip() else None
-    except yaml.YAMLError as e:
-        raise ConfigError("<override>", key.strip(), "a YAML value", value, hint=str(e)) from None
+    parsed = parse_yaml(value, "<override>")[0] if value.strip() else None
     return key.strip(), parsed
 
 

@@ -199,14 +199,24 @@ def parse_param(raw: Any, vtype: ValueType, source: str | None, path: str) -> Pa
     return Fixed(vtype.check(raw, source, path))
 
 
+#: A categorical parameter with more choices than this is a range in disguise (and a sampler
+#: would never explore it).
+MAX_CHOICES = 1000
+
+
 def _parse_choices(raw: list, vtype: ValueType, source: str | None, path: str) -> ParamSpec:
     if not raw:
         raise ConfigError(source, path, "a non-empty list of choices", raw)
+    if len(raw) > MAX_CHOICES:
+        raise ConfigError(source, path, f"at most {MAX_CHOICES} choices (use a range "
+                          "{low:, high:, step:})", f"{len(raw)} choices")
     values = [vtype.check(v, source, join(path, i)) for i, v in enumerate(raw)]
+    seen: set[tuple[type, Any]] = set()
     for i, v in enumerate(values):
-        if v in values[:i]:
+        if (type(v), v) in seen:
             raise ConfigError(source, join(path, i), "distinct choices", v,
                               hint="this value is listed twice")
+        seen.add((type(v), v))
     if len(values) == 1:
         return Fixed(values[0])
     return Choice(tuple(values))

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from resnet_nas.nets.arch import Architecture, BlockSpec
+from resnet_nas.nets.arch import Architecture, BlockSpec, UnitKind
 from resnet_nas.nets.plan import check_output_stride
 from resnet_nas.space.params import IntRange, ParamSpec, TrialLike, round_half_up, suggest
 from resnet_nas.space.schema import DEFAULT_ROUND_TO, SearchSpace
@@ -130,7 +130,7 @@ def sample_architecture(space: SearchSpace, trial: TrialLike, *,
     """
     shape, classes = resolve_io(space, input_shape, num_classes)
     unit = suggest(space.unit, trial, "unit")
-    basic = unit.endswith("_basic")
+    basic = UnitKind(unit).basic
     root = suggest(space.root, trial, "root")
     root_depth = (suggest(space.root_depth, trial, "root_depth") if root != "none"
                   else UNUSED_ROOT_DEPTH)
@@ -203,7 +203,7 @@ def output_stride_problem(arch: Architecture) -> str | None:
     if arch.output_stride is None:
         return None
     try:
-        check_output_stride(arch.unit_strides(), arch.output_stride, root_stride=arch.root_stride)
+        check_output_stride(arch.unit_strides(), arch.output_stride, root=arch.root)
     except ValueError as e:
         return (f"output_stride {arch.output_stride} is not possible with nominal total stride "
                 f"{total_stride(arch)} ({e})")

@@ -14,12 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_nas.config import DataConfig, TrainConfig, data_config_from_dict
-from resnet_nas.nets.arch import ROOTS, SHORTCUTS, UNIT_KINDS
+from resnet_nas.config import MAX_SEED, DataConfig, TrainConfig, data_config_from_dict
+from resnet_nas.nets.arch import (MAX_CLASSES, MAX_DEPTH, MAX_IMAGE_SIZE, MAX_UNITS, ROOTS,
+                                  SHORTCUTS, UNIT_KINDS, UnitKind)
+from resnet_nas.nets.plan import root_stride
 from resnet_nas.space.params import (Fixed, IntRange, ParamSpec, ValueType, parse_param,
                                      possible_values, spec_to_data)
 from resnet_nas.validation import (ConfigError, check_keys, expect_bool, expect_choice,
-                                   expect_float, expect_int, join)
+                                   expect_float, expect_int, expect_name, join)
 
 STRIDE_PLACEMENTS = ("first", "last")
 
@@ -28,6 +30,10 @@ STRIDE_PLACEMENTS = ("first", "last")
 #: stage) do not fit Optuna's fixed grid.
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("none", "median", "successive_halving", "hyperband")
+#: Bounds of the study settings (finite ranges for every number a file can give).
+MAX_TRIALS = 1_000_000
+MAX_TIMEOUT = 1e9  # seconds (31 years)
+MAX_BUDGET = 10**18  # params / FLOPs bounds
 #: Objective name -> optimisation direction.
 OBJECTIVES = {"val_accuracy": "maximize", "params": "minimize", "flops": "minimize"}
 
@@ -40,23 +46,24 @@ STAGES_KEYS = ("count", "depth", "units", "stride", "bottleneck_ratio", "depth_b
 STAGE_PARAM_KEYS = ("depth", "units", "stride", "bottleneck_ratio", "depth_bottleneck")
 BOTTLENECK_KEYS = ("bottleneck_ratio", "depth_bottleneck")
 
-# Value types of the searchable keys.
+# Value types of the searchable keys. Every numeric one has a finite range.
 SPACE_TYPES: dict[str, ValueType] = {
     "unit": ValueType("str", enum=UNIT_KINDS),
     "root": ValueType("str", enum=ROOTS),
-    "root_depth": ValueType("int", minimum=1),
-    "width_multiplier": ValueType("float", minimum=0.0, exclusive_minimum=True),
-    "output_stride": ValueType("int", minimum=1, nullable=True, power_of_two=True),
+    "root_depth": ValueType("int", minimum=1, maximum=MAX_DEPTH),
+    "width_multiplier": ValueType("float", minimum=0.0, maximum=64.0, exclusive_minimum=True),
+    "output_stride": ValueType("int", minimum=1, maximum=1024, nullable=True,
+                               power_of_two=True),
     "shortcut": ValueType("str", enum=SHORTCUTS),
     "stride_placement": ValueType("str", enum=STRIDE_PLACEMENTS),
 }
 STAGE_TYPES: dict[str, ValueType] = {
     "count": ValueType("int", minimum=1, maximum=64),
-    "depth": ValueType("int", minimum=1),
-    "units": ValueType("int", minimum=1),
+    "depth": ValueType("int", minimum=1, maximum=MAX_DEPTH),
+    "units": ValueType("int", minimum=1, maximum=MAX_UNITS),
     "stride": ValueType("int", enum=(1, 2)),
-    "bottleneck_ratio": ValueType("float", minimum=0.0, exclusive_minimum=True),
-    "depth_bottleneck": ValueType("int", minimum=1),
+    "bottleneck_ratio": ValueType("float", minimum=0.0, maximum=64.0, exclusive_minimum=True),
+    "depth_bottleneck": ValueType("int", minimum=1, maximum=MAX_DEPTH),
 }
 # Defaults of optional space keys (slim's resnet_v1 conventions, as in Architecture).
 SPACE_DEFAULTS: dict[str, Any] = {
@@ -186,17 +193,13 @@ class SearchDefaults:
     objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])
     seed: int = 0
     max_rejections: int = 1000
-
-    @property
-    def directions(self) -> list[str]:
-        """Optuna study directions, one per objective."""
-        return [OBJECTIVES[o] for o in self.objectives]
+    max_duplicates: int = 20
 
     def validate(self, source: str | None = None, path: str = "search") -> None:
-        expect_int(self.trials, source, join(path, "trials"), minimum=1)
+        expect_int(self.trials, source, join(path, "trials"), minimum=1, maximum=MAX_TRIALS)
         if self.timeout is not None:
             self.timeout = expect_float(self.timeout, source, join(path, "timeout"), minimum=0.0,
-                                        exclusive_minimum=True)
+                                        maximum=MAX_TIMEOUT, exclusive_minimum=True)
         expect_choice(self.sampler, SAMPLERS, source, join(path, "sampler"))
         expect_choice(self.pruner, PRUNERS, source, join(path, "pruner"))
         if isinstance(self.objectives, str):
@@ -218,8 +221,11 @@ class SearchDefaults:
                 raise ConfigError(source, join(path, "sampler"),
                                   "a multi-objective sampler (tpe, random, nsga2)", self.sampler,
                                   hint="CMA-ES optimises a single objective")
-        expect_int(self.seed, source, join(path, "seed"), minimum=0)
-        expect_int(self.max_rejections, source, join(path, "max_rejections"), minimum=1)
+        expect_int(self.seed, source, join(path, "seed"), minimum=0, maximum=MAX_SEED)
+        expect_int(self.max_rejections, source, join(path, "max_rejections"), minimum=1,
+                   maximum=10**7)
+        expect_int(self.max_duplicates, source, join(path, "max_duplicates"), minimum=1,
+                   maximum=10**6)
 
     def to_data(self) -> dict[str, Any]:
         return asdict(self)
@@ -298,7 +304,12 @@ class SearchSpace:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def can_use_bottleneck(self) -> bool:
-        return any(not str(u).endswith("_basic") for u in possible_values(self.unit) or ())
+        return can_be_bottleneck(self.unit)
+
+
+def can_be_bottleneck(unit: ParamSpec) -> bool:
+    """Whether the unit spec can draw a bottleneck unit."""
+    return any(not UnitKind(u).basic for u in possible_values(unit) or ())
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -324,8 +335,8 @@ def parse_space(data: Any, source: str | None = None) -> SearchSpace:
     name = data.get("name")
     if name is None:
         name = Path(source).stem if source != "<dict>" else None
-    if not isinstance(name, str) or not name:
-        raise ConfigError(source, "name", "a non-empty string", name)
+    # the name becomes part of run-directory and row file names
+    expect_name(name, source, "name")
     description = data.get("description") or ""
     if not isinstance(description, str):
         raise ConfigError(source, "description", "a string", description)
@@ -338,11 +349,12 @@ def parse_space(data: Any, source: str | None = None) -> SearchSpace:
         specs[key] = parse_param(raw, vtype, source, join("space", key))
     round_to = space.get("round_to")
     if round_to is not None:
-        round_to = expect_int(round_to, source, "space.round_to", minimum=1)
+        round_to = expect_int(round_to, source, "space.round_to", minimum=1, maximum=MAX_DEPTH)
     input_shape = _parse_input_shape(space.get("input_shape"), source, "space.input_shape")
     num_classes = space.get("num_classes")
     if num_classes is not None:
-        num_classes = expect_int(num_classes, source, "space.num_classes", minimum=1)
+        num_classes = expect_int(num_classes, source, "space.num_classes", minimum=1,
+                                 maximum=MAX_CLASSES)
     stages = _parse_stages(space["stages"], specs["unit"], source, "space.stages")
     constraints = _parse_constraints(data.get("constraints"), source, "constraints")
     _check_stride_feasible(specs["root"], stages, constraints, source)
@@ -380,8 +392,8 @@ def _parse_input_shape(raw: Any, source: str, path: str) -> tuple[int, int, int]
     if not isinstance(raw, list) or len(raw) != 3:
         raise ConfigError(source, path, "[height, width, channels] or null", raw,
                           hint="input_shape is not searchable")
-    return tuple(expect_int(v, source, join(path, i), minimum=1)  # type: ignore[return-value]
-                 for i, v in enumerate(raw))
+    return tuple(expect_int(v, source, join(path, i), minimum=1,  # type: ignore[return-value]
+                            maximum=MAX_IMAGE_SIZE) for i, v in enumerate(raw))
 
 
 def _split_shared(raw: Any, source: str, path: str) -> tuple[Any, bool]:
@@ -418,8 +430,7 @@ def _parse_stages(raw: Any, unit: ParamSpec, source: str, path: str) -> StagesSp
     stages = StagesSpec(count=count, shared=tuple(shared), per_stage=per_stage,
                         **specs)  # type: ignore[arg-type]
     # Every stage that can exist must know its bottleneck depth if a bottleneck unit can be drawn.
-    needs_bottleneck = any(not str(u).endswith("_basic") for u in possible_values(unit) or ())
-    if needs_bottleneck:
+    if can_be_bottleneck(unit):
         for i in range(max_count):
             if not any(k in stages.for_stage(i) for k in BOTTLENECK_KEYS):
                 raise ConfigError(source, join(path, "bottleneck_ratio"),
@@ -464,7 +475,8 @@ def _parse_constraints(raw: Any, source: str, path: str) -> Constraints:
         if key == "depths_non_decreasing":
             values[key] = expect_bool(value, source, join(path, key))
         elif value is not None:
-            values[key] = expect_int(value, source, join(path, key), minimum=1)
+            values[key] = expect_int(value, source, join(path, key), minimum=1,
+                                     maximum=MAX_BUDGET)
     for what in ("total_stride", "params", "flops"):
         lo, hi = values.get(f"min_{what}"), values.get(f"max_{what}")
         if lo is not None and hi is not None and lo > hi:
@@ -480,7 +492,7 @@ def _check_stride_feasible(root: ParamSpec, stages: StagesSpec, constraints: Con
     if lo_c is None and hi_c is None:
         return
     root_values = possible_values(root) or ()
-    root_strides = [4 if r == "imagenet" else 1 for r in root_values]
+    root_strides = [root_stride(r) for r in root_values]
     counts = possible_values(stages.count)
     if counts is None:
         assert isinstance(stages.count, IntRange)

@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import TrainConfig
-from resnet_nas.train.base import (DatasetLike, EpochMetrics, TrainResult, check_precision,
-                                   learning_rate_at, normalization_stats, precision_policy,
-                                   release_memory, resolve_trainer, schedule_spec)
+from resnet_nas.train.metrics import DatasetLike, EpochMetrics, TrainResult
+from resnet_nas.train.optim import learning_rate_at, schedule_spec
+from resnet_nas.train.augment import normalization_stats
+from resnet_nas.train.runtime import (check_precision, precision_policy, release_memory,
+                                      resolve_trainer)
 
 
 def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
@@ -64,7 +66,7 @@ def evaluate(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
       stats: (mean, std) per channel of the training images (normalization_stats(data)).
       cfg: gives eval_batch_size.
     """
-    from resnet_nas.train.base import active_backend
+    from resnet_nas.train.runtime import active_backend
 
     if active_backend() == "jax":
         from resnet_nas.train.jax_scan import evaluate_jax

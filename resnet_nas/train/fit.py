@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import TrainConfig
-from resnet_nas.train.base import (EpochMetrics, TrainResult, check_dataset, check_precision,
-                                   check_weight_decay, cross_entropy, device_description,
-                                   finished_reason, make_optimizer, normalization_stats,
-                                   normalize_numpy, random_augment_numpy, regularizers_disabled,
-                                   steady_images_per_second, steps_per_epoch,
-                                   uses_model_regularization)
+from resnet_nas.train.metrics import (EpochMetrics, TrainResult, finished_reason,
+                                      steady_images_per_second)
+from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
+                                    regularizers_disabled, uses_model_regularization)
+from resnet_nas.train.augment import (check_dataset, normalization_stats, normalize_numpy,
+                                      random_augment_numpy, steps_per_epoch)
+from resnet_nas.train.runtime import check_precision, device_description
 
 
 def _batches_class() -> type:

@@ -35,11 +35,13 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import AugmentConfig, TrainConfig
-from resnet_nas.train.base import (EpochMetrics, TrainResult, check_dataset, check_precision,
-                                   check_weight_decay, cross_entropy, default_xla_cache_dir,
-                                   device_description, finished_reason, make_optimizer,
-                                   normalization_stats, steady_images_per_second,
-                                   steps_per_epoch, uses_model_regularization)
+from resnet_nas.train.metrics import (EpochMetrics, TrainResult, finished_reason,
+                                      steady_images_per_second)
+from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
+                                    uses_model_regularization)
+from resnet_nas.train.augment import check_dataset, normalization_stats, steps_per_epoch
+from resnet_nas.train.runtime import (check_precision, default_xla_cache_dir, device_description,
+                                      on_release)
 
 # Programs that compile faster than this are not written to the persistent cache: it keeps
 # the hundreds of tiny eager-op programs of model building out, and the train/eval programs
@@ -76,14 +78,17 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
 
 
 def clear_eval_cache() -> None:
-    """Forgets the per-model compiled evaluation functions."""
+    """Forgets the per-model compiled evaluation functions (run by runtime.release_memory)."""
     _EVALUATORS.clear()
+
+
+on_release(clear_eval_cache)
 
 
 # ---------------------------------------------------------------------------------------------
 # Augmentation on the device.
 def crop_flip_jax(x: Any, offsets: Any, flips: Any, pad: int, mode: str) -> Any:
-    """Device twin of base.crop_flip_numpy: per-example crop at `offsets`, flip where `flips`.
+    """Device twin of augment.crop_flip_numpy: per-example crop at `offsets`, flip where `flips`.
 
     Args:
       x: (B, H, W, C) images (any dtype; uint8 keeps the gather cheap).

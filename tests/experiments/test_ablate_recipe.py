@@ -57,6 +57,7 @@ def test_variants_change_one_thing_and_scale_with_the_batch(ablate):
     assert longer.epochs == 30 and longer.warmup_epochs == recipe.warmup_epochs
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_the_table_and_reuses_finished_runs(tmp_path):
     proc = run(tmp_path, "--tiny", "--variants", "recipe,per_batch_crop")
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]

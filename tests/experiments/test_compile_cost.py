@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_compile_cost_tiny_run_reports_every_mode(tmp_path):
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     proc = subprocess.run([sys.executable, str(REPO / "experiments" / "compile_cost.py"), "--tiny",

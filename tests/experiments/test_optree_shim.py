@@ -139,7 +139,7 @@ def test_keras_trains_the_same_model_with_the_shim(tmp_path):
         "from resnet_nas.data import make_synthetic\n"
         "from resnet_nas.nets import build_model, cifar_resnet\n"
         "from resnet_nas.train import train_model\n"
-        "from resnet_nas.train.base import seed_all\n"
+        "from resnet_nas.train.runtime import seed_all\n"
         "data = make_synthetic(n_train=128, n_test=8, shape=(8, 8, 3), num_classes=3,"
         " n_val=32, seed=0)\n"
         "cfg = TrainConfig(epochs=2, batch_size=32, trainer='jax', backend='jax', seed=0,"

@@ -20,6 +20,7 @@ print(json.dumps({"backend": keras.backend.backend(), "params": model.count_para
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", [1, 2])
 def test_jax_backend_smoke(version):
     pytest.importorskip("jax")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from resnet_nas.results import write_record
+from tests.helpers import write_row
 
 GPU = "NVIDIA H100 80GB HBM3"
 
@@ -48,7 +48,7 @@ def write_hand_runs(root: Path) -> tuple[Path, Path]:
         _rec("tpe", 3, "duplicate", .90, 300, 2000, 1800, [.6, .85, .9], finished="11:30",
              arch_key="a1", duplicate_of=1, **tpe),
     ]:
-        write_record(r1, rec, refresh_tables=False)
+        write_row(r1, **rec)
     for rec in [
         _rec("rnd", 0, "complete", .85, 350, 3000, 7200, [.7, .8, .85], device="cpu",
              finished="12:00", arch_key="b0", **rnd),
@@ -57,7 +57,7 @@ def write_hand_runs(root: Path) -> tuple[Path, Path]:
         _rec("rnd", 2, "failed", None, None, None, 100, None, device="cpu", finished="13:10",
              arch_key="b2", reason="OOM", **rnd),
     ]:
-        write_record(r2, rec, refresh_tables=False)
+        write_row(r2, **rec)
     return r1, r2
 
 

@@ -11,7 +11,7 @@ import pytest
 from resnet_nas import results
 from resnet_nas.report import (DERIVED_COLUMNS, REPORT_COLUMNS, ReportError, load_runs,
                                parse_curve)
-from resnet_nas.results import write_record
+from tests.helpers import write_row
 
 
 def test_frame_has_schema_then_derived_columns(hand_frame):
@@ -45,8 +45,8 @@ def test_device_variants_and_missing_device():
 
 def test_same_study_name_in_two_runs_gets_run_prefix(tmp_path):
     for run in ("a", "b"):
-        write_record(tmp_path / run, {"study": "s", "trial": 0, "state": "complete",
-                                      "best_val_accuracy": 0.5}, refresh_tables=False)
+        write_row(tmp_path / run, **{"study": "s", "trial": 0, "state": "complete",
+                                      "best_val_accuracy": 0.5})
     frame = load_runs([tmp_path / "a", tmp_path / "b"])
     assert sorted(frame["study_label"]) == ["a/s", "b/s"]
 

@@ -134,12 +134,11 @@ def test_html_renders_in_headless_chromium(hand_frame, tmp_path):
 
 def test_report_of_a_run_with_nothing_complete(tmp_path):
     from resnet_nas.report import load_runs
-    from resnet_nas.results import write_record
+    from tests.helpers import write_row
     for t, state in enumerate(["failed", "pruned"]):
-        write_record(tmp_path / "r", {"study": "s", "trial": t, "state": state,
-                                      "val_accuracy_curve": [0.3] if state == "pruned" else None,
-                                      "best_val_accuracy": 0.3 if state == "pruned" else None},
-                     refresh_tables=False)
+        write_row(tmp_path / "r", study="s", trial=t, state=state,
+                  val_accuracy_curve=[0.3] if state == "pruned" else None,
+                  best_val_accuracy=0.3 if state == "pruned" else None)
     report = build_report(load_runs([tmp_path / "r"]), ReportOptions(normalize="flops"))
     assert "no complete trials yet" in report.notes[0]
     assert report.section("leaderboard").table.empty

@@ -35,7 +35,7 @@ def _cfg(**kw) -> TrainConfig:
 
 def _model(seed: int = 0, precision: str = "float32", **kw):
     from resnet_nas.train import precision_policy
-    from resnet_nas.train.base import seed_all
+    from resnet_nas.train.runtime import seed_all
 
     seed_all(seed)
     with precision_policy(precision):
@@ -130,7 +130,7 @@ def check_stop_and_diverge() -> dict:
     stopped = train_model(_model(), data, _cfg(epochs=3), on_epoch=lambda m: False)
     calls = []
     diverged = train_model(_model(), data,
-                           _cfg(epochs=3, learning_rate=1e30, warmup_epochs=0.0,
+                           _cfg(epochs=3, learning_rate=1e6, warmup_epochs=0.0,
                                 optimizer="sgd", momentum=0.0),
                            on_epoch=lambda m: calls.append(m.epoch) or True)
     return {"stopped": stopped.to_dict(), "diverged": diverged.to_dict(), "calls": calls}
@@ -141,7 +141,7 @@ def check_augment() -> dict:
     import jax
     import jax.numpy as jnp
 
-    from resnet_nas.train.base import crop_flip_numpy
+    from resnet_nas.train.augment import crop_flip_numpy
     from resnet_nas.train.jax_scan import crop_flip_jax, random_augment_jax
 
     rng = np.random.default_rng(0)
@@ -175,7 +175,7 @@ def check_regularization() -> dict:
     trainer's loss adds it (and leaves it out for AdamW)."""
     import jax.numpy as jnp
 
-    from resnet_nas.train.base import cross_entropy, make_optimizer
+    from resnet_nas.train.optim import cross_entropy, make_optimizer
     from resnet_nas.train.jax_scan import _EpochRunner
 
     wd = 0.05
@@ -205,7 +205,7 @@ def check_schedule() -> dict:
     import jax
     import jax.numpy as jnp
 
-    from resnet_nas.train.base import learning_rate_at, make_optimizer, schedule_spec
+    from resnet_nas.train.optim import learning_rate_at, make_optimizer, schedule_spec
 
     model = _model()
     out = {}

@@ -23,6 +23,7 @@ def run_bench(tmp_path: Path, *args: str, timeout: int = 300) -> subprocess.Comp
                           env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
+@pytest.mark.slow
 def test_tiny_jax_run_prints_the_table_and_writes_results(tmp_path):
     proc = run_bench(tmp_path, "--trainers", "jax", "--models", "20")
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]

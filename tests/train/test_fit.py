@@ -58,7 +58,7 @@ def test_on_epoch_false_stops_training(data):
 
 def test_exploding_loss_is_reported_as_diverged(data):
     calls = []
-    cfg = _cfg(epochs=3, learning_rate=1e30, warmup_epochs=0.0, optimizer="sgd", momentum=0.0)
+    cfg = _cfg(epochs=3, learning_rate=1e6, warmup_epochs=0.0, optimizer="sgd", momentum=0.0)
     result = train_model(_model(), data, cfg, on_epoch=lambda m: calls.append(m) or True)
     assert result.diverged and result.epochs_run == 1 and calls == []
     assert result.reason == "diverged: train loss nan at epoch 1"

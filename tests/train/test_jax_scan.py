@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-CORE = ["train", "modes", "donation", "bf16", "stop_and_diverge", "augment", "regularization", "schedule",
-        "compile", "fit_on_jax", "resnet", "release"]
+CORE = ["train", "bf16", "stop_and_diverge", "augment", "regularization", "schedule", "compile",
+        "release"]
+#: The longer checks (a real CIFAR ResNet, buffer donation, both epoch modes, model.fit on
+#: JAX), in their own slow run.
+LONG = ["donation", "resnet", "modes", "fit_on_jax"]
 
 
 def run_checks(names: list[str], cache_dir: Path) -> dict:
@@ -32,6 +35,11 @@ def run_checks(names: list[str], cache_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def checks(tmp_path_factory) -> dict:
     return run_checks(CORE, tmp_path_factory.mktemp("xla_cache"))
+
+
+@pytest.fixture(scope="module")
+def long_checks(tmp_path_factory) -> dict:
+    return run_checks(LONG, tmp_path_factory.mktemp("xla_cache"))
 
 
 def value(checks: dict, name: str):
@@ -60,11 +68,12 @@ def test_trains_two_epochs_reports_each_and_writes_weights_back(checks):
 
 def test_jax_path_does_not_import_tensorflow(checks):
     assert value(checks, "train")["tensorflow_imported"] is False
-    assert checks["resnet"]["tensorflow_imported"] is False
+    assert checks["release"]["tensorflow_imported"] is False
 
 
-def test_scan_and_loop_epochs_train_identically(checks):
-    v = value(checks, "modes")
+@pytest.mark.slow
+def test_scan_and_loop_epochs_train_identically(long_checks):
+    v = value(long_checks, "modes")
     for scan_row, loop_row in zip(v["scan"], v["loop"]):
         for a, b in zip(scan_row, loop_row):
             assert math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5)
@@ -99,9 +108,11 @@ def test_device_augmentation_matches_numpy_and_is_per_example(checks):
     assert v["distinct_per_batch"] == 1 and v["per_batch_moved"]
 
 
-def test_donated_state_trains_exactly_like_kept_state(checks):
+@pytest.mark.slow
+def test_donated_state_trains_exactly_like_kept_state(long_checks):
     # Each run: per-epoch [train_loss, val_loss] rows, then [sum |weights|].
-    flat = {k: [x for row in run for x in row] for k, run in value(checks, "donation").items()}
+    flat = {k: [x for row in run for x in row]
+            for k, run in value(long_checks, "donation").items()}
     for mode in ("scan", "loop"):
         assert flat[f"{mode}_donated"] == pytest.approx(flat[f"{mode}_kept"], rel=1e-6)
     assert flat["scan_donated"][-1] == pytest.approx(flat["loop_donated"][-1], rel=1e-4)
@@ -128,15 +139,18 @@ def test_compilation_is_timed_and_persistently_cached(checks):
     assert v["compile_seconds"] >= 0
 
 
-def test_fit_trainer_runs_on_the_jax_backend(checks):
-    r = value(checks, "fit_on_jax")
+@pytest.mark.slow
+def test_fit_trainer_runs_on_the_jax_backend(long_checks):
+    r = value(long_checks, "fit_on_jax")
     assert r["trainer"] == "fit" and r["backend"] == "jax" and r["epochs_run"] == 2
     assert all(math.isfinite(h["train_loss"]) for h in r["history"])
     assert r["history"][-1]["val_accuracy"] > 0.6
 
 
-def test_real_cifar_resnet_trains_under_bf16(checks):
-    v = value(checks, "resnet")
+@pytest.mark.slow
+def test_real_cifar_resnet_trains_under_bf16(long_checks):
+    v = value(long_checks, "resnet")
+    assert long_checks["resnet"]["tensorflow_imported"] is False
     assert len(v["history"]) == 1 and math.isfinite(v["history"][0]["train_loss"])
     assert v["bn_dtypes"] == ["float32"] and v["compile_seconds"] > 0
 

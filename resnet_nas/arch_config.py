@@ -1,0 +1,71 @@
+"""Architecture configs: the standalone YAML form of one trial (what `export` writes and
+`train` / `build` read).
+
+An exported config is standalone: the Block tuples (width multiplier already applied), the unit
+kind, root and shortcut, plus the data and training settings of the run. Rebuilding it gives a
+network with identical structure and parameter count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from resnet_nas.config import DataConfig, TrainConfig, data_config_from_dict
+from resnet_nas.fileio import read_yaml_file
+from resnet_nas.nets import Architecture
+from resnet_nas.validation import ConfigError, check_keys
+
+KIND = "resnet_nas/architecture"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an exported architecture came from (informational)."""
+
+    run_dir: str | None = None
+    study: str | None = None
+    trial: int | None = None
+    arch_key: str | None = None
+    state: str | None = None
+    best_val_accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """A standalone architecture config."""
+
+    name: str
+    arch: Architecture
+    data: DataConfig
+    train: TrainConfig
+    origin: Origin = Origin()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": KIND, "name": self.name, "origin": asdict(self.origin),
+                "architecture": self.arch.to_dict(), "data": asdict(self.data),
+                "train": self.train.to_dict()}
+
+
+def load_config(path: str | Path) -> ArchConfig:
+    """Reads and validates an architecture config file (bounded: see resnet_nas.fileio).
+
+    Raises:
+      ConfigError: naming the file and key path of the first problem.
+    """
+    path = Path(path)
+    source = str(path)
+    raw, _ = read_yaml_file(path, "an architecture config file")
+    raw = check_keys(raw, ["kind", "name", "origin", "architecture", "data", "train"], source,
+                     "", required=["architecture"])
+    if raw.get("kind", KIND) != KIND:
+        raise ConfigError(source, "kind", repr(KIND), raw.get("kind"))
+    name = raw.get("name") or path.stem
+    if not isinstance(name, str):
+        raise ConfigError(source, "name", "a string", name)
+    arch = Architecture.from_dict(raw["architecture"], source, "architecture")
+    data = data_config_from_dict(raw.get("data") or {}, source, "data")
+    train = TrainConfig.from_dict(raw.get("train") or {}, source, "train")
+    origin = check_keys(raw.get("origin") or {}, Origin.__dataclass_fields__, source, "origin")
+    return ArchConfig(name, arch, data, train, Origin(**dict(origin)))

@@ -1,0 +1,108 @@
+"""The Dataset type: uint8 NHWC images and int32 labels, split three ways, plus normalisation
+statistics. Every loader returns one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """Data on disk (or returned by a download) cannot be used; the message names the file."""
+
+
+@dataclass
+class Dataset:
+    """A data set split three ways.
+
+    Attributes:
+      name: data set name (DataConfig.name).
+      x_train, y_train: training images (uint8, NHWC) and int32 labels.
+      x_val, y_val: validation split held out from the training set; used by the search.
+      x_test, y_test: the official test split; only for the final evaluation of exported configs.
+      num_classes: number of classes (labels are 0..num_classes-1).
+      class_names: human-readable name of each label.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    class_names: list[str]
+
+    def __post_init__(self) -> None:
+        # Catch wiring mistakes here rather than as shape errors deep inside a Keras model.
+        for split in ("train", "val", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x.ndim != 4 or x.dtype != np.uint8:
+                raise ValueError(f"{self.name}: x_{split} must be a uint8 NHWC array, "
+                                 f"found {x.dtype} with shape {x.shape}")
+            if y.shape != (len(x),):
+                raise ValueError(f"{self.name}: y_{split} must have shape ({len(x)},), "
+                                 f"found {y.shape}")
+            if x.shape[1:] != self.x_train.shape[1:]:
+                raise ValueError(f"{self.name}: x_{split} has image shape {x.shape[1:]}, "
+                                 f"x_train has {self.x_train.shape[1:]}")
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(f"{self.name}: {self.num_classes} classes but "
+                             f"{len(self.class_names)} class names")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one image."""
+        h, w, c = self.x_train.shape[1:]
+        return int(h), int(w), int(c)
+
+    def summary(self) -> str:
+        """One line, e.g. 'digits: 1150 train / 288 val / 359 test, 8x8x1, 10 classes'."""
+        h, w, c = self.input_shape
+        return (f"{self.name}: {len(self.x_train)} train / {len(self.x_val)} val / "
+                f"{len(self.x_test)} test, {h}x{w}x{c}, {self.num_classes} classes")
+
+
+@dataclass
+class RawData:
+    """A data set as published: the official train and test splits."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+
+
+def normalization_stats(x_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation, in [0, 255] units.
+
+    Computed in float64 over chunks (CIFAR-10 in float64 at once would need 1.2 GB).
+
+    Args:
+      x_uint8: images, NHWC (normally the training split).
+
+    Returns:
+      (mean, std), each float32 of shape (channels,). std is floored at 1.0 (one grey level) so
+      that normalising a constant channel does not divide by zero.
+    """
+    x = np.asarray(x_uint8)
+    if x.ndim != 4 or len(x) == 0:
+        raise ValueError(f"normalization_stats: expected a non-empty NHWC array, "
+                         f"found shape {x.shape}")
+    flat = x.reshape(-1, x.shape[-1])
+    chunk = 1 << 20
+    total = np.zeros(flat.shape[1], np.float64)
+    for start in range(0, len(flat), chunk):
+        total += flat[start:start + chunk].sum(axis=0, dtype=np.float64)
+    mean = total / len(flat)
+    # Two passes rather than E[x^2] - E[x]^2, which loses precision when std << mean.
+    sq = np.zeros(flat.shape[1], np.float64)
+    for start in range(0, len(flat), chunk):
+        diff = flat[start:start + chunk].astype(np.float64) - mean
+        sq += np.einsum("ij,ij->j", diff, diff)
+    std = np.maximum(np.sqrt(sq / len(flat)), 1.0)
+    return mean.astype(np.float32), std.astype(np.float32)

@@ -1,0 +1,259 @@
+"""The Optuna engine: ask/tell over the shared trial flow (resnet_nas.engines.common).
+
+Each trial is asked for, sampled define-by-run and checked; an infeasible sample is told to
+Optuna as failed (user attr 'rejected') and resampled without training; a duplicate
+architecture is told the original's outcome; everything else trains in the trial process, which
+reports every epoch so Optuna's pruner can stop it. Every finished trial writes one row and
+keeps the same record in the trial's user attributes ('record'), so the storage alone can
+rebuild the study's table (resnet_nas.distributed.collect).
+
+`run_trials` is the loop; a `LoopControl` decides when to ask, how an architecture is settled
+and what an interruption does. `LocalControl` is the single search process of a run directory;
+resnet_nas.distributed has the one for several workers sharing a study.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import optuna
+from optuna.trial import TrialState
+
+from resnet_nas import results
+from resnet_nas.engines.common import (LoopResult, RunnerFactory, Sample, SearchContext,
+                                       TrialFlow)
+from resnet_nas.engines.optuna_study import create_study, load_study, trial_id
+from resnet_nas.interrupts import check_stop, pause, safe_points, signal_name
+from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial, this_process
+from resnet_nas.storage import heartbeat, open_storage, redact
+
+NAME = "optuna"
+#: Trial user attributes (the storage's copy of what a row says).
+ATTR_ARCH_KEY = "arch_key"
+ATTR_DUPLICATE_OF = "duplicate_of"
+ATTR_RECORD = "record"
+ATTR_REJECTED = "rejected"
+ATTR_RUN_ID = "run_id"
+
+
+@dataclass
+class OptunaPruning:
+    """The flow's Pruning for one Optuna trial (single-objective studies only)."""
+
+    trial: optuna.Trial
+    name: str
+
+    def report(self, epoch: int, value: float) -> None:
+        self.trial.report(value, epoch)
+
+    def should_prune(self) -> bool:
+        return self.trial.should_prune()
+
+
+def reject(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Tells Optuna a sample that is not run (infeasible, taken, surplus): failed + 'rejected'."""
+    try:
+        trial.set_user_attr(ATTR_REJECTED, reason)
+        study.tell(trial, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass  # another worker found it stale and failed it already
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, rec: TrialRecord, objectives: tuple[str, ...],
+         original_state: TrialState | None = None) -> None:
+    """Tells Optuna a finished trial's outcome and keeps its record in the storage."""
+    trial.set_user_attr(ATTR_RECORD, json.dumps(rec.to_row()))
+    if rec.state == "complete" or (rec.state == "duplicate"
+                                   and original_state == TrialState.COMPLETE):
+        study.tell(trial, rec.objective_values(objectives))
+    elif rec.state in ("pruned", "duplicate"):
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+
+
+class LoopControl:
+    """When `run_trials` asks for a trial, and how it settles an architecture.
+
+    This base is the single search process of a run directory; several workers of one study use
+    resnet_nas.distributed.control.StudyControl.
+    """
+
+    def __init__(self, flow: TrialFlow):
+        self.flow = flow
+
+    def next_action(self, study: optuna.Study) -> str:
+        """'ask' a new trial, 'wait' (idle() then ask again) or 'stop'."""
+        return "stop" if self.flow.done else "ask"
+
+    def idle(self) -> None:
+        pause(1.0)
+
+    def admit(self, study: optuna.Study, trial: optuna.Trial) -> str | None:
+        """None to run the fresh trial, else why it is dropped unrun."""
+        return None
+
+    def settle(self, study: optuna.Study, trial: optuna.Trial, key: str, epochs: int
+               ) -> tuple[TrialRecord | None, TrialState | None, tuple[str, ...]]:
+        """(original, its Optuna state, ()) to reuse a trained trial's result; (None, None, ())
+        to train; (None, None, reasons) to reject the sample."""
+        original = self.flow.original(key, epochs)
+        if original is None:
+            trial.set_user_attr(ATTR_ARCH_KEY, key)
+            return None, None, ()
+        state = TrialState.PRUNED if original.state == "pruned" else TrialState.COMPLETE
+        return original, state, ()
+
+    def interrupted(self, study: optuna.Study, trial: optuna.Trial | None,
+                    sample: Sample | None) -> None:
+        """A stop while `trial` ran: it is failed in the storage and recorded as interrupted."""
+        if trial is None:
+            return
+        try:
+            study.tell(trial, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+        self.flow.interrupted(trial.number, sample.arch if sample else None,
+                              self.flow.ctx.train.epochs)
+
+
+
+def run_trials(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: TrialFlow,
+               control: LoopControl, stop_when: Callable[[], bool] | None = None) -> LoopResult:
+    """Asks/tells trials until `control` says stop, the timeout passes, or the space looks
+    exhausted (`search.max_duplicates` duplicates in a row).
+
+    Each trial keeps a heartbeat from ask to tell, so that a killed process leaves a trial that
+    other workers find stale.
+    """
+    current = _Current()
+    try:
+        with safe_points():
+            return _loop(study, storage, flow, control, stop_when, current)
+    except KeyboardInterrupt as e:
+        control.interrupted(study, current.trial, current.sample)
+        return LoopResult(interrupted=signal_name(e), ran=dict(flow.tally.here))
+
+
+@dataclass
+class _Current:
+    """The trial being run (what a stop must record)."""
+
+    trial: optuna.Trial | None = None
+    sample: Sample | None = None
+
+
+def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: TrialFlow,
+          control: LoopControl, stop_when: Callable[[], bool] | None,
+          current: _Current) -> LoopResult:
+    ctx = flow.ctx
+    start = time.monotonic()
+
+    def ended(note: str | None = None) -> LoopResult:
+        return LoopResult(note=note, ran=dict(flow.tally.here))
+
+    while True:
+        current.trial = current.sample = None
+        check_stop()  # a stop signal takes effect here, or while a trial trains
+        if ctx.timeout is not None and time.monotonic() - start > ctx.timeout:
+            return ended(f"timeout of {ctx.timeout:g}s reached; not starting new trials")
+        if flow.exhausted:
+            return ended(f"stopped early: the last {flow.duplicates_in_a_row} samples were all "
+                         "architectures trained already (the space looks exhausted; raise "
+                         "search.max_duplicates to go on)")
+        if stop_when is not None and stop_when():
+            return ended()
+        action = control.next_action(study)
+        if action == "stop":
+            return ended()
+        if action == "wait":
+            control.idle()
+            continue
+        trial = current.trial = study.ask()
+        with heartbeat(storage, trial_id(storage, study, trial.number)):
+            surplus = control.admit(study, trial)
+            if surplus:
+                reject(study, trial, surplus)
+                continue
+            trial.set_user_attr("worker", this_process())
+            trial.set_user_attr(ATTR_RUN_ID, ctx.run.run_id)
+            sample = current.sample = flow.sample(trial)
+            original = original_state = None
+            reasons = sample.reasons
+            epochs = ctx.train.epochs
+            if sample.feasible:
+                key = sample.arch.key()
+                original, original_state, reasons = control.settle(study, trial, key, epochs)
+                if original is not None:
+                    # before arch_key, so that no other worker takes it for a claimant
+                    trial.set_user_attr(ATTR_DUPLICATE_OF, original.trial)
+                    trial.set_user_attr(ATTR_ARCH_KEY, key)
+            if reasons:
+                reject(study, trial, "; ".join(reasons))
+                continue
+            rec = flow.record(trial.number, sample.arch, epochs)
+            try:
+                trial.set_user_attr("arch", sample.arch.to_dict())
+                trial.set_user_attr("epochs_planned", epochs)
+                trial.set_user_attr("backend", ctx.train.backend)
+                if original is not None:
+                    rec = flow.reuse(rec, original)
+                else:
+                    pruning = (OptunaPruning(trial, type(study.pruner).__name__)
+                               if len(study.directions) == 1 else None)
+                    rec = flow.train(rec, sample.arch, epochs, pruning)
+                tell(study, trial, rec, ctx.run.objectives, original_state)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                rec = record_stale_self(rec)
+        flow.finish(rec)
+
+
+def record_stale_self(rec: TrialRecord) -> TrialRecord:
+    return replace(rec, state="failed",
+                   reason="stale: another worker found no heartbeat of this trial within the "
+                   "grace period and failed it; its result is not used")
+
+
+def fail_orphaned_trials(study: optuna.Study, flow: TrialFlow) -> int:
+    """On resume: the trials an earlier process of this run left RUNNING (it was killed; this
+    process holds the run directory's lock, so none of them is live) are failed and recorded as
+    interrupted. Trials of other workers sharing the study are left alone."""
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get(ATTR_RUN_ID, flow.ctx.run.run_id) != flow.ctx.run.run_id:
+            continue
+        try:
+            study.tell(t.number, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        rec = record_from_trial(t, flow.ctx.run, "failed",
+                                f"{INTERRUPTED}: the search stopped while it ran")
+        if not results.row_path(flow.ctx.run_dir, rec.study, rec.trial).exists():
+            flow.finish(rec)
+        n += 1
+    return n
+
+
+def run_optuna(ctx: SearchContext, resumed: bool, create_only: bool,
+               out: Callable[[str], None], runner_factory: RunnerFactory | None = None
+               ) -> LoopResult:
+    """The Optuna engine of `search`: creates or continues the run's study and runs trials."""
+    storage = open_storage(ctx.storage_url, heartbeat=True)
+    if resumed:
+        study = load_study(ctx.run, storage, ctx.train.epochs)
+    else:
+        study = create_study(ctx.run, storage, ctx.train.epochs,
+                             (ctx.run_dir / "space.yaml").read_text())
+    if create_only:
+        out(f"created study {ctx.run.study!r} in {redact(ctx.storage_url)}")
+        return LoopResult()
+    with TrialFlow(ctx, runner_factory) as flow:
+        if resumed:
+            n = fail_orphaned_trials(study, flow)
+            if n:
+                flow.progress.write(f"resume: {n} trial(s) left running by the stopped search "
+                                    "are recorded as interrupted")
+        return run_trials(study, storage, flow, LoopControl(flow))

@@ -1,0 +1,213 @@
+"""Reading the files a user can hand us (YAML configs, run.json, rows) without trusting them,
+and writing our own files so that a crash never leaves half of one.
+
+Every reader is bounded: a file larger than its cap, nested deeper than MAX_NESTING, or (YAML)
+using aliases is refused before it is expanded, with a ConfigError naming the file. YAML aliases
+are refused outright: resolving `*name` references is what lets a 2 KB "billion laughs" file
+grow into gigabytes, and a search-space file never needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from resnet_nas.validation import ConfigError
+
+#: Largest YAML config (search space, exported architecture) we read. The shipped spaces are
+#: about 2 KB.
+MAX_YAML_BYTES = 1 << 20
+#: Largest JSON file of ours we read back (run.json, one row).
+MAX_JSON_BYTES = 16 << 20
+#: Deepest nesting of mappings/lists accepted in a YAML or JSON file (the formats need < 10).
+MAX_NESTING = 64
+# Files we write get the modes a plain open() would give (mkstemp makes them 0600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with no aliases, bounded nesting, and exponent floats without a dot
+    (YAML 1.1 reads `1e-4` as a string)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted; write the value out", mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, f"nesting deeper than {MAX_NESTING} levels", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def read_text(path: str | os.PathLike, max_bytes: int, what: str) -> str:
+    """The UTF-8 text of a regular file of at most `max_bytes` bytes.
+
+    Raises:
+      ConfigError: missing, not a regular file, too large, or not UTF-8 text.
+    """
+    source = str(path)
+    p = Path(path)
+    try:
+        if not p.is_file():  # a directory, FIFO or device is never read
+            found = "a directory" if p.is_dir() else ("missing file" if not p.exists()
+                                                       else "not a regular file")
+            raise ConfigError(source, "", f"{what} (a regular file)", found)
+        with open(p, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise ConfigError(source, "", f"a readable {what}", source, hint=e.strerror) from None
+    if len(data) > max_bytes:
+        raise ConfigError(source, "", f"{what} of at most {max_bytes:,} bytes",
+                          f"a larger file ({p.stat().st_size:,} bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(source, "", f"{what} in UTF-8", f"bytes that are not UTF-8 at offset "
+                          f"{e.start}") from None
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
+    """Parses YAML text with SafeLoader.
+
+    Returns:
+      (data, node): the Python value and its node tree (for line numbers); (None, None) for an
+      empty document.
+
+    Raises:
+      ConfigError: a syntax error (with its line and column), an alias, too deep nesting, an
+        unknown tag, or a value Python cannot hold (an integer of 5,000 digits).
+    """
+    loader = None
+    try:
+        loader = SafeLoader(text)  # its reader refuses control characters already here
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        context = getattr(e, "context", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+        err = ConfigError(source, where, "valid YAML", problem,
+                          hint=f"YAML syntax error {context}" if context else "YAML syntax error")
+        err.line = mark.line + 1 if mark else None  # type: ignore[attr-defined]
+        raise err from None
+    except (ValueError, RecursionError, OverflowError) as e:
+        raise ConfigError(source, "<file>", "values Python can hold",
+                          f"{type(e).__name__}: {str(e).splitlines()[0][:120]}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return data, node
+
+
+def read_yaml_file(path: str | os.PathLike, what: str = "a YAML file",
+                   max_bytes: int = MAX_YAML_BYTES) -> tuple[Any, yaml.Node | None]:
+    """read_text + parse_yaml."""
+    return parse_yaml(read_text(path, max_bytes, what), str(path))
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+def read_json_object(path: str | os.PathLike, what: str,
+                     max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """A JSON file whose top level is an object (run.json, a row).
+
+    Raises:
+      ConfigError: naming the file: unreadable, too large, not JSON, not an object, or nested
+        deeper than MAX_NESTING.
+    """
+    source = str(path)
+    text = read_text(path, max_bytes, what)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(source, f"line {e.lineno}, column {e.colno}", f"{what} (valid JSON)",
+                          e.msg) from None
+    except (RecursionError, ValueError) as e:
+        raise ConfigError(source, "<file>", f"{what} (JSON nested at most {MAX_NESTING} deep)",
+                          type(e).__name__) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, "<top level>", f"{what} (a JSON object)",
+                          f"a JSON {type(data).__name__}")
+    if not _depth_ok(data, MAX_NESTING):
+        raise ConfigError(source, "<file>", f"{what} (JSON nested at most {MAX_NESTING} deep)",
+                          "deeper nesting")
+    return data
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Writes `text` to `path` through a temporary file and a rename: a reader (or a crash)
+    sees the old file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_new(path: str | os.PathLike, text: str) -> bool:
+    """Creates `path` with `text`, atomically, only if it does not exist yet.
+
+    Returns:
+      False (and writes nothing) when the file exists: a finished record is never rewritten.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        try:
+            os.link(tmp, path)  # atomic, and fails when the name is taken
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: exclusive create instead
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,79 @@
+"""`train --config` and `build --config`: an exported architecture config retrained from scratch
+(and evaluated once on the test split, which the search never saw) or built and saved."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from resnet_nas.arch_config import load_config
+from resnet_nas.nets import complexity
+from resnet_nas.run import check_data_path
+
+
+def train_config(path: str | Path, epochs: int | None = None, save: str | None = None,
+                 backend: str | None = None, data_path: str | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Retrains a config from scratch in a trial process and evaluates it on the test split.
+
+    Returns:
+      A summary dict: name, arch_key, params, flops, epochs, best/final val accuracy,
+      test_accuracy, train_seconds, images_per_second, device; also written next to the config
+      as <config>.result.json.
+    """
+    from resnet_nas.trial_process import Job, TrialRunner
+
+    cfg = load_config(path)
+    train = cfg.train
+    if epochs is not None:
+        train = replace(train, epochs=epochs)
+    if backend is not None:
+        train = replace(train, backend=backend)
+    if data_path is not None:
+        check_data_path(data_path)
+    data = cfg.data if data_path is None else replace(cfg.data, name="folder", path=data_path)
+    train.validate(str(path), "train")
+    data.validate(str(path), "data")
+
+    def on_epoch(m: dict[str, Any]) -> bool:
+        if progress:
+            print(f"epoch {m['epoch']:>3}  loss {m['train_loss']:.4f}  val_acc "
+                  f"{m['val_accuracy']:.4f}  {m['images_per_second']:.0f} img/s", flush=True)
+        return True
+
+    with TrialRunner(train.backend, max_trials_per_worker=1) as runner:
+        outcome = runner.run(Job(arch=cfg.arch, train=train, data=data, evaluate_test=True,
+                                 save_model=save), on_epoch)
+    if not outcome.ok or outcome.train is None:
+        raise RuntimeError(f"training {path} failed: {outcome.error.strip().splitlines()[0]}")
+    res = outcome.train
+    accs = [m.val_accuracy for m in res.history]
+    c = complexity(cfg.arch)
+    summary = {"name": cfg.name, "config": str(path), "arch_key": cfg.arch.key(),
+               "params": c.params, "flops": c.flops, "epochs": res.epochs_run,
+               "best_val_accuracy": max(accs) if accs else None,
+               "final_val_accuracy": accs[-1] if accs else None,
+               "test_accuracy": outcome.test_accuracy, "diverged": res.diverged,
+               "train_seconds": res.train_seconds, "compile_seconds": res.compile_seconds,
+               "images_per_second": res.images_per_second, "device": res.device,
+               "backend": res.backend, "trainer": res.trainer, "saved_model": save}
+    Path(str(path) + ".result.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def build_config(path: str | Path, out: str | Path) -> dict[str, Any]:
+    """Builds the config's model and saves it as a .keras file (no training)."""
+    out = Path(out)
+    if out.suffix != ".keras":
+        raise ValueError(f"--out must end in .keras, got {out}")
+    from resnet_nas.nets.build import build_model
+
+    cfg = load_config(path)
+    model = build_model(cfg.arch, cfg.train.resnet_config(), name=cfg.name.replace("/", "_"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    c = complexity(cfg.arch)
+    return {"path": str(out), "params": model.count_params(), "analytic_params": c.params,
+            "flops": c.flops, "layers": len(model.layers)}

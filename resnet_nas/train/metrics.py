@@ -1,0 +1,109 @@
+"""Result types of the trainers: one epoch's metrics, one training run's result.
+
+Plain data (no Keras import): the search process reads them back from the trial process.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+@dataclass
+class EpochMetrics:
+    """Metrics of one epoch.
+
+    Attributes:
+      epoch: 1-based epoch number.
+      train_loss: mean over the epoch's steps of the optimised objective (cross-entropy with
+        label smoothing, plus the model's L2 penalty unless the optimizer is AdamW).
+      train_accuracy: accuracy on the augmented training batches, in training mode.
+      val_loss: plain cross-entropy (no smoothing, no L2) on the validation split.
+      val_accuracy: accuracy on the validation split.
+      seconds: wall time of the epoch, training and validation together.
+      images_per_second: training images per second of training time (validation excluded).
+    """
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    images_per_second: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of one `train_model` call.
+
+    Attributes:
+      history: one EpochMetrics per epoch run (a diverged epoch is included).
+      epochs_run: len(history).
+      stopped_early: on_epoch returned False (pruned).
+      diverged: the training loss became NaN or infinite.
+      reason: 'completed', 'stopped by on_epoch at epoch K' or
+        'diverged: train loss nan at epoch K'.
+      train_seconds: wall time of all epochs (compilation excluded where it is measured apart).
+      compile_seconds: time spent compiling (JAX: ahead-of-time compile of the train and eval
+        functions; fit: first epoch minus a steady epoch, NaN with a single epoch).
+      images_per_second: training throughput after compilation (mean over epochs 2..N, or
+        epoch 1 when only one epoch ran).
+      trainer: 'jax' or 'fit'.
+      backend: the active Keras backend.
+      device: what ran it, e.g. 'NVIDIA H100 80GB HBM3' or 'cpu'.
+    """
+
+    history: list[EpochMetrics]
+    epochs_run: int
+    stopped_early: bool
+    diverged: bool
+    reason: str
+    train_seconds: float
+    compile_seconds: float
+    images_per_second: float
+    trainer: str
+    backend: str
+    device: str
+
+    @property
+    def final(self) -> EpochMetrics | None:
+        return self.history[-1] if self.history else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainResult":
+        return cls(**{**data, "history": [EpochMetrics(**m) for m in data["history"]]})
+
+
+class DatasetLike(Protocol):
+    """What the trainers read from resnet_nas.data.Dataset (duck typed)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    num_classes: int
+
+
+def steady_images_per_second(history: Sequence[EpochMetrics]) -> float:
+    """Mean training throughput over epochs 2..N (epoch 1 alone when that is all there is)."""
+    if not history:
+        return float("nan")
+    rows = history[1:] if len(history) > 1 else history
+    return float(np.mean([m.images_per_second for m in rows]))
+
+
+def finished_reason(epoch: int, train_loss: float) -> str | None:
+    """The divergence reason when train_loss is not finite, else None."""
+    if math.isfinite(train_loss):
+        return None
+    return f"diverged: train loss {train_loss} at epoch {epoch}"

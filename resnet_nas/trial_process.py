@@ -1,0 +1,380 @@
+"""Trial isolation: each trial trains in a recycled trial process, never in the search process.
+
+Keras (and TensorFlow in particular) keeps growing host memory across many models in one process
+(a known Keras Tuner / Optuna report), and a crash inside a backend would otherwise take the whole
+study down. The search process therefore never imports Keras: it hands one job at a time to a
+`TrialRunner`, which owns a `spawn`ed trial process. The trial process sets the Keras backend
+before importing Keras, keeps the loaded data set between jobs, and streams per-epoch metrics
+back so the search can prune. The runner recycles the process after `max_trials_per_worker`
+jobs or when its resident memory passes `max_worker_rss_mb`, and replaces it after a crash.
+
+A trial process never outlives its search: it asks the kernel to kill it when its parent dies
+(Linux PR_SET_PDEATHSIG; a parent-pid watchdog elsewhere), ignores the Ctrl-C and SIGTERM that
+reach its process group (the search decides, and stops it), and exits quietly when the pipe
+to its search breaks.
+
+Protocol over a multiprocessing Pipe (pickled plain data):
+  search -> trial: ("run", Job)                      trial -> search: ("epoch", metrics dict)
+  search -> trial: ("continue", bool)                trial -> search: ("done", result dict)
+  search -> trial: ("stop",)                         trial -> search: ("error", message)
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from resnet_nas.config import DataConfig, TrainConfig
+from resnet_nas.interrupts import check_stop
+from resnet_nas.nets import Architecture
+from resnet_nas.train.metrics import TrainResult
+
+#: Seconds between the watchdog's looks at the parent pid (where PR_SET_PDEATHSIG is missing).
+WATCHDOG_SECONDS = 0.5
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size of a process in MiB (Linux /proc; 0 where unavailable)."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One trial for a trial process (typed configs, pickled over the pipe as they are).
+
+    Attributes:
+      arch: the architecture to build.
+      train: how to train it.
+      data: which data to train it on.
+      evaluate_test: also evaluate on the test split (final training of an exported config).
+      save_model: path to save the trained model as .keras, or None.
+    """
+
+    arch: Architecture
+    train: TrainConfig
+    data: DataConfig
+    evaluate_test: bool = False
+    save_model: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What came back from a job.
+
+    Attributes:
+      ok: the job ran to its end (a diverged or pruned training is still ok).
+      train: the training result (None when not ok).
+      error: first lines of the error when not ok.
+      test_accuracy / test_loss: with Job.evaluate_test.
+      count_params: model.count_params() of the trained model.
+    """
+
+    ok: bool
+    train: TrainResult | None = None
+    error: str = ""
+    worker_rss_mb: float = 0.0
+    worker_pid: int = 0
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    count_params: int | None = None
+
+
+class TrialRunnerLike:
+    """What the engines need of a runner (TrialRunner, or a test's fake)."""
+
+    def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None
+            ) -> JobResult: ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Trial-process side.
+def die_with_parent(parent_pid: int) -> None:
+    """Ends this process as soon as `parent_pid` is gone, quietly (no traceback, no output)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # it died before the request above
+        os._exit(0)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_SECONDS)
+            if os.getppid() != parent_pid:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def become_trial_process(parent_pid: int) -> None:
+    """First thing in a trial process: leave Ctrl-C and SIGTERM to the search (they reach the
+    whole process group; the search decides and stops this process), and die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(parent_pid)
+
+
+def serve_jobs(conn, run_job: Callable[[Job, Callable[[dict[str, Any]], bool]], dict[str, Any]]
+               ) -> None:
+    """The trial process's loop: runs the jobs it receives until told to stop.
+
+    A job's exception is reported as an error (the search records a failed trial); when the
+    pipe to the search breaks, the process exits quietly.
+
+    Args:
+      run_job: (job, on_epoch) -> result dict {"train": TrainResult.to_dict(), ...}, where
+        on_epoch(metrics dict) -> continue?
+    """
+    def on_epoch(metrics: dict[str, Any]) -> bool:
+        conn.send(("epoch", metrics))
+        return bool(conn.recv()[1])
+
+    try:
+        while True:
+            msg = conn.recv()
+            if msg[0] == "stop":
+                return
+            try:
+                reply = ("done", run_job(msg[1], on_epoch))
+            except (EOFError, BrokenPipeError, ConnectionResetError):
+                raise  # the search is gone (below)
+            except Exception as e:  # reported to the search, which records a failed trial
+                reply = ("error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}")
+            conn.send(reply)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        os._exit(0)  # the search is gone: nothing to report to, nothing to say
+
+
+def trial_main(conn, env: dict[str, str], parent_pid: int) -> None:
+    """The trial process: trains the jobs it receives (TrialRunner's default target)."""
+    become_trial_process(parent_pid)
+    os.environ.update(env)
+    import logging
+    import warnings
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
+    warnings.filterwarnings("ignore")
+    if env.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        _import_tensorflow_quietly()
+    datasets: dict[Any, Any] = {}
+    serve_jobs(conn, lambda job, on_epoch: _run_job(job, on_epoch, datasets))
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with the C++ stderr silenced.
+
+    TensorFlow's start-up lines (oneDNN, missing CUDA drivers) come from absl before its log
+    level is read, so TF_CPP_MIN_LOG_LEVEL does not stop them; they would land in the middle of
+    the progress bars of every new trial process. An import error still raises as usual.
+    """
+    import importlib
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                tf = importlib.import_module("tensorflow")
+                tf.constant(0)  # the CUDA probe runs on the first op, not at import
+            except ImportError:
+                pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _run_job(job: Job, on_epoch: Callable[[dict[str, Any]], bool],
+             datasets: dict[Any, Any]) -> dict[str, Any]:
+    from resnet_nas.data import load_dataset
+    from resnet_nas.nets.build import build_model
+    from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
+    from resnet_nas.train.runtime import release_memory, seed_all
+
+    key = (job.data, job.train.seed)
+    if key not in datasets:
+        datasets.clear()
+        datasets[key] = load_dataset(job.data, seed=job.train.seed)
+    data = datasets[key]
+    seed_all(job.train.seed)
+    release_memory()
+    with precision_policy(job.train.precision):
+        model = build_model(job.arch, job.train.resnet_config())
+    result = train_model(model, data, job.train, lambda m: on_epoch(m.to_dict()))
+    out: dict[str, Any] = {"train": result.to_dict()}
+    if job.evaluate_test and not result.diverged:
+        loss, acc = evaluate(model, data.x_test, data.y_test, job.train,
+                             normalization_stats(data))
+        out["test_loss"], out["test_accuracy"] = float(loss), float(acc)
+    if job.save_model:
+        # Save an inference copy: the compiled optimizer (with our LR schedule) is training
+        # state, and would make the file unloadable without this package's registrations.
+        with precision_policy(job.train.precision):
+            clean = build_model(job.arch, job.train.resnet_config(), name=model.name)
+        clean.set_weights(model.get_weights())
+        clean.save(job.save_model)
+    out["count_params"] = int(model.count_params())
+    del model
+    release_memory()
+    out["worker_rss_mb"] = rss_mb()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Search side.
+class TrialRunner(TrialRunnerLike):
+    """Runs jobs in a recycled trial process.
+
+    Args:
+      backend: Keras backend of the trial process (KERAS_BACKEND).
+      max_trials_per_worker: recycle the process after this many jobs (bounds memory growth).
+      max_worker_rss_mb: recycle the process when its RSS after a job exceeds this.
+      env: extra environment for the trial process.
+      target: the trial process's main function (default trial_main; tests give a light
+        stand-in that trains nothing).
+    """
+
+    def __init__(self, backend: str = "tensorflow", max_trials_per_worker: int = 10,
+                 max_worker_rss_mb: float = 6000.0, env: dict[str, str] | None = None,
+                 target: Callable[..., None] = trial_main):
+        self.backend = backend
+        self.max_trials_per_worker = max_trials_per_worker
+        self.max_worker_rss_mb = max_worker_rss_mb
+        self.env = {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+                    "PYTHONWARNINGS": "ignore", **(env or {})}
+        self.target = target
+        self._ctx = mp.get_context("spawn")
+        self._proc = None
+        self._conn = None
+        self._jobs_done = 0
+        self.restarts = 0
+
+    # -- process management -----------------------------------------------------------------
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=self.target, args=(child, self.env, os.getpid()),
+                                 daemon=True, name="resnet_nas-trial")
+        try:
+            proc.start()
+        finally:
+            child.close()
+        self._proc, self._conn = proc, parent
+        self._jobs_done = 0
+
+    def close(self) -> None:
+        """Stops the trial process (gracefully if it is idle, else by force)."""
+        if self._proc is None or self._conn is None:
+            self._proc = None
+            return
+        try:
+            self._conn.send(("stop",))
+            self._proc.join(timeout=5)
+        except OSError:
+            pass
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        self._conn.close()
+        self._proc = None
+        self._conn = None
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        self._proc = None
+        self._conn = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def __enter__(self) -> "TrialRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
+            poll_seconds: float = 0.5) -> JobResult:
+        """Runs one job; `on_epoch(metrics) -> continue?` is called for every epoch.
+
+        A crash of the trial process (segfault, OOM kill) gives JobResult(ok=False,
+        error='trial process crashed...') and a fresh process for the next job. Any exception
+        here (Ctrl-C, SIGTERM) kills the process first: no orphan goes on training.
+        """
+        if self._proc is None or not self._proc.is_alive():
+            if self._proc is not None:
+                self.restarts += 1
+            self._start()
+        try:
+            self._conn.send(("run", job))
+        except OSError:  # the idle process died since its last job: start a fresh one
+            self.kill()
+            self._start()
+            self._conn.send(("run", job))
+        pid = self._proc.pid
+        try:
+            while True:
+                check_stop()  # a Ctrl-C / SIGTERM of the search (resnet_nas.interrupts)
+                if not self._conn.poll(poll_seconds):
+                    if not self._proc.is_alive():
+                        return self._crashed(pid)
+                    continue
+                try:
+                    kind, payload = self._conn.recv()
+                    if kind == "epoch":
+                        keep_going = True if on_epoch is None else bool(on_epoch(payload))
+                        self._conn.send(("continue", keep_going))
+                        continue
+                except (EOFError, OSError):  # the pipe died with the process
+                    return self._crashed(pid)
+                if kind == "done":
+                    rss = payload.get("worker_rss_mb", 0.0)
+                    self._after_job(rss)
+                    return JobResult(True, TrainResult.from_dict(payload["train"]),
+                                     worker_rss_mb=rss, worker_pid=pid,
+                                     test_accuracy=payload.get("test_accuracy"),
+                                     test_loss=payload.get("test_loss"),
+                                     count_params=payload.get("count_params"))
+                if kind == "error":
+                    # The process survived, but its state after an exception is suspect.
+                    self.close()
+                    return JobResult(False, error=payload, worker_pid=pid)
+        except BaseException:
+            self.kill()  # interrupted mid-trial: never leave an orphan training
+            raise
+
+    def _crashed(self, pid: int) -> JobResult:
+        self._proc.join(timeout=5)
+        code = self._proc.exitcode
+        self.kill()
+        return JobResult(False, error=f"trial process crashed (exit code {code})",
+                         worker_pid=pid)
+
+    def _after_job(self, worker_rss: float) -> None:
+        self._jobs_done += 1
+        if (self._jobs_done >= self.max_trials_per_worker
+                or worker_rss > self.max_worker_rss_mb):
+            self.close()
+            self.restarts += 1

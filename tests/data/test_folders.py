@@ -1,0 +1,222 @@
+"""Image folders and .tar.gz archives, and their decoded-array cache."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from resnet_nas import data
+from resnet_nas.config import DataConfig
+from resnet_nas.data import (DataError, load_dataset)
+from resnet_nas.data import folders
+from resnet_nas.validation import ConfigError
+from tests.data.helpers import assert_same
+
+SHARED_CIFAR_JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / \
+    "cifar10-jpeg.tar.gz"
+
+
+# ---------------------------------------------------------------------------------------------
+# Image folders
+# ---------------------------------------------------------------------------------------------
+
+def _pixel(cls: int, i: int) -> tuple[int, int, int]:
+    return (40 * cls + 10, 17 * i % 256, 200)
+
+
+def _make_folder(root: Path, classes=("cat", "dog", "ant"), n_train=5, n_test=2,
+                 test_classes=None, size=(6, 5), mode="RGB") -> Path:
+    """train/<class>/i.png (lossless, class-coded colour) and test/<class>/i.png under root."""
+    for split, names, n in (("train", classes, n_train), ("test", test_classes or classes,
+                                                          n_test)):
+        for name in names:
+            d = root / split / name
+            d.mkdir(parents=True, exist_ok=True)
+            cls = sorted(classes).index(name) if name in classes else 9
+            for i in range(n):
+                colour = _pixel(cls, i)
+                img = Image.new("RGB", size, colour)
+                if mode == "L":
+                    img = Image.new("L", size, colour[0])
+                img.save(d / f"{i:03d}.png")
+    return root
+
+
+def _tar(src: Path, archive: Path, arcname: str) -> Path:
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src, arcname=arcname)
+    return archive
+
+
+def _folder_cfg(path: Path, tmp_path: Path, **kw) -> DataConfig:
+    return DataConfig(name="folder", path=str(path), cache_dir=str(tmp_path / "cache"),
+                      validation_split=kw.pop("validation_split", 0.2), **kw)
+
+
+def test_folder_directory_decodes_labels_and_pixels(tmp_path):
+    root = _make_folder(tmp_path / "imgs")
+    # One JPEG among the PNGs: extension case is ignored, non-image files are skipped.
+    Image.new("RGB", (6, 5), _pixel(1, 4)).save(root / "train" / "cat" / "extra.JPG")
+    (root / "train" / "cat" / "notes.txt").write_text("not an image")
+    ds = load_dataset(_folder_cfg(root, tmp_path, validation_split=0.25), seed=0)
+    assert ds.class_names == ["ant", "cat", "dog"] and ds.num_classes == 3
+    assert ds.input_shape == (5, 6, 3)  # height x width x channels
+    assert len(ds.x_train) + len(ds.x_val) == 16 and len(ds.x_test) == 6
+    assert len(ds.x_val) == 4
+    for x, y in ((ds.x_train, ds.y_train), (ds.x_val, ds.y_val), (ds.x_test, ds.y_test)):
+        # The red channel encodes the class; PNG is lossless, the one JPEG close enough.
+        assert np.all(np.abs(x[:, 0, 0, 0].astype(int) - (40 * y + 10)) <= 3)
+        assert np.all(np.abs(x[..., 2].astype(int) - 200) <= 3)
+    assert np.all(np.bincount(ds.y_test) == 2)
+
+
+def test_folder_tar_gz_with_and_without_top_folder_matches_directory(tmp_path):
+    root = _make_folder(tmp_path / "imgs")
+    from_dir = load_dataset(_folder_cfg(root, tmp_path), seed=1)
+    nested = _tar(root, tmp_path / "nested.tar.gz", "my-data")
+    flat = tmp_path / "flat.tar.gz"
+    with tarfile.open(flat, "w:gz") as tar:
+        tar.add(root / "train", arcname="train")
+        tar.add(root / "test", arcname="./test")
+    for archive in (nested, flat):
+        assert_same(load_dataset(_folder_cfg(archive, tmp_path), seed=1), from_dir)
+
+
+def test_folder_grayscale_and_mixed_modes(tmp_path):
+    gray = _make_folder(tmp_path / "gray", mode="L")
+    ds = load_dataset(_folder_cfg(gray, tmp_path), seed=0)
+    assert ds.input_shape == (5, 6, 1)
+    # One colour image makes the whole data set RGB (gray replicated across channels).
+    Image.new("RGB", (6, 5), (1, 2, 3)).save(gray / "test" / "dog" / "colour.png")
+    ds = load_dataset(_folder_cfg(gray, tmp_path), seed=0)
+    assert ds.input_shape == (5, 6, 3)
+    np.testing.assert_array_equal(ds.x_train[..., 0], ds.x_train[..., 2])
+
+
+def test_folder_cache_hit_skips_decoding_and_changes_invalidate(tmp_path, monkeypatch):
+    root = _make_folder(tmp_path / "imgs")
+    archive = _tar(root, tmp_path / "data.tar.gz", "top")
+    calls = []
+    real_decode = folders._decode_images
+    monkeypatch.setattr(folders, "_decode_images", lambda items: calls.append(1) or
+                        real_decode(items))
+    first = load_dataset(_folder_cfg(archive, tmp_path), seed=0)
+    dir_first = load_dataset(_folder_cfg(root, tmp_path), seed=0)
+    assert len(calls) == 2 and len(list((tmp_path / "cache").glob("folder-*.npz"))) == 2
+
+    def no_decode(items):
+        raise AssertionError("decoded again despite a cache hit")
+
+    monkeypatch.setattr(folders, "_decode_images", no_decode)
+    assert_same(load_dataset(_folder_cfg(archive, tmp_path), seed=0), first)
+    assert_same(load_dataset(_folder_cfg(root, tmp_path), seed=0), dir_first)
+    # A changed archive (new size and mtime) or a new file in the directory is decoded afresh.
+    Image.new("RGB", (6, 5), (0, 0, 0)).save(root / "train" / "dog" / "new.png")
+    with pytest.raises(AssertionError, match="decoded again"):
+        load_dataset(_folder_cfg(root, tmp_path), seed=0)
+    _tar(root, archive, "top")
+    os.utime(archive, ns=(time.time_ns(), time.time_ns() + 10**9))
+    with pytest.raises(AssertionError, match="decoded again"):
+        load_dataset(_folder_cfg(archive, tmp_path), seed=0)
+
+
+def test_folder_damaged_cache_is_rebuilt(tmp_path):
+    root = _make_folder(tmp_path / "imgs")
+    first = load_dataset(_folder_cfg(root, tmp_path), seed=0)
+    (cache_file,) = (tmp_path / "cache").glob("folder-*.npz")
+    cache_file.write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="unreadable data cache"):
+        again = load_dataset(_folder_cfg(root, tmp_path), seed=0)
+    assert_same(again, first)
+
+
+def test_folder_class_mismatch_is_reported(tmp_path):
+    root = _make_folder(tmp_path / "imgs", classes=("cat", "dog"), test_classes=("cat", "emu"))
+    with pytest.raises(DataError, match=r"in test/ only: \['emu'\]; in train/ only: \['dog'\]"):
+        load_dataset(_folder_cfg(root, tmp_path))
+    archive = _tar(root, tmp_path / "d.tar.gz", "d")
+    with pytest.raises(DataError, match="emu"):
+        load_dataset(_folder_cfg(archive, tmp_path))
+
+
+def test_folder_errors_name_the_offending_path(tmp_path):
+    missing = tmp_path / "nope.tar.gz"
+    with pytest.raises(ConfigError, match="nope.tar.gz"):
+        load_dataset(_folder_cfg(missing, tmp_path))
+    not_tar = tmp_path / "plain.txt"
+    not_tar.write_text("hello")
+    with pytest.raises(ConfigError, match="not a tar archive"):
+        load_dataset(_folder_cfg(not_tar, tmp_path))
+
+    no_test = tmp_path / "no_test"
+    _make_folder(no_test)
+    for p in sorted((no_test / "test").rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+    (no_test / "test").rmdir()
+    with pytest.raises(DataError, match=r"no_test/test: missing"):
+        load_dataset(_folder_cfg(no_test, tmp_path))
+
+    no_train = tmp_path / "no_train"
+    (no_train / "test" / "a").mkdir(parents=True)
+    with pytest.raises(DataError, match="no_train: no train/ directory"):
+        load_dataset(_folder_cfg(no_train, tmp_path))
+
+    empty = tmp_path / "empty"
+    (empty / "train").mkdir(parents=True)
+    (empty / "test").mkdir()
+    with pytest.raises(DataError, match="no images under train"):
+        load_dataset(_folder_cfg(empty, tmp_path))
+    (empty / "train" / "cat").mkdir()
+    with pytest.raises(DataError, match="train/cat: class folder without images"):
+        load_dataset(_folder_cfg(empty, tmp_path))
+
+    archive = tmp_path / "no_images.tar.gz"
+    (tmp_path / "txt" / "train" / "a").mkdir(parents=True)
+    (tmp_path / "txt" / "train" / "a" / "x.txt").write_text("x")
+    _tar(tmp_path / "txt", archive, "txt")
+    with pytest.raises(DataError, match="no_images.tar.gz: no images under train"):
+        load_dataset(_folder_cfg(archive, tmp_path))
+
+
+def test_folder_corrupt_or_odd_sized_image_is_named(tmp_path):
+    root = _make_folder(tmp_path / "imgs")
+    bad = root / "train" / "dog" / "broken.png"
+    bad.write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match=r"dog/broken\.png: cannot decode image"):
+        load_dataset(_folder_cfg(root, tmp_path))
+    archive = _tar(root, tmp_path / "d.tar.gz", "d")
+    with pytest.raises(DataError, match=r"d\.tar\.gz:d/train/dog/broken\.png: cannot decode"):
+        load_dataset(_folder_cfg(archive, tmp_path))
+    bad.unlink()
+    Image.new("RGB", (7, 5), (0, 0, 0)).save(root / "test" / "cat" / "wide.png")
+    with pytest.raises(DataError, match=r"wide\.png: image is 7x5 .* all images must have one"):
+        load_dataset(_folder_cfg(root, tmp_path))
+
+
+def test_folder_cache_dir_defaults_to_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_NAS_CACHE", str(tmp_path / "envcache"))
+    root = _make_folder(tmp_path / "imgs", n_train=3, n_test=1)
+    load_dataset(DataConfig(name="folder", path=str(root)), seed=0)
+    assert len(list((tmp_path / "envcache").glob("folder-imgs-*.npz"))) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_CIFAR_JPEG.is_file(), reason=f"{SHARED_CIFAR_JPEG} not present")
+def test_real_cifar10_jpeg_archive_and_fast_second_load(tmp_path):
+    cfg = DataConfig(name="folder", path=str(SHARED_CIFAR_JPEG), cache_dir=str(tmp_path))
+    ds = load_dataset(cfg, seed=0)
+    assert ds.input_shape == (32, 32, 3)
+    assert len(ds.x_train) == 40000 and len(ds.x_val) == 10000 and len(ds.x_test) == 10000
+    assert ds.class_names == data.CIFAR10_CLASSES
+    assert np.all(np.bincount(ds.y_test) == 1000)
+    start = time.perf_counter()
+    again = load_dataset(cfg, seed=0)
+    assert time.perf_counter() - start < 2.0
+    assert_same(ds, again)
+

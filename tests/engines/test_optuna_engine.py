@@ -1,0 +1,193 @@
+"""The Optuna engine's bookkeeping, with the in-process fake runner (no training)."""
+
+import json
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from resnet_nas import results
+from resnet_nas.engines import SearchOptions, run_search
+from resnet_nas.errors import SearchError
+from tests.helpers import tiny_space
+
+
+def search(space, run_dir, runner, **kw):
+    kw.setdefault("progress", False)
+    opts = SearchOptions(space=str(space) if space else None, run_dir=str(run_dir), **kw)
+    return run_search(opts, out=lambda line: None, runner_factory=runner)
+
+
+def study_of(summary):
+    return optuna.load_study(study_name=summary.study, storage=summary.storage)
+
+
+def test_search_records_every_trial(tmp_path, fake_runner):
+    space = tiny_space(tmp_path, trials=3, epochs=2)
+    summary = search(space, tmp_path / "run", fake_runner)
+    table = summary.table
+    assert len(table) == 3 and list(table.columns) == results.COLUMNS
+    assert set(table["state"]) == {"complete"} and (table["epochs_run"] == 2).all()
+    for _, row in table.iterrows():
+        curve = json.loads(row["val_accuracy_curve"])
+        assert len(curve) == 2 and row["best_val_accuracy"] == max(curve)
+        assert row["params"] > 0 and row["flops"] > 0 and row["trainer"] == "fake"
+        assert "optuna" in json.loads(row["versions"])
+    assert (tmp_path / "run" / "results.csv").exists()
+    assert (tmp_path / "run" / "results.parquet").exists()
+    finished = [t for t in study_of(summary).trials if "record" in t.user_attrs]
+    assert len(finished) == 3 and len(fake_runner.jobs) == 3
+    assert summary.counts.startswith("3 trained trials: 3 complete")
+
+
+def test_run_json_names_its_storage_relative_to_the_run_dir(tmp_path, fake_runner):
+    summary = search(tiny_space(tmp_path, trials=1), tmp_path / "run", fake_runner)
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["storage"] == "sqlite:///{RUN_DIR}/study.db"
+    assert str(tmp_path) not in meta["storage"] and summary.storage.endswith("run/study.db")
+
+
+def test_duplicates_are_reused_and_do_not_count_towards_the_target(tmp_path, fake_runner):
+    # one architecture only: after it trained, every sample is a duplicate
+    space = tiny_space(tmp_path, fixed=True, trials=2, epochs=1, search={"max_duplicates": 3})
+    summary = search(space, tmp_path / "run", fake_runner)
+    table = summary.table
+    assert list(table["state"]) == ["complete", "duplicate", "duplicate", "duplicate"]
+    assert len(fake_runner.jobs) == 1  # trained once
+    dup = table[table["state"] == "duplicate"]
+    assert (dup["duplicate_of"] == 0).all() and (dup["train_seconds"] == 0).all()
+    assert (dup["best_val_accuracy"] == table.loc[0, "best_val_accuracy"]).all()
+    # the target (2) was not reached: duplicates are not trained trials, and the search says so
+    assert "space looks exhausted" in summary.note
+    assert "1 trained trials: 1 complete; 3 duplicates" in summary.counts
+
+
+def test_duplicates_do_not_eat_the_budget(tmp_path, fake_runner):
+    # two architectures (the unit kind): --trials 2 ends with both trained
+    path = tiny_space(tmp_path, fixed=True, trials=2, epochs=1, search={"max_duplicates": 50})
+    text = path.read_text().replace("unit: v1_basic", "unit: [v1_basic, v2_basic]")
+    path.write_text(text)
+    table = search(path, tmp_path / "run", fake_runner).table
+    assert (table["state"] == "complete").sum() == 2 and table["arch_key"].nunique() == 2
+    assert len(fake_runner.jobs) == 2
+
+
+def test_failed_and_diverged_trials_are_recorded_and_the_search_goes_on(tmp_path, fake_runner):
+    fake_runner.script = {0: "error", 1: "diverged"}
+    summary = search(tiny_space(tmp_path, trials=3, epochs=2), tmp_path / "run", fake_runner)
+    table = summary.table
+    assert list(table["state"]) == ["failed", "failed", "complete"]
+    assert "out of memory" in table.loc[0, "reason"] and "diverged" in table.loc[1, "reason"]
+    states = [t.state for t in study_of(summary).trials]
+    assert states == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE]
+    assert not summary.all_failed
+
+
+def test_a_search_whose_every_trial_failed_says_so(tmp_path, fake_runner):
+    fake_runner.script = {0: "error", 1: "diverged"}
+    summary = search(tiny_space(tmp_path, trials=2), tmp_path / "run", fake_runner)
+    assert summary.all_failed and summary.ran["failed"] == 2
+
+
+def test_infeasible_samples_are_rejected_without_training(tmp_path, fake_runner):
+    space = tiny_space(tmp_path, trials=2, epochs=1, extra_constraints={"max_params": 1500})
+    summary = search(space, tmp_path / "run", fake_runner)
+    table = summary.table
+    assert len(table) == 2 and (table["params"] <= 1500).all()
+    rejected = [t for t in study_of(summary).trials if "rejected" in t.user_attrs]
+    assert table["rejections"].sum() == len(rejected) > 0
+    assert all("max_params" in t.user_attrs["rejected"] for t in rejected)
+    assert len(fake_runner.jobs) == 2
+
+
+def test_too_many_rejections_stop_with_a_search_error(tmp_path, fake_runner):
+    space = tiny_space(tmp_path, trials=2, extra_constraints={"max_params": 10},
+                       search={"max_rejections": 3})
+    with pytest.raises(SearchError, match="4 samples in a row were infeasible"):
+        search(space, tmp_path / "run", fake_runner)
+    assert not fake_runner.jobs
+
+
+def test_pruned_trials_stopped_early_and_the_others_ran_every_epoch(tmp_path, fake_runner):
+    space = tiny_space(tmp_path, trials=12, epochs=3, pruner="median")
+    table = search(space, tmp_path / "run", fake_runner).table
+    pruned = table[table["state"] == "pruned"]
+    assert len(pruned) >= 1, table[["trial", "state", "val_accuracy_curve"]]
+    assert (pruned["epochs_run"] < 3).all()
+    assert pruned["reason"].str.contains("pruned by MedianPruner after epoch").all()
+    assert (table.loc[table["state"] == "complete", "epochs_run"] == 3).all()
+
+
+@pytest.mark.parametrize("pruner", ["median", "successive_halving", "hyperband"])
+def test_a_trial_that_ran_all_its_epochs_is_complete_never_pruned(tmp_path, fake_runner,
+                                                                   pruner):
+    # One-epoch trials: before the fix, should_prune() after the last epoch marked most of
+    # them pruned although they had trained completely.
+    space = tiny_space(tmp_path, trials=10, epochs=1, pruner=pruner)
+    summary = search(space, tmp_path / "run", fake_runner)
+    table = summary.table
+    assert set(table["state"]) <= {"complete", "duplicate"}
+    assert (table["epochs_run"] == table["epochs_planned"]).all()
+    done = [t for t in study_of(summary).trials if t.state == TrialState.COMPLETE]
+    assert len(done) == len(table) and all(t.value is not None for t in done)
+
+
+def test_multi_objective_nsga2(tmp_path, fake_runner):
+    space = tiny_space(tmp_path, trials=3, epochs=1, objectives=["val_accuracy", "params"])
+    summary = search(space, tmp_path / "run", fake_runner, sampler="nsga2")
+    study = study_of(summary)
+    assert len(study.directions) == 2
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert done and all(len(t.values) == 2 for t in done)
+
+
+def test_resume_keeps_the_run_target_and_can_extend_it(tmp_path, fake_runner):
+    space = tiny_space(tmp_path, trials=6, epochs=1)
+    run_dir = tmp_path / "run"
+    assert len(search(space, run_dir, fake_runner, trials=2).table) == 2
+    # without --trials a resume keeps the run's own target (2), not the space default (6)
+    assert len(search(None, run_dir, fake_runner, resume=True).table) == 2
+    assert len(search(None, run_dir, fake_runner, resume=True, trials=3).table) == 3
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["trials"] == 3 and [r["trials"] for r in meta["resumes"]] == [2, 3]
+
+
+def test_resume_continues_the_sampler_instead_of_replaying_it(tmp_path, fake_runner):
+    space = tiny_space(tmp_path, trials=3, epochs=1)
+    run_dir = tmp_path / "run"
+    search(space, run_dir, fake_runner)
+    summary = search(None, run_dir, fake_runner, resume=True, trials=6)
+    trials = [t for t in study_of(summary).trials if t.state == TrialState.COMPLETE]
+    first = [t.params for t in trials[:3]]
+    # a replayed seed would propose trials 0, 1, 2 again (and make them duplicates)
+    assert all(t.params not in first for t in trials[3:])
+    assert len(trials) == 6
+
+
+def test_finished_rows_are_never_rewritten_by_a_later_process(tmp_path, fake_runner):
+    space = tiny_space(tmp_path, trials=2, epochs=1)
+    run_dir = tmp_path / "run"
+    search(space, run_dir, fake_runner)
+    before = {p.name: p.read_bytes() for p in (run_dir / "rows").iterdir()}
+    search(None, run_dir, fake_runner, resume=True, trials=4)
+    after = {p.name: p.read_bytes() for p in (run_dir / "rows").iterdir()}
+    assert len(after) == 4 and all(after[name] == data for name, data in before.items())
+
+
+def test_an_interrupted_trial_is_recorded_and_does_not_count(tmp_path, fake_runner):
+    fake_runner.script = {1: "interrupt"}
+    space = tiny_space(tmp_path, trials=2, epochs=1)
+    summary = search(space, tmp_path / "run", fake_runner)
+    assert summary.interrupted == "SIGINT"
+    table = summary.table
+    assert list(table["state"]) == ["complete", "failed"]
+    assert table.loc[1, "reason"].startswith("interrupted")
+    assert not [t for t in study_of(summary).trials if t.state == TrialState.RUNNING]
+    resumed = search(None, tmp_path / "run", fake_runner, resume=True)
+    assert list(resumed.table["state"]) == ["complete", "failed", "complete"]
+
+
+def test_timeout_stops_starting_new_trials(tmp_path, fake_runner):
+    summary = search(tiny_space(tmp_path, trials=50), tmp_path / "run", fake_runner,
+                     timeout=1e-9)
+    assert len(summary.table) <= 1 and "timeout" in summary.note

@@ -1,0 +1,238 @@
+"""Faults a search meets in ordinary accidents, tried as a user would: the real command line in
+real processes (their trial processes train nothing: tests.fake_cli), killed, interrupted,
+terminated, resumed, run twice, moved and copied."""
+
+import os
+import shutil
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from resnet_nas import results
+from resnet_nas.engines import SearchOptions, run_search
+from tests.fakes import EPOCH_SECONDS_ENV, FakeRunner
+from tests.helpers import files_under, run_cli, spawn_cli, tiny_space
+
+SLOW_EPOCHS = {EPOCH_SECONDS_ENV: "0.3"}
+
+
+def rows(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((run_dir / "rows").glob("*.json"))}
+
+
+def running(run_dir: Path) -> int:
+    db = run_dir / "study.db"
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("select count(*) from trials where state='RUNNING'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        con.close()
+
+
+def wait_until(pred, timeout: float = 120.0) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()
+
+
+def trial_process_pids(parent: int) -> list[int]:
+    """The trial processes of `parent` (its multiprocessing 'spawn' children; not the resource
+    tracker, which exits on its own once its parent is gone)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"spawn_main" in cmd:
+                out.append(int(d.name))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def study_of(run_dir: Path) -> optuna.Study:
+    return optuna.load_study(study_name="tiny", storage=f"sqlite:///{run_dir / 'study.db'}")
+
+
+def search(tmp_path, *args, **kw):
+    """The command under test, as a user runs it (a fresh process)."""
+    return run_cli("search", *args, "--no-progress", cwd=tmp_path, fake=True, **kw)
+
+
+def finished_run(space: Path, run_dir: Path, trials: int | None = None) -> None:
+    """A run to start from (made in this process: only the step under test needs its own)."""
+    run_search(SearchOptions(space=str(space), run_dir=str(run_dir), trials=trials,
+                             progress=False), out=lambda line: None, runner_factory=FakeRunner)
+
+
+# ---------------------------------------------------------------------------------------------
+# The study of a run: missing, moved, copied, replaced.
+def test_resume_without_its_study_db_refuses_and_changes_nothing(tmp_path):
+    space = tiny_space(tmp_path, trials=3, epochs=1)
+    run_dir = tmp_path / "run"
+    finished_run(space, run_dir)
+    (run_dir / "study.db").unlink()
+    before = files_under(run_dir)
+    out = search(tmp_path, "--resume", "--run-dir", str(run_dir), "--trials", "9")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "study.db does not exist" in out.stderr and "3 finished trials are safe" in out.stderr
+    assert files_under(run_dir) == before  # rows 0-2 untouched, no new study created
+
+
+def test_a_copied_run_dir_resumes_into_its_own_study(tmp_path):
+    space = tiny_space(tmp_path, trials=2, epochs=1)
+    original = tmp_path / "original"
+    finished_run(space, original)
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    before = files_under(original)
+    out = search(tmp_path, "--resume", "--run-dir", str(copy), "--trials", "4")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert files_under(original) == before  # the original's database and rows are untouched
+    assert len(results.load_table(copy)) == 4 and len(study_of(copy).trials) == 4
+
+
+def test_a_moved_run_dir_resumes_where_it_is(tmp_path):
+    space = tiny_space(tmp_path, trials=2, epochs=1)
+    finished_run(space, tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    moved = tmp_path / "b" / "moved"
+    shutil.move(tmp_path / "a", moved)
+    out = search(tmp_path, "--resume", "--run-dir", str(moved), "--trials", "3")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(results.load_table(moved)) == 3 and not (tmp_path / "a").exists()
+
+
+def test_resume_refuses_a_study_db_of_another_run(tmp_path):
+    space = tiny_space(tmp_path, trials=1, epochs=1)
+    for name in ("one", "two"):
+        finished_run(space, tmp_path / name)
+    shutil.copy(tmp_path / "two" / "study.db", tmp_path / "one" / "study.db")
+    before = files_under(tmp_path / "one")
+    out = search(tmp_path, "--resume", "--run-dir", str(tmp_path / "one"), "--trials", "3")
+    assert out.returncode == 2 and "belongs to another run" in out.stderr
+    assert files_under(tmp_path / "one") == before
+
+
+# ---------------------------------------------------------------------------------------------
+# One search process per run directory.
+def test_a_second_search_on_a_run_dir_is_refused_while_the_first_runs(tmp_path):
+    space = tiny_space(tmp_path, trials=3, epochs=50)
+    run_dir = tmp_path / "run"
+    first = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
+                      cwd=tmp_path, env=SLOW_EPOCHS)
+    try:
+        assert wait_until(lambda: running(run_dir) > 0)
+        second = search(tmp_path, "--resume", "--run-dir", str(run_dir))
+        assert second.returncode == 2, second.stderr[-2000:]
+        assert f"in use by a running search (pid {first.pid}" in second.stderr
+        assert first.poll() is None and running(run_dir) == 1  # the first goes on, untouched
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    # the lock of the killed search is stale: the kernel dropped it, a resume takes it over
+    assert not rows(run_dir)
+    out = search(tmp_path, "--resume", "--run-dir", str(run_dir), "--epochs", "50")
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Killed, terminated, interrupted.
+def test_kill_9_mid_trial_leaves_no_orphan_and_resume_continues(tmp_path):
+    space = tiny_space(tmp_path, trials=4, epochs=8)
+    run_dir = tmp_path / "run"
+    proc = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
+                     cwd=tmp_path, env={EPOCH_SECONDS_ENV: "0.1"})
+    try:
+        assert wait_until(lambda: len(rows(run_dir)) >= 1 and running(run_dir) > 0)
+        children = trial_process_pids(proc.pid)
+        assert children
+        os.kill(proc.pid, signal.SIGKILL)  # the search alone, not its process group
+        proc.wait()
+        # the trial process notices its parent's death at once and exits quietly
+        assert wait_until(lambda: not any(alive(p) for p in children), timeout=2.0)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+    before = rows(run_dir)
+    params_before = [t.params for t in study_of(run_dir).trials if t.state.is_finished()]
+    out = search(tmp_path, "--resume", "--run-dir", str(run_dir))
+    assert out.returncode == 0, out.stderr[-2000:]
+    after = rows(run_dir)
+    assert all(after[name] == data for name, data in before.items())  # kept as they were
+    table = results.load_table(run_dir)
+    interrupted = table["reason"].fillna("").str.startswith("interrupted")
+    assert interrupted.sum() == 1  # the trial the kill cut short, recorded, not counted
+    assert (~interrupted & (table["state"] != "duplicate")).sum() == 4
+    study = study_of(run_dir)
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    new = [t.params for t in study.trials[len(params_before) + 1:] if t.state.is_finished()]
+    assert new and not any(p in params_before for p in new)  # no replay of the sampler
+
+
+def test_sigterm_stops_a_search_like_ctrl_c(tmp_path):
+    space = tiny_space(tmp_path, trials=3, epochs=50)
+    run_dir = tmp_path / "run"
+    proc = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
+                     cwd=tmp_path, env=SLOW_EPOCHS)
+    try:
+        assert wait_until(lambda: running(run_dir) > 0)
+        children = trial_process_pids(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, output[-3000:]
+    assert "interrupted (SIGTERM)" in output and "--resume" in output
+    assert not any(alive(p) for p in children)
+    table = results.load_table(run_dir)
+    assert list(table["state"]) == ["failed"] and table["reason"][0].startswith("interrupted")
+    assert running(run_dir) == 0
+
+
+def test_ctrl_c_marks_the_running_trial_and_says_how_to_resume(tmp_path):
+    space = tiny_space(tmp_path, trials=50, epochs=30)
+    run_dir = tmp_path / "run"
+    proc = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
+                     cwd=tmp_path, env=SLOW_EPOCHS)
+    try:
+        assert wait_until(lambda: running(run_dir) > 0)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, output[-2000:]
+    assert "--resume" in output
+    table = results.load_table(run_dir)
+    assert (table["reason"].fillna("").str.contains("interrupted")).sum() == 1
+    assert running(run_dir) == 0
+
+
+def test_a_search_whose_every_trial_failed_exits_non_zero(tmp_path):
+    # the fake trial process diverges at this learning rate (tests.fakes.DIVERGING_LR)
+    space = tiny_space(tmp_path, trials=2, epochs=1, learning_rate=500.0)
+    out = search(tmp_path, str(space), "--run-dir", str(tmp_path / "run"))
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "every trial of this search failed" in out.stderr and "diverged" in out.stderr

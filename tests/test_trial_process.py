@@ -1,0 +1,145 @@
+"""Trial isolation: a trial process reports epochs and stops when told; crashes are contained;
+it never outlives its search; memory stays flat over many trials (slow)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from resnet_nas.config import DataConfig, TrainConfig
+from resnet_nas.nets import cifar_resnet
+from resnet_nas.trial_process import Job, TrialRunner, rss_mb
+from tests.fakes import EPOCH_SECONDS_ENV, fake_process_runner
+from tests.helpers import REPO, cli_env
+
+
+def _job(epochs=1, width=4, **train):
+    arch = cifar_resnet(8, widths=(width, width, 2 * width), input_shape=(16, 16, 3),
+                        num_classes=4)
+    cfg = TrainConfig(epochs=epochs, batch_size=64, **train)
+    data = DataConfig(name="synthetic", validation_split=0.25, limit_train=128)
+    return Job(arch=arch, train=cfg, data=data)
+
+
+@pytest.mark.slow
+def test_runner_trains_reports_epochs_and_stops_on_request():
+    seen = []
+    with TrialRunner(max_trials_per_worker=5) as runner:  # real Keras training
+        out = runner.run(_job(epochs=3), lambda m: seen.append(m["epoch"]) or m["epoch"] < 2)
+    assert out.ok, out.error
+    assert seen == [1, 2] and out.train.stopped_early and out.train.epochs_run == 2
+    assert out.count_params > 0 and out.train.history[0].val_accuracy >= 0
+
+
+def test_exception_in_a_job_is_reported_and_the_process_replaced():
+    bad = replace(_job(), data=DataConfig(name="folder", path="/nonexistent/images"))
+    with fake_process_runner() as runner:
+        out = runner.run(bad)
+        assert not out.ok and "nonexistent" in out.error
+        again = runner.run(_job())
+        assert again.ok, again.error
+        assert again.worker_pid != out.worker_pid
+
+
+def test_a_crash_of_the_trial_process_is_contained():
+    with fake_process_runner(env={EPOCH_SECONDS_ENV: "0.2"}) as runner:
+        def kill_soon():
+            deadline = time.time() + 60
+            while runner.pid is None and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            os.kill(runner.pid, signal.SIGKILL)
+        threading.Thread(target=kill_soon, daemon=True).start()
+        out = runner.run(_job(epochs=200))
+        assert not out.ok and "trial process crashed" in out.error
+        assert runner.run(_job()).ok  # a fresh process takes the next trial
+
+
+def test_the_process_is_recycled_after_max_trials():
+    with fake_process_runner(max_trials_per_worker=2) as runner:
+        pids = [runner.run(_job()).worker_pid for _ in range(5)]
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+    assert runner.restarts >= 2
+
+
+PARENT = textwrap.dedent("""
+    import os, sys, time
+    from tests.fakes import fake_process_runner
+    from tests.test_trial_process import _job
+    runner = fake_process_runner(env={"RESNET_NAS_FAKE_EPOCH_SECONDS": "0.2"})
+    def on_epoch(m):
+        if m["epoch"] == 1:
+            print("CHILD", runner.pid, flush=True)
+        return True
+    runner.run(_job(epochs=500), on_epoch)
+""")
+
+
+def _start_parent():
+    proc = subprocess.Popen([sys.executable, "-c", PARENT], cwd=REPO, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    line = proc.stdout.readline()
+    assert line.startswith("CHILD"), proc.stderr.read()
+    return proc, int(line.split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_trial_process_dies_with_its_parent_at_once_and_quietly():
+    proc, child = _start_parent()
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 2.0
+        while _alive(child) and time.time() < deadline:
+            time.sleep(0.02)
+        assert not _alive(child)
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_trial_process_leaves_ctrl_c_to_its_search():
+    proc, child = _start_parent()
+    try:
+        os.kill(child, signal.SIGINT)  # as a Ctrl-C to the process group would
+        os.kill(child, signal.SIGTERM)
+        time.sleep(0.5)
+        assert _alive(child) and proc.poll() is None
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_many_trials():
+    """55 real trials in one search process: trial-process and search-process memory must not
+    grow. Trial processes are recycled every 10 trials, so growth inside a Keras process is
+    bounded; the search process itself never imports Keras."""
+    n = 55
+    worker_rss, parent_rss = [], []
+    with TrialRunner(max_trials_per_worker=10) as runner:
+        for i in range(n):
+            out = runner.run(_job(width=4 + (i % 3)))
+            assert out.ok, out.error
+            worker_rss.append(out.worker_rss_mb)
+            parent_rss.append(rss_mb())
+    first, last = worker_rss[5:15], worker_rss[-10:]
+    print(f"trial-process RSS MiB: first {min(first):.0f}-{max(first):.0f}, "
+          f"last {min(last):.0f}-{max(last):.0f}; search process "
+          f"{parent_rss[0]:.0f} -> {parent_rss[-1]:.0f}")
+    assert max(last) < max(first) * 1.15 + 50
+    assert parent_rss[-1] < parent_rss[4] + 30
+    assert runner.restarts >= 5
