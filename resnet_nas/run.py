@@ -537,6 +537,13 @@ def run_space(run_dir: Path, run: Run) -> SearchSpace:
     return space
 
 
+def trial_target(given: int | None, fallback: int) -> int:
+    """The finished trials a run should end with (the one rule): --trials when given, else
+    `fallback`, which is the run's recorded target on a resume and for a worker, and the
+    space's `search.trials` for a new run."""
+    return given if given is not None else fallback
+
+
 def new_run_id() -> str:
     return uuid.uuid4().hex
 

@@ -29,7 +29,8 @@ from resnet_nas.engines.optuna_study import load_study
 from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.run import (RUN_META, RUN_SPACE, Run, check_data_path,
                             default_storage_url, file_sha256, new_run_id, read_run,
-                            resolve_storage, storage_from_env, storage_ref, write_run)
+                            resolve_storage, storage_from_env, storage_ref, trial_target,
+                            write_run)
 from resnet_nas.space import SearchSpace, load_space
 from resnet_nas.storage import heartbeat_settings, redact
 
@@ -161,7 +162,7 @@ def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
         overrides = replace(overrides, data=opts.data)
     run = replace(study_meta, run_id=new_run_id(), study=opts.study,
                   storage=storage_ref(url, run_dir), overrides=overrides,
-                  trials=opts.trials or study_meta.trials,
+                  trials=trial_target(opts.trials, study_meta.trials),
                   space_sha256=hashlib.sha256(text.encode()).hexdigest())
     data_cfg, train_cfg = run.configs(space)  # a bad --data fails here, before any write
     data_info(data_cfg, train_cfg.seed)

@@ -29,7 +29,7 @@ from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, RunLock, SearchOp
                             check_run_dir_target, create_run_dir, default_storage_url,
                             file_sha256, latest_run_dir, new_run_id, now, read_run,
                             resolve_storage, run_space, storage_from_env, storage_ref,
-                            write_run)
+                            trial_target, write_run)
 from resnet_nas.space import PRUNERS, SAMPLERS, SearchSpace, load_space
 
 __all__ = ["ENGINES", "Engine", "SearchOptions", "SearchSummary", "run_search"]
@@ -183,7 +183,8 @@ def _plan_new(opts: SearchOptions) -> _Plan:
               space_source=str(space_file.resolve()), engine=engine.name, sampler=sampler,
               pruner=pruner, objectives=tuple(space.search.objectives),
               seed=space.search.seed if opts.seed is None else opts.seed,
-              trials=opts.trials or space.search.trials, storage=storage_ref(url, run_dir),
+              trials=trial_target(opts.trials, space.search.trials),
+              storage=storage_ref(url, run_dir),
               created=now(), overrides=Overrides(epochs=opts.epochs, backend=opts.backend,
                                                  data=opts.data, limit_train=opts.limit_train))
     data_cfg, train_cfg = run.configs(space)
@@ -237,7 +238,8 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
                              f"{data_cfg.name!r} of its space; a resumed run cannot change it")
         url = resolve_storage(run.storage, run_dir, storage_from_env(opts.storage)) \
             if run.engine == "optuna" else run.storage
-        changes = Resume(at=now(), trials=opts.trials or run.trials, backend=opts.backend,
+        changes = Resume(at=now(), trials=trial_target(opts.trials, run.trials),
+                         backend=opts.backend,
                          data=opts.data)
         overrides = replace(run.overrides,
                             backend=opts.backend or run.overrides.backend,

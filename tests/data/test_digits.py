@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from resnet_nas.config import DataConfig
-from resnet_nas.data import (load_dataset)
+from resnet_nas.data import load_dataset
 from tests.data.helpers import assert_same, example_rows
-
-SHARED_CIFAR_JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / \
-    "cifar10-jpeg.tar.gz"
-
 
 # ---------------------------------------------------------------------------------------------
 # digits

@@ -13,14 +13,10 @@ from PIL import Image
 
 from resnet_nas import data
 from resnet_nas.config import DataConfig
-from resnet_nas.data import (DataError, load_dataset)
-from resnet_nas.data import folders
+from resnet_nas.data import DataError, folders, load_dataset
 from resnet_nas.validation import ConfigError
 from tests.data.helpers import assert_same
-
-SHARED_CIFAR_JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / \
-    "cifar10-jpeg.tar.gz"
-
+from tests.helpers import SHARED_DATA
 
 # ---------------------------------------------------------------------------------------------
 # Image folders
@@ -204,6 +200,8 @@ def test_folder_cache_dir_defaults_to_env(tmp_path, monkeypatch):
     root = _make_folder(tmp_path / "imgs", n_train=3, n_test=1)
     load_dataset(DataConfig(name="folder", path=str(root)), seed=0)
     assert len(list((tmp_path / "envcache").glob("folder-imgs-*.npz"))) == 1
+
+SHARED_CIFAR_JPEG = SHARED_DATA / "cifar10-jpeg.tar.gz"
 
 
 @pytest.mark.slow

@@ -12,13 +12,8 @@ import pytest
 
 from resnet_nas import data
 from resnet_nas.config import DataConfig
-from resnet_nas.data import (DataError, load_dataset)
-from resnet_nas.data import keras_datasets
+from resnet_nas.data import DataError, keras_datasets, load_dataset
 from tests.data.helpers import example_rows
-
-SHARED_CIFAR_JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / \
-    "cifar10-jpeg.tar.gz"
-
 
 # ---------------------------------------------------------------------------------------------
 # Keras data sets: fake caches in the exact on-disk format, never the network

@@ -3,19 +3,13 @@ normalisation statistics."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from resnet_nas.config import DataConfig
-from resnet_nas.data import (load_dataset, normalization_stats, stratified_split)
+from resnet_nas.data import load_dataset, normalization_stats, stratified_split
 from resnet_nas.validation import ConfigError
 from tests.data.helpers import assert_same, example_rows
-
-SHARED_CIFAR_JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / \
-    "cifar10-jpeg.tar.gz"
-
 
 # ---------------------------------------------------------------------------------------------
 # stratified_split / normalization_stats

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from resnet_nas.config import DataConfig
-from resnet_nas.data import (Dataset, load_dataset, make_synthetic)
+from resnet_nas.data import Dataset, load_dataset, make_synthetic
 from tests.data.helpers import assert_same
-
-SHARED_CIFAR_JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / \
-    "cifar10-jpeg.tar.gz"
-
 
 # ---------------------------------------------------------------------------------------------
 # synthetic

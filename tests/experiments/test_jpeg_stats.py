@@ -7,12 +7,11 @@ import json
 import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO
 
 
 def jpeg(quality: int, subsampling: int, seed: int) -> bytes:

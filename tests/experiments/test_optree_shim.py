@@ -10,13 +10,13 @@ import os
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import REPO
+
 optree = pytest.importorskip("optree")
 
-REPO = Path(__file__).resolve().parents[2]
 SHIM_DIR = REPO / "experiments" / "device"
 
 Point = collections.namedtuple("Point", ["x", "y"])
