@@ -253,8 +253,7 @@ def keras_worker(args: argparse.Namespace) -> dict[str, Any]:
                batch_size=cfg.batch_size, epoch_mode=mode, params=int(model.count_params()),
                reason=result.reason, train_config=cfg.to_dict(),
                tensorflow_imported="tensorflow" in sys.modules,
-               # experiments/device/optree (pure Python) slows model.fit on JAX: say so.
-               optree=getattr(sys.modules.get("optree"), "__version__", None))
+               versions=versions())
     return row
 
 
@@ -426,7 +425,7 @@ def run_worker(args: argparse.Namespace) -> int:
 # Parent.
 def versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in ("numpy", "keras", "jax", "jaxlib", "torch", "tensorflow"):
+    for name in ("numpy", "keras", "jax", "jaxlib", "optree", "torch", "tensorflow"):
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
