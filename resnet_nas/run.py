@@ -168,6 +168,7 @@ class Resume:
     trials: int
     backend: str | None = None
     data: str | None = None
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)

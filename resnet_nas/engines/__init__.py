@@ -239,8 +239,7 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
         url = resolve_storage(run.storage, run_dir, storage_from_env(opts.storage)) \
             if run.engine == "optuna" else run.storage
         changes = Resume(at=now(), trials=trial_target(opts.trials, run.trials),
-                         backend=opts.backend,
-                         data=opts.data)
+                         backend=opts.backend, data=opts.data, timeout=opts.timeout)
         overrides = replace(run.overrides,
                             backend=opts.backend or run.overrides.backend,
                             data=opts.data or run.overrides.data)
