@@ -8,7 +8,7 @@ A run directory is self-contained and can be moved or copied:
     RUN_DIR/rows/         one JSON row per finished trial (resnet_nas.results)
     RUN_DIR/results.csv, results.parquet   tables derived from the rows
     RUN_DIR/keras_tuner/  the Keras Tuner project (engine keras-tuner)
-    RUN_DIR/.lock         held by the one process working in the run directory
+    RUN_DIR/.lock         held by the one process working in the run directory (lock.py)
 
 Everything a search needs is decided and checked before any of it is written (`plan_new_run`,
 `plan_resume`); `RunDir.create` then writes the directory in one step.
@@ -17,18 +17,17 @@ Everything a search needs is decided and checked before any of it is written (`p
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
-import socket
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from resnet_nas.config import BACKENDS, MAX_EPOCHS, MAX_EXAMPLES, MAX_SEED, DataConfig, TrainConfig
-from resnet_nas.errors import RunBusyError, SearchError, UsageError
+from resnet_nas.errors import SearchError, UsageError
+from resnet_nas.lock import RunLock
 from resnet_nas.fileio import read_json_object, write_atomic
 from resnet_nas.space import OBJECTIVES, SearchSpace, load_space
 from resnet_nas.storage import STORAGE_ENV, redact
@@ -37,7 +36,6 @@ from resnet_nas.validation import (ConfigError, check_keys, expect_choice, expec
 
 RUN_META = "run.json"
 RUN_SPACE = "space.yaml"
-LOCK_FILE = ".lock"
 DEFAULT_SQLITE = "study.db"
 DEFAULT_JOURNAL = "study.journal"
 #: Stands for the run directory in run.json's storage URL, so that the directory can move.
@@ -393,73 +391,6 @@ def resolve_storage(ref: str, run_dir: Path, given: str | None) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The run directory.
-def holder_info() -> dict[str, Any]:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "since": now()}
-
-
-class RunLock:
-    """The lock of a run directory: one process works in it at a time.
-
-    An exclusive flock on RUN_DIR/.lock, held for the process's lifetime; once the process
-    starts working (`announce`) the file says who holds it (pid, host, since). The kernel drops
-    the lock when its holder dies, even by SIGKILL, so a stale lock file is simply taken over.
-    A process refused by its checks after `acquire` leaves the file as it was.
-    """
-
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / LOCK_FILE
-        self._fd: int | None = None
-        self._what = "search"
-        self.took_over: dict[str, Any] | None = None
-
-    def acquire(self, what: str = "search") -> "RunLock":
-        """Raises RunBusyError when a live process holds the lock."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            who = (f"a running {holder.get('what', 'search')} (pid {holder.get('pid')} on host "
-                   f"{holder.get('host')}, since {holder.get('since')})" if holder
-                   else f"another process (it holds {self.path})")
-            raise RunBusyError(
-                f"{self.path.parent} is in use by {who}; one search process per run "
-                "directory: wait for it or stop it, or run several workers on one study: "
-                "python -m resnet_nas worker --study NAME --storage URL") from None
-        old = _read_holder(fd)
-        if old and (old.get("pid"), old.get("host")) != (os.getpid(), socket.gethostname()):
-            self.took_over = old
-        self._fd = fd
-        self._what = what
-        return self
-
-    def announce(self) -> None:
-        """Writes who holds the lock (for the message another process gets)."""
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, json.dumps({**holder_info(), "what": self._what}).encode(), 0)
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-    def __enter__(self) -> "RunLock":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def _read_holder(fd: int) -> dict[str, Any]:
-    try:
-        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
-        return data if isinstance(data, dict) else {}
-    except (ValueError, OSError):
-        return {}
-
-
 def check_run_dir_target(run_dir: Path, flag: str = "--run-dir") -> None:
     """A new run's directory: absent, or an existing directory without a run in it."""
     if run_dir.exists() and not run_dir.is_dir():

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from resnet_nas.errors import RunBusyError, UsageError
-from resnet_nas.run import (RUN_DIR_TOKEN, Overrides, Resume, Run, RunLock, latest_run_dir,
+from resnet_nas.lock import RunLock
+from resnet_nas.run import (RUN_DIR_TOKEN, Overrides, Resume, Run, latest_run_dir,
                             read_run, resolve_storage, storage_ref)
 from resnet_nas.validation import ConfigError
 from tests.helpers import REPO
@@ -75,7 +76,7 @@ def test_a_redacted_storage_needs_the_full_url_again(tmp_path, monkeypatch):
 def test_the_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
     first = RunLock(tmp_path).acquire()
     first.announce()
-    code = ("import sys; from pathlib import Path; from resnet_nas.run import RunLock\n"
+    code = ("import sys; from pathlib import Path; from resnet_nas.lock import RunLock\n"
             "try:\n    RunLock(Path(sys.argv[1])).acquire()\nexcept Exception as e:\n"
             "    print(type(e).__name__, e)\n")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO,
@@ -87,7 +88,7 @@ def test_the_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
-    code = ("import sys, os; from pathlib import Path; from resnet_nas.run import RunLock\n"
+    code = ("import sys, os; from pathlib import Path; from resnet_nas.lock import RunLock\n"
             "RunLock(Path(sys.argv[1])).acquire().announce(); os._exit(0)\n")
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, check=True)
     lock = RunLock(tmp_path).acquire()

@@ -22,7 +22,8 @@ from resnet_nas.engines.optuna_engine import ATTR_RECORD, ATTR_REJECTED
 from resnet_nas.engines.optuna_study import STUDY_RUN_META, STUDY_SPACE_YAML
 from resnet_nas.errors import SearchError
 from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial
-from resnet_nas.run import RUN_META, RUN_SPACE, Run, RunLock, file_sha256, read_run, write_run
+from resnet_nas.lock import RunLock
+from resnet_nas.run import RUN_META, RUN_SPACE, Run, file_sha256, read_run, write_run
 from resnet_nas.storage import StorageError, open_storage, redact
 
 if TYPE_CHECKING:

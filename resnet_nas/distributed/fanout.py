@@ -21,7 +21,7 @@ from resnet_nas.distributed.worker import (PreparedWorker, WorkerOptions, Worker
 from resnet_nas.engines import common
 from resnet_nas.engines.common import RunnerFactory
 from resnet_nas.errors import UsageError
-from resnet_nas.run import RunLock
+from resnet_nas.lock import RunLock
 
 
 def parse_gpus(text: str | None) -> tuple[str, ...]:

@@ -22,8 +22,8 @@ from resnet_nas.distributed.collect import (load_existing_study, open_existing_s
                                             study_run)
 from resnet_nas.distributed.control import StudyControl
 from resnet_nas.distributed.stale import ON_STALE, StaleHandler, count_finished
-from resnet_nas.engines.common import (LoopResult, RunnerFactory, SearchContext, TrialFlow,
-                                       data_info)
+from resnet_nas.engines.common import (DataInfo, LoopResult, RunnerFactory, SearchContext,
+                                       TrialFlow, data_info)
 from resnet_nas.engines.optuna_engine import run_trials
 from resnet_nas.engines.optuna_study import load_study
 from resnet_nas.errors import SearchError, UsageError
@@ -97,6 +97,7 @@ class PreparedWorker:
     space: SearchSpace
     space_text: str
     run: Run
+    io: DataInfo
     interval: int
     grace: int
 
@@ -165,14 +166,14 @@ def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
                   trials=trial_target(opts.trials, study_meta.trials),
                   space_sha256=hashlib.sha256(text.encode()).hexdigest())
     data_cfg, train_cfg = run.configs(space)  # a bad --data fails here, before any write
-    data_info(data_cfg, train_cfg.seed)
+    io = data_info(data_cfg, train_cfg.seed)
     if (run_dir / RUN_META).is_file():
         old = read_run(run_dir)
         if old.study != run.study or old.space_hash != run.space_hash:
             raise SearchError(f"{run_dir} holds a run of study {old.study!r} (space hash "
                               f"{old.space_hash}); give another --run-dir")
         run = replace(run, run_id=old.run_id)
-    return PreparedWorker(url, run_dir, space, text, run, interval, grace)
+    return PreparedWorker(url, run_dir, space, text, run, io, interval, grace)
 
 
 def write_run_files(prep: PreparedWorker) -> PreparedWorker:
@@ -195,14 +196,13 @@ def run_one_worker(prep: PreparedWorker, opts: WorkerOptions, out: Callable[[str
                    runner_factory: RunnerFactory | None = None) -> WorkerSummary:
     """Runs this process as one worker of the study (the run directory must be locked)."""
     data_cfg, train_cfg = prep.run.configs(prep.space)
-    io = data_info(data_cfg, train_cfg.seed)
     stale = StaleHandler(opts.on_stale)
     storage = open_existing_storage(prep.url, heartbeat=True, interval=prep.interval,
                                     grace=prep.grace, stale_callback=stale)
     study = load_study(prep.run, storage, train_cfg.epochs,
                        sampler_seed=worker_sampler_seed(prep.run.seed))
     ctx = SearchContext(run=prep.run, run_dir=prep.run_dir, space=prep.space, data=data_cfg,
-                        train=train_cfg, io=io, storage_url=prep.url, timeout=opts.timeout,
+                        train=train_cfg, io=prep.io, storage_url=prep.url, timeout=opts.timeout,
                         progress=opts.progress, max_trials_per_worker=opts.max_trials_per_worker,
                         worker_env=dict(opts.worker_env))
     where = (f" on GPU {opts.worker_env['CUDA_VISIBLE_DEVICES']}"

@@ -25,7 +25,8 @@ from resnet_nas import results
 from resnet_nas.engines.common import (DataInfo, RunnerFactory, SearchContext, data_info,
                                        describe_counts)
 from resnet_nas.errors import SearchError, UsageError
-from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, RunLock, SearchOptions,
+from resnet_nas.lock import RunLock
+from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions,
                             check_run_dir_target, create_run_dir, default_storage_url,
                             file_sha256, latest_run_dir, new_run_id, now, read_run,
                             resolve_storage, run_space, storage_from_env, storage_ref,
@@ -51,8 +52,10 @@ class Engine:
       check_options: refuses options the engine has no use for (UsageError).
       check_new: (storage URL, run) -> None, before a new run directory is created.
       check_resumed: (storage URL, run, run_dir, rows) -> None, before a resume changes anything.
-      settings: (run, space, train config) -> the run with engine settings filled in.
+      settings: (run, train config) -> the run with engine settings filled in.
       run: (context, resumed, create_only, out, runner_factory) -> the loop's result.
+      default_storage: (run dir, create_only) -> the storage of a new run given none.
+      resolve_storage: (Run.storage, run dir, --storage) -> the usable storage of a resume.
     """
 
     name: str
@@ -64,6 +67,7 @@ class Engine:
     settings: Callable[[Run, Any], Run]
     run: Callable[..., Any]
     default_storage: Callable[[Path, bool], str] = default_storage_url
+    resolve_storage: Callable[[str, Path, str | None], str] = resolve_storage
 
 
 def _optuna_engine() -> Engine:
@@ -82,7 +86,7 @@ def _keras_tuner_engine() -> Engine:
     return Engine(name="keras-tuner", samplers=kt.TUNERS, default_sampler=kt.default_tuner,
                   check_options=kt.check_options, check_new=lambda url, run: None,
                   check_resumed=kt.check_resumed, settings=kt.settings, run=kt.run_keras_tuner,
-                  default_storage=kt.project_ref)
+                  default_storage=kt.project_ref, resolve_storage=kt.project_path)
 
 
 #: Engine name -> a function that builds it (importing an engine's library only when used).
@@ -236,8 +240,7 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
         if opts.data is not None and run.overrides.data is None:
             raise UsageError("--data", opts.data, f"this run trains on the data set "
                              f"{data_cfg.name!r} of its space; a resumed run cannot change it")
-        url = resolve_storage(run.storage, run_dir, storage_from_env(opts.storage)) \
-            if run.engine == "optuna" else run.storage
+        url = engine.resolve_storage(run.storage, run_dir, storage_from_env(opts.storage))
         changes = Resume(at=now(), trials=trial_target(opts.trials, run.trials),
                          backend=opts.backend, data=opts.data, timeout=opts.timeout)
         overrides = replace(run.overrides,
@@ -293,9 +296,9 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
                     "data; restore them, or start a new run")
             plan.engine.check_resumed(plan.storage_url, run, plan.run_dir,
                                       results.read_rows(plan.run_dir, run.study))
+            run = replace(run, data_fingerprint=run.data_fingerprint or io.fingerprint)
             lock.announce()
-            write_run(plan.run_dir, replace(run, data_fingerprint=run.data_fingerprint
-                                            or io.fingerprint))
+            write_run(plan.run_dir, run)
         else:
             plan.engine.check_new(plan.storage_url, run)
             run = replace(run, data_fingerprint=io.fingerprint)

@@ -110,6 +110,11 @@ def project_ref(run_dir: Path, create_only: bool = False) -> str:
     return f"{RUN_DIR_TOKEN}/{PROJECT_NAME}"
 
 
+def project_path(ref: str, run_dir: Path, given: str | None = None) -> str:
+    """Where the run's Keras Tuner project is (the engine's 'storage')."""
+    return ref.replace(RUN_DIR_TOKEN, str(run_dir.resolve()))
+
+
 def settings(run: Run, train) -> Run:
     """The run with its tuner settings (and the project as its storage)."""
     hyperband = run.sampler == "hyperband"

@@ -6,7 +6,7 @@ from optuna.trial import TrialState, create_trial
 from resnet_nas.distributed.control import StudyControl
 from resnet_nas.distributed.stale import StaleHandler
 from resnet_nas.distributed.worker import WorkerOptions, prepare_worker, write_run_files
-from resnet_nas.engines.common import SearchContext, TrialFlow, data_info
+from resnet_nas.engines.common import SearchContext, TrialFlow
 from resnet_nas.storage import open_storage
 from tests.distributed.conftest import create_study, journal_url
 from tests.fakes import FakeRunner
@@ -18,8 +18,8 @@ def _control(tmp_path, total: int):
     prep = write_run_files(prepare_worker(WorkerOptions(study="tiny", storage=url,
                                                         run_dir=str(tmp_path / "w"))))
     data_cfg, train_cfg = prep.run.configs(prep.space)
-    ctx = SearchContext(prep.run, prep.run_dir, prep.space, data_cfg, train_cfg,
-                        data_info(data_cfg, 0), url, progress=False)
+    ctx = SearchContext(prep.run, prep.run_dir, prep.space, data_cfg, train_cfg, prep.io, url,
+                        progress=False)
     flow = TrialFlow(ctx, FakeRunner)
     study = optuna.load_study(study_name="tiny", storage=open_storage(url))
     return StudyControl(flow, StaleHandler("retry"), poll=0.01, out=lambda s: None), study

@@ -334,7 +334,7 @@ def test_ctrl_c_on_a_worker_fails_and_re_enqueues_its_trial(tmp_path):
 
 
 def test_a_second_worker_in_the_same_run_dir_is_refused(tmp_path, capsys):
-    from resnet_nas.run import RunLock
+    from resnet_nas.lock import RunLock
 
     url = journal_url(tmp_path)
     create_study(tmp_path, url)
