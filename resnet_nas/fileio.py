@@ -169,15 +169,25 @@ def read_json_object(path: str | os.PathLike, what: str,
     return data
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Writes `text` to `path` through a temporary file and a rename: a reader (or a crash)
-    sees the old file or the new one, never half of one."""
-    path = Path(path)
+def _write_temp(path: Path, text: str) -> str:
+    """`text` in a new temporary file beside `path` (with the modes open() would give)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w") as f:
             f.write(text)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Writes `text` to `path` through a temporary file and a rename: a reader (or a crash)
+    sees the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = _write_temp(path, text)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -192,18 +202,15 @@ def write_new(path: str | os.PathLike, text: str) -> bool:
       False (and writes nothing) when the file exists: a finished record is never rewritten.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    tmp = _write_temp(path, text)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
         try:
             os.link(tmp, path)  # atomic, and fails when the name is taken
         except FileExistsError:
             return False
         except OSError:  # a file system without hard links: exclusive create instead
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:
                 return False
             with os.fdopen(fd, "w") as f:

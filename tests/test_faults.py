@@ -2,6 +2,7 @@
 real processes (their trial processes train nothing: tests.fake_cli), killed, interrupted,
 terminated, resumed, run twice, moved and copied."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -74,6 +75,21 @@ def study_of(run_dir: Path) -> optuna.Study:
     return optuna.load_study(study_name="tiny", storage=f"sqlite:///{run_dir / 'study.db'}")
 
 
+@contextlib.contextmanager
+def searching(tmp_path: Path, space: Path, run_dir: Path, env: dict, until=None):
+    """A search started as a user would (its own process group), once `until()` holds (default:
+    a trial is running); killed with its group on the way out."""
+    proc = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
+                     cwd=tmp_path, env=env)
+    try:
+        assert wait_until(until or (lambda: running(run_dir) > 0))
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the group: any trial process too
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def search(tmp_path, *args, **kw):
     """The command under test, as a user runs it (a fresh process)."""
     return run_cli("search", *args, "--no-progress", cwd=tmp_path, fake=True, **kw)
@@ -139,18 +155,12 @@ def test_resume_refuses_a_study_db_of_another_run(tmp_path):
 def test_a_second_search_on_a_run_dir_is_refused_while_the_first_runs(tmp_path):
     space = tiny_space(tmp_path, trials=3, epochs=50)
     run_dir = tmp_path / "run"
-    first = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
-                      cwd=tmp_path, env=SLOW_EPOCHS)
-    try:
-        assert wait_until(lambda: running(run_dir) > 0)
+    with searching(tmp_path, space, run_dir, SLOW_EPOCHS) as first:
         second = search(tmp_path, "--resume", "--run-dir", str(run_dir))
         assert second.returncode == 2, second.stderr[-2000:]
         assert f"in use by a running search (pid {first.pid}" in second.stderr
         assert first.poll() is None and running(run_dir) == 1  # the first goes on, untouched
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-    # the lock of the killed search is stale: the kernel dropped it, a resume takes it over
+    # killed (SIGKILL) on the way out of the block; the lock of the killed search is stale: the kernel dropped it, a resume takes it over
     assert not rows(run_dir)
     out = search(tmp_path, "--resume", "--run-dir", str(run_dir), "--epochs", "50")
     assert out.returncode == 0, out.stderr[-2000:]
@@ -161,18 +171,14 @@ def test_a_second_search_on_a_run_dir_is_refused_while_the_first_runs(tmp_path):
 def test_kill_9_mid_trial_leaves_no_orphan_and_resume_continues(tmp_path):
     space = tiny_space(tmp_path, trials=4, epochs=8)
     run_dir = tmp_path / "run"
-    proc = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
-                     cwd=tmp_path, env={EPOCH_SECONDS_ENV: "0.1"})
-    try:
-        assert wait_until(lambda: len(rows(run_dir)) >= 1 and running(run_dir) > 0)
+    with searching(tmp_path, space, run_dir, {EPOCH_SECONDS_ENV: "0.1"},
+                   until=lambda: len(rows(run_dir)) >= 1 and running(run_dir) > 0) as proc:
         children = trial_process_pids(proc.pid)
         assert children
         os.kill(proc.pid, signal.SIGKILL)  # the search alone, not its process group
         proc.wait()
         # the trial process notices its parent's death at once and exits quietly
         assert wait_until(lambda: not any(alive(p) for p in children), timeout=2.0)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
     before = rows(run_dir)
     params_before = [t.params for t in study_of(run_dir).trials if t.state.is_finished()]
     out = search(tmp_path, "--resume", "--run-dir", str(run_dir))
@@ -192,16 +198,10 @@ def test_kill_9_mid_trial_leaves_no_orphan_and_resume_continues(tmp_path):
 def test_sigterm_stops_a_search_like_ctrl_c(tmp_path):
     space = tiny_space(tmp_path, trials=3, epochs=50)
     run_dir = tmp_path / "run"
-    proc = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
-                     cwd=tmp_path, env=SLOW_EPOCHS)
-    try:
-        assert wait_until(lambda: running(run_dir) > 0)
+    with searching(tmp_path, space, run_dir, SLOW_EPOCHS) as proc:
         children = trial_process_pids(proc.pid)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 143, output[-3000:]
     assert "interrupted (SIGTERM)" in output and "--resume" in output
     assert not any(alive(p) for p in children)
@@ -213,16 +213,10 @@ def test_sigterm_stops_a_search_like_ctrl_c(tmp_path):
 def test_ctrl_c_marks_the_running_trial_and_says_how_to_resume(tmp_path):
     space = tiny_space(tmp_path, trials=50, epochs=30)
     run_dir = tmp_path / "run"
-    proc = spawn_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
-                     cwd=tmp_path, env=SLOW_EPOCHS)
-    try:
-        assert wait_until(lambda: running(run_dir) > 0)
+    with searching(tmp_path, space, run_dir, SLOW_EPOCHS) as proc:
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, output[-2000:]
     assert "--resume" in output
     table = results.load_table(run_dir)

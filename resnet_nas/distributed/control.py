@@ -18,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 from resnet_nas import results
 from resnet_nas.distributed.claims import settle_architecture
 from resnet_nas.distributed.stale import StaleHandler, count_finished, recover_stale_trials
-from resnet_nas.engines.common import Sample, TrialFlow
+from resnet_nas.engines.common import TrialFlow
 from resnet_nas.engines.optuna_engine import ATTR_RECORD, LoopControl
 from resnet_nas.interrupts import pause
 from resnet_nas.records import TrialRecord, record_from_trial
@@ -102,21 +102,12 @@ class StudyControl(LoopControl):
         state = "complete" if t.state == TrialState.COMPLETE else "pruned"
         return record_from_trial(t, self.flow.ctx.run, state, "no record")
 
-    def interrupted(self, study: optuna.Study, trial: optuna.Trial | None,
-                    sample: Sample | None) -> None:
-        if trial is None:
-            return
-        try:
-            study.tell(trial, state=TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            return  # another worker failed it as stale already
+    def after_stop(self, study: optuna.Study, trial: optuna.Trial) -> str:
+        """With the retry policy, the stopped trial's parameters are enqueued again."""
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
         self.stale.retry(study, frozen)
-        self.flow.interrupted(trial.number, sample.arch if sample else None,
-                              self.flow.ctx.train.epochs,
-                              "this worker was stopped while it ran"
-                              + ("; its parameters were enqueued again" if self.retrying
-                                 else ""))
+        return ("this worker was stopped while it ran"
+                + ("; its parameters were enqueued again" if self.retrying else ""))
 
     def _record_stale(self, t: FrozenTrial) -> None:
         reason = ("stale: no heartbeat within the grace period (its worker died)"

@@ -115,9 +115,13 @@ class LoopControl:
         try:
             study.tell(trial, state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
-            pass
+            return  # another worker failed it as stale already, and recorded it
         self.flow.interrupted(trial.number, sample.arch if sample else None,
-                              self.flow.ctx.train.epochs)
+                              self.flow.ctx.train.epochs, self.after_stop(study, trial))
+
+    def after_stop(self, study: optuna.Study, trial: optuna.Trial) -> str:
+        """What becomes of a trial a stop cut short (after it is failed); the row's note."""
+        return "the search stopped while it ran"
 
 
 
