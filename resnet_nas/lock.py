@@ -37,6 +37,7 @@ class RunLock:
         self.path = Path(run_dir) / LOCK_FILE
         self._fd: int | None = None
         self._what = "search"
+        self._announced = False
         self.took_over: dict[str, Any] | None = None
 
     def acquire(self, what: str = "search") -> "RunLock":
@@ -66,9 +67,14 @@ class RunLock:
         if self._fd is not None:
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, json.dumps({**holder_info(), "what": self._what}).encode(), 0)
+            self._announced = True
 
     def release(self) -> None:
+        """Drops the lock; an announced holder's note goes too (a note left behind means its
+        holder died holding the lock)."""
         if self._fd is not None:
+            if self._announced:
+                os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing drops the flock
             self._fd = None
 

@@ -183,11 +183,6 @@ def redact(url: str) -> str:
     return _split_secrets(url)[0]
 
 
-def has_secret(url: str) -> bool:
-    """Whether `url` holds a credential that `redact` hides."""
-    return bool(_split_secrets(url)[1])
-
-
 def scrub(text: str, url: str) -> str:
     """`text` (an error message, say) with every credential of `url` replaced by ***, in its
     plain and its percent-decoded form."""

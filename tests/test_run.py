@@ -118,3 +118,12 @@ def test_read_run_names_what_is_wrong(tmp_path):
         read_run(tmp_path / "f")
     with pytest.raises(UsageError, match="no run.json"):
         read_run(tmp_path)
+
+
+def test_a_clean_release_leaves_no_note_and_a_refused_acquire_changes_nothing(tmp_path):
+    lock = RunLock(tmp_path).acquire()
+    lock.announce()
+    assert b"pid" in (tmp_path / ".lock").read_bytes()
+    lock.release()
+    assert (tmp_path / ".lock").read_bytes() == b""
+    assert RunLock(tmp_path).acquire().took_over is None

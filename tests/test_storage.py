@@ -2,7 +2,7 @@
 
 import pytest
 
-from resnet_nas.storage import StorageError, has_secret, heartbeat_settings, redact, scrub
+from resnet_nas.storage import StorageError, heartbeat_settings, redact, scrub
 
 
 @pytest.mark.parametrize("url, shown", [
@@ -17,7 +17,6 @@ from resnet_nas.storage import StorageError, has_secret, heartbeat_settings, red
 ])
 def test_redact_hides_every_credential(url, shown):
     assert redact(url) == shown and redact(redact(url)) == shown
-    assert has_secret(url) == ("***" in shown)
 
 
 def test_scrub_removes_the_secret_from_a_message_in_any_form():

@@ -298,6 +298,10 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
                                       results.read_rows(plan.run_dir, run.study))
             run = replace(run, data_fingerprint=run.data_fingerprint or io.fingerprint)
             lock.announce()
+            if lock.took_over:
+                held = lock.took_over
+                out(f"resume: the run directory's lock was left by a {held.get('what')} that "
+                    f"is gone (pid {held.get('pid')} on host {held.get('host')}); taken over")
             write_run(plan.run_dir, run)
         else:
             plan.engine.check_new(plan.storage_url, run)

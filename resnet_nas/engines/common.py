@@ -170,7 +170,6 @@ class Tally:
     """Counts of one search process and of the whole run directory."""
 
     counted: int = 0  # rows that count towards the trial target (duplicates do not)
-    duplicates: int = 0  # duplicate rows in the run directory
     here: Counter = field(default_factory=Counter)  # states of the trials this process finished
 
 
@@ -213,8 +212,6 @@ class TrialFlow:
         self.numbers.add(rec.trial)
         if rec.counts:
             self.tally.counted += 1
-        if rec.state == "duplicate":
-            self.tally.duplicates += 1
         if here:
             self.tally.here[rec.state] += 1
         if rec.state in ("complete", "pruned") and rec.arch_key:
@@ -322,10 +319,6 @@ class TrialFlow:
             else 0
         self.progress.trial_end(rec, self.best)
         return rec
-
-    def counts_line(self) -> str:
-        """'4 complete, 2 pruned, 1 failed, 3 duplicates (reused, not trained)' for this run."""
-        return describe_counts(self.ctx.run_dir, self.ctx.run.study)
 
 
 def describe_counts(run_dir: Path, study: str) -> str:
