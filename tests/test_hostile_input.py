@@ -268,3 +268,39 @@ def test_a_resume_honours_and_records_a_new_backend_and_trial_target(run_dir, ca
     assert meta["resumes"][-1]["backend"] == "jax"
     rows = [json.loads(p.read_text()) for p in sorted((run_dir / "rows").glob("*.json"))]
     assert [r["backend"] for r in rows] == ["tensorflow", "tensorflow", "jax"]
+
+
+def test_a_resume_takes_a_moved_image_folder_but_not_other_data(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from PIL import Image
+    from resnet_nas.engines import common
+
+    monkeypatch.setattr(common, "TrialRunner", FakeRunner)
+    for split, n in (("train", 40), ("test", 8)):
+        for c in range(2):
+            d = tmp_path / "images" / split / f"c{c}"
+            d.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (8, 8), (100 * c, i, 0)).save(d / f"{i}.png")
+    space = tiny_space(tmp_path, trials=1, epochs=1)
+    space.write_text(space.read_text().replace("batch_size: 64", "batch_size: 8"))
+    cache = {"RESNET_NAS_CACHE": str(tmp_path / "cache")}
+    for k, v in cache.items():
+        monkeypatch.setenv(k, v)
+    run = tmp_path / "run"
+    assert main(["search", str(space), "--run-dir", str(run), "--data",
+                 str(tmp_path / "images"), "--no-progress"]) == 0
+    shutil.move(tmp_path / "images", tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["search", "--resume", "--run-dir", str(run), "--trials", "2", "--data",
+                 str(tmp_path / "moved"), "--no-progress"]) == 0
+    assert json.loads((run / "run.json").read_text())["overrides"]["data"] == str(
+        tmp_path / "moved")
+    (tmp_path / "moved" / "train" / "c1" / "0.png").unlink()  # other data now
+    capsys.readouterr()
+    before = files_under(run)
+    code, err = run_main(capsys, "search", "--resume", "--run-dir", str(run), "--trials", "3",
+                         "--data", str(tmp_path / "moved"), "--no-progress")
+    assert_refused(code, err, "the data set is not the one this run was started with")
+    assert files_under(run) == before

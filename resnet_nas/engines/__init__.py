@@ -237,9 +237,11 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
         data_cfg, train_cfg = run.configs(space)
         _same("--epochs", opts.epochs, train_cfg.epochs, "epochs per trial")
         _same("--limit-train", opts.limit_train, data_cfg.limit_train, "training-set limit")
-        if opts.data is not None and run.overrides.data is None:
+        if opts.data is not None and data_cfg.name != "folder":
             raise UsageError("--data", opts.data, f"this run trains on the data set "
                              f"{data_cfg.name!r} of its space; a resumed run cannot change it")
+        # an image folder may have moved: --data is its new place (the data fingerprint checks
+        # that it is the same data)
         url = engine.resolve_storage(run.storage, run_dir, storage_from_env(opts.storage))
         changes = Resume(at=now(), trials=trial_target(opts.trials, run.trials),
                          backend=opts.backend, data=opts.data, timeout=opts.timeout)
