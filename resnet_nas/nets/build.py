@@ -36,6 +36,10 @@ def build_network(inputs, arch: Architecture, config: ResNetConfig | None = None
       (net, end_points) as slim's builders do.
     """
     version = f"v{arch.kind.version}"
+    config = config or ResNetConfig()
+    if config.batch_norm_moving_variance is None:
+        # The search's nets were always trained with Keras' rule; keep their records retrainable.
+        config = config.replace(batch_norm_moving_variance="biased")
     builder = resnet_v1.resnet_v1 if version == "v1" else resnet_v2.resnet_v2
     return builder(inputs, arch_blocks(arch), num_classes=arch.num_classes,
                    is_training=is_training, global_pool=global_pool,

@@ -6,6 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+#: 'unbiased': slim's fused batch norm (n / (n - 1) correction); 'biased': Keras' rule.
+MOVING_VARIANCE_RULES = ("unbiased", "biased")
+
 
 @dataclass(frozen=True)
 class ResNetConfig:
@@ -23,6 +26,13 @@ class ResNetConfig:
         preact/postnorm batch norms stay.
       training: None follows Keras' call-time `training` argument (the idiomatic mode); False
         pins every BN to inference mode (slim's is_training=False).
+      batch_norm_moving_variance: how a training step updates BN's moving variance.
+        'unbiased' is slim's rule (its default fused batch norm): the batch variance times
+        n / (n - 1), n = B * H * W. 'biased' is Keras' BatchNormalization. Both normalise a
+        training batch with its biased variance, as slim does. None means 'unbiased' for every
+        slim builder (units, `resnet_v1`, `resnet_v2`, the named `resnet_v*_50...200`), and
+        'biased' for the search's `build_model(Architecture)`, so recorded trials retrain the
+        same as before this option existed.
     """
 
     weight_decay: float = 1e-4
@@ -32,6 +42,14 @@ class ResNetConfig:
     activation: str = "relu"
     use_batch_norm: bool = True
     training: bool | None = None
+    batch_norm_moving_variance: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_norm_moving_variance not in MOVING_VARIANCE_RULES + (None,):
+            raise ValueError(f"batch_norm_moving_variance must be one of "
+                             f"{', '.join(MOVING_VARIANCE_RULES)} or None, "
+                             f"got {self.batch_norm_moving_variance!r}")
+
 
     def replace(self, **changes: Any) -> "ResNetConfig":
         return dataclasses.replace(self, **changes)

@@ -5,6 +5,11 @@ Contents mirror slim: the `Block` namedtuple, `subsample`, `conv2d_same`, `stack
 `resnet_arg_scope`. Everything is built from `keras.layers`, so models run on the TensorFlow,
 JAX and PyTorch backends.
 
+Signatures are slim's: `subsample(inputs, factor, scope=None)`, `conv2d_same(inputs,
+num_outputs, kernel_size, stride, rate=1, scope=None)` (`name=` is kept as an alias of `scope=`),
+`stack_blocks_dense(net, blocks, output_stride=None, store_non_strided_activations=False)`;
+the port's additions (`config`, `end_points`, ...) are keyword-only.
+
 Naming: slim scopes such as `resnet_v1_50/block1/unit_1/bottleneck_v1/conv1` are kept verbatim
 as end-point keys; Keras forbids `/` in layer names, so layers are named with `/` -> `__`
 (reversible, since no slim scope contains a double underscore).
@@ -117,10 +122,48 @@ class InferenceBatchNormalization(keras.layers.BatchNormalization):
         return super().call(inputs, training=False, mask=mask)
 
 
+@keras.saving.register_keras_serializable(package="resnet_nas")
+class SlimBatchNormalization(keras.layers.BatchNormalization):
+    """Batch norm that updates its moving variance as slim's (fused) batch norm does.
+
+    slim's default batch norm is TF's fused kernel: it normalises a training batch with the
+    biased batch variance but feeds the unbiased one, var * n / (n - 1) with n the number of
+    values per channel (B * H * W), into the moving average. Keras' BatchNormalization feeds the
+    biased one. Weights, names, the normalisation and inference are Keras'.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable):
+            return super().call(inputs, training=training, mask=mask)
+        if mask is not None or self.renorm or self.synchronized:
+            raise ValueError(f"{self.name}: slim's moving-variance rule supports no mask, "
+                             f"renorm or synchronized batch norm")
+        compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
+        x = keras.ops.cast(inputs, compute_dtype)
+        axis = self.axis % len(x.shape)
+        mean, variance = keras.ops.moments(x, axes=[i for i in range(len(x.shape)) if i != axis])
+        n = keras.ops.cast(keras.ops.size(x), compute_dtype) / x.shape[axis]
+        unbiased = variance * n / keras.ops.maximum(n - 1.0, 1.0)
+        momentum = self.momentum
+        self.moving_mean.assign(keras.ops.cast(self.moving_mean, compute_dtype) * momentum
+                                + mean * (1.0 - momentum))
+        self.moving_variance.assign(keras.ops.cast(self.moving_variance, compute_dtype) * momentum
+                                    + unbiased * (1.0 - momentum))
+        gamma = keras.ops.cast(self.gamma, compute_dtype) if self.scale else None
+        beta = keras.ops.cast(self.beta, compute_dtype) if self.center else None
+        outputs = keras.ops.batch_normalization(x, mean, variance, axis=self.axis, offset=beta,
+                                                scale=gamma, epsilon=self.epsilon)
+        return keras.ops.cast(outputs, self.compute_dtype)
+
+
 def batch_norm(inputs, config: ResNetConfig, scope: str, activation: str | None = None):
     """slim.batch_norm with the config's parameters; `activation` is applied after it."""
-    cls = (InferenceBatchNormalization if config.training is False
-           else keras.layers.BatchNormalization)
+    if config.training is False:
+        cls = InferenceBatchNormalization
+    elif config.batch_norm_moving_variance == "biased":
+        cls = keras.layers.BatchNormalization
+    else:
+        cls = SlimBatchNormalization
     net = cls(momentum=config.batch_norm_decay, epsilon=config.batch_norm_epsilon, center=True,
               scale=config.batch_norm_scale, name=layer_name(scope))(inputs)
     if activation is not None:
@@ -198,9 +241,9 @@ def same_padding(kernel_size: int, rate: int = 1) -> tuple[int, int]:
 
 
 def conv2d_same(inputs, num_outputs: int, kernel_size: int, stride: int, rate: int = 1,
-                name: str | None = None, *, config: ResNetConfig | None = None,
-                activation: Any = _DEFAULT, normalize: bool | None = None,
-                end_points: dict | None = None):
+                scope: str | None = None, *, name: str | None = None,
+                config: ResNetConfig | None = None, activation: Any = _DEFAULT,
+                normalize: bool | None = None, end_points: dict | None = None):
     """Strided 2-D convolution with 'SAME' padding.
 
     When stride > 1, we do explicit zero-padding, followed by conv2d with 'VALID' padding, so
@@ -213,14 +256,22 @@ def conv2d_same(inputs, num_outputs: int, kernel_size: int, stride: int, rate: i
       kernel_size: An int with the kernel_size of the filters.
       stride: An integer, the output stride.
       rate: An integer, rate for atrous convolution.
-      name: The slim scope (layer name source), e.g. 'resnet/block1/unit_1/bottleneck_v1/conv2'.
+      scope: Scope (slim's name; the Keras layer names derive from it), e.g.
+        'resnet/block1/unit_1/bottleneck_v1/conv2'. Default 'Conv', as slim.conv2d's.
+      name: Alias of `scope` (the port's earlier keyword).
       config: ResNetConfig (default ResNetConfig()).
       activation, normalize, end_points: as in `conv2d`.
 
     Returns:
       output: A 4-D tensor of size [batch, height_out, width_out, channels] with the
         convolution output.
+
+    Raises:
+      TypeError: if `scope` and `name` are both given and differ.
     """
+    if scope is not None and name is not None and scope != name:
+        raise TypeError(f"conv2d_same: scope={scope!r} and name={name!r} disagree; give one")
+    name = scope if scope is not None else name
     config = config or ResNetConfig()
     scope = name or "Conv"
     if stride == 1:
@@ -340,34 +391,50 @@ def root_block(net, root: str, root_depth: int, config: ResNetConfig, scope: str
     """
     overrides = {"activation": None, "normalize": False} if preactivation else {}
     if root == "imagenet":
-        net = conv2d_same(net, root_depth, 7, stride=2, name=f"{scope}/conv1", config=config,
+        net = conv2d_same(net, root_depth, 7, stride=2, scope=f"{scope}/conv1", config=config,
                           end_points=end_points, **overrides)
         # slim: max_pool2d([3,3], stride=2) with padding SAME from resnet_arg_scope; not an
         # end point.
         return keras.layers.MaxPooling2D(3, strides=2, padding="same",
                                          name=layer_name(f"{scope}/pool1"))(net)
     if root == "cifar":
-        return conv2d_same(net, root_depth, 3, stride=1, name=f"{scope}/conv1", config=config,
+        return conv2d_same(net, root_depth, 3, stride=1, scope=f"{scope}/conv1", config=config,
                            end_points=end_points, **overrides)
     raise ValueError(f"unknown root {root!r}; expected one of imagenet, cifar")
 
 
 def resnet_head(net, end_points: dict, num_classes: int | None, global_pool: bool,
                 spatial_squeeze: bool, config: ResNetConfig, scope: str):
-    """slim's shared head: global pool, 1x1-conv logits, spatial squeeze, predictions."""
+    """slim's shared head: global pool, 1x1-conv logits, spatial squeeze, predictions.
+
+    Every layer is named under `scope`, so two networks of different scopes fit in one model.
+    The squeeze happens only on a map known to be 1x1 (after `global_pool`, or a static 1x1
+    size): a dense-prediction map keeps its logits and predictions as [B, H, W, C], as slim's
+    segmentation example needs (slim's tf.squeeze would fail there).
+    """
     if global_pool:
         # Global average pooling as a mean over H, W keeping dims (slim's 'pool5').
-        net = keras.layers.GlobalAveragePooling2D(keepdims=True, name="pool5")(net)
+        net = keras.layers.GlobalAveragePooling2D(keepdims=True,
+                                                  name=layer_name(f"{scope}/pool5"))(net)
         end_points["global_pool"] = net
     if num_classes:
         net = conv2d(net, num_classes, 1, config=config, scope=f"{scope}/logits",
                      activation=None, normalize=False)
         end_points[f"{scope}/logits"] = net
-        if spatial_squeeze:
-            net = keras.layers.Reshape((num_classes,), name="SpatialSqueeze")(net)
+        if spatial_squeeze and tuple(net.shape[1:3]) == (1, 1):
+            net = keras.layers.Reshape((num_classes,),
+                                       name=layer_name(f"{scope}/SpatialSqueeze"))(net)
             end_points[f"{scope}/spatial_squeeze"] = net
-        end_points["predictions"] = keras.layers.Softmax(name="predictions")(net)
+        end_points["predictions"] = keras.layers.Softmax(
+            name=layer_name(f"{scope}/predictions"))(net)
     return net
+
+
+def check_reuse(reuse: bool | None) -> None:
+    """slim's `reuse=True` re-enters a variable scope; Keras shares weights by calling again."""
+    if reuse:
+        raise ValueError("reuse=True has no Keras equivalent: build the network once as a "
+                         "keras.Model and call that model again to share its weights")
 
 
 def check_root_output_stride(output_stride: int | None, include_root_block: bool,

@@ -7,6 +7,34 @@ Residual networks (ResNets) were proposed in:
 As in slim, the stride of a strided bottleneck unit sits on its 3x3 conv, and the stride of a
 block sits on its LAST unit. Besides slim's `bottleneck`, a `basic` unit (two 3x3 convs, He et
 al.'s CIFAR unit) is provided.
+
+Typical use (slim's examples; `slim.arg_scope(resnet_arg_scope())` becomes `config=`, and
+`is_training=False` pins batch norm to inference as in slim):
+
+ResNet-101 for image classification into 1000 classes:
+
+   inputs = keras.Input((224, 224, 3))
+   net, end_points = resnet_v1.resnet_v1_101(inputs, 1000, is_training=False,
+                                             config=ResNetConfig())   # net: [B, 1000]
+
+ResNet-101 for semantic segmentation into 21 classes:
+
+   inputs = keras.Input((513, 513, 3))
+   net, end_points = resnet_v1.resnet_v1_101(inputs, 21, is_training=False,
+                                             global_pool=False, output_stride=16,
+                                             config=ResNetConfig())   # net: [B, 33, 33, 21]
+
+Signatures follow the tf_slim generation of slim (tensorflow/models research/slim/nets at
+3b998e4f): `resnet_v1(inputs, blocks, num_classes, is_training, global_pool, output_stride,
+include_root_block, spatial_squeeze, store_non_strided_activations, reuse, scope)` and
+`resnet_v1_50/101(inputs, num_classes, is_training, global_pool, output_stride,
+spatial_squeeze, store_non_strided_activations, min_base_depth, depth_multiplier, reuse,
+scope)`, with 152/200 taking store_non_strided_activations before spatial_squeeze, as slim's
+do. The older tf.contrib generation, whose module docstring the examples above come from, had
+no store_non_strided_activations (nor min_base_depth, depth_multiplier): a positional call
+written for it passes its `reuse` where this signature expects store_non_strided_activations,
+so pass those arguments by keyword. The port's own arguments (`root`, `root_depth`, `config`,
+units' `end_points`) are keyword-only, and `reuse` only accepts None/False.
 """
 
 from __future__ import annotations
@@ -17,7 +45,7 @@ import keras
 
 from resnet_nas.nets.config import ResNetConfig
 from resnet_nas.nets.resnet_utils import (Block, collect_end_point, bottleneck_block,
-                                          check_root_output_stride, conv2d, conv2d_same,
+                                          check_reuse, check_root_output_stride, conv2d, conv2d_same,
                                           layer_name, resnet_head, root_block, slim_blocks,
                                           stack_blocks_dense, subsample, zero_pad_channels)
 
@@ -59,7 +87,7 @@ def bottleneck(inputs, depth: int, depth_bottleneck: int, stride: int, rate: int
     residual = conv2d(inputs, depth_bottleneck, 1, config=config, scope=f"{scope}/conv1",
                       end_points=end_points)
     residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
-                           name=f"{scope}/conv2", config=config, end_points=end_points)
+                           scope=f"{scope}/conv2", config=config, end_points=end_points)
     residual = conv2d(residual, depth, 1, config=config, scope=f"{scope}/conv3",
                       activation=None, end_points=end_points)
     return _unit_output(shortcut, residual, scope, end_points, use_bounded_activations)
@@ -105,7 +133,7 @@ def basic(inputs, depth: int, depth_bottleneck: int | None = None, stride: int =
     else:
         short = conv2d(inputs, depth, 1, stride=stride, config=config, scope=f"{scope}/shortcut",
                        activation=None, end_points=end_points)
-    residual = conv2d_same(inputs, depth, 3, stride, rate=rate, name=f"{scope}/conv1",
+    residual = conv2d_same(inputs, depth, 3, stride, rate=rate, scope=f"{scope}/conv1",
                            config=config, end_points=end_points)
     residual = conv2d(residual, depth, 3, rate=output_rate or rate, config=config, scope=f"{scope}/conv2",
                       activation=None, end_points=end_points)
@@ -130,8 +158,8 @@ def resnet_v1(inputs, blocks: Sequence[Block], num_classes: int | None = None,
               is_training: bool | None = True, global_pool: bool = True,
               output_stride: int | None = None, include_root_block: bool = True,
               spatial_squeeze: bool = True, store_non_strided_activations: bool = False,
-              scope: str | None = None, *, root: str = "imagenet", root_depth: int = 64,
-              config: ResNetConfig | None = None):
+              reuse: bool | None = None, scope: str | None = None, *, root: str = "imagenet",
+              root_depth: int = 64, config: ResNetConfig | None = None):
     """Generator for v1 ResNet models.
 
     This function generates a family of ResNet v1 models. See the resnet_v1_*() methods for
@@ -159,9 +187,13 @@ def resnet_v1(inputs, blocks: Sequence[Block], num_classes: int | None = None,
       include_root_block: If True, include the initial convolution followed by max-pooling
         (or the CIFAR 3x3 conv, see `root`); if False, excludes it.
       spatial_squeeze: if True, logits is of shape [B, C], if false logits is of shape
-        [B, 1, 1, C], where B is batch_size and C is number of classes.
+        [B, 1, 1, C], where B is batch_size and C is number of classes. Only a map known to
+        be 1x1 is squeezed: a dense map (global_pool=False on a large input, as in slim's
+        segmentation example) keeps logits and predictions of shape [B, H, W, C].
       store_non_strided_activations: If True, we compute non-strided (undecimated) activations
         at the last unit of each block and store them in the end points.
+      reuse: slim's variable-scope reuse. Only None/False: Keras shares weights by calling the
+        same model again (ValueError for True).
       scope: Optional scope (end-point prefix and layer-name prefix); default 'resnet_v1'.
       root: 'imagenet' (7x7/2 conv + 3x3/2 max-pool, slim) or 'cifar' (3x3/1 conv).
       root_depth: channels of the root conv (slim: 64).
@@ -179,6 +211,7 @@ def resnet_v1(inputs, blocks: Sequence[Block], num_classes: int | None = None,
     Raises:
       ValueError: If the target output_stride is not valid.
     """
+    check_reuse(reuse)
     scope = scope or "resnet_v1"
     config = (config or ResNetConfig()).replace(training=None if is_training is not False
                                                 else False)
@@ -224,29 +257,30 @@ def resnet_v1_blocks(layers: int, min_base_depth: int = 8,
 def _make(layers: int):
     def model_50_101(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
               spatial_squeeze=True, store_non_strided_activations=False, min_base_depth=8,
-              depth_multiplier=1, scope=f"resnet_v1_{layers}", config=None):
+              depth_multiplier=1, reuse=None, scope=f"resnet_v1_{layers}", config=None):
         return _build(inputs, num_classes, is_training, global_pool, output_stride,
                       spatial_squeeze, store_non_strided_activations, min_base_depth,
-                      depth_multiplier, scope, config)
+                      depth_multiplier, reuse, scope, config)
 
     # slim's resnet_v1_152/200 take store_non_strided_activations BEFORE spatial_squeeze;
     # keep that order for positional callers.
     def model_152_200(inputs, num_classes=None, is_training=True, global_pool=True,
                       output_stride=None, store_non_strided_activations=False,
                       spatial_squeeze=True, min_base_depth=8, depth_multiplier=1,
-                      scope=f"resnet_v1_{layers}", config=None):
+                      reuse=None, scope=f"resnet_v1_{layers}", config=None):
         return _build(inputs, num_classes, is_training, global_pool, output_stride,
                       spatial_squeeze, store_non_strided_activations, min_base_depth,
-                      depth_multiplier, scope, config)
+                      depth_multiplier, reuse, scope, config)
 
     def _build(inputs, num_classes, is_training, global_pool, output_stride, spatial_squeeze,
-               store_non_strided_activations, min_base_depth, depth_multiplier, scope, config):
+               store_non_strided_activations, min_base_depth, depth_multiplier, reuse, scope,
+               config):
         blocks = resnet_v1_blocks(layers, min_base_depth, depth_multiplier)
         return resnet_v1(inputs, blocks, num_classes, is_training, global_pool=global_pool,
                          output_stride=output_stride, include_root_block=True,
                          spatial_squeeze=spatial_squeeze,
                          store_non_strided_activations=store_non_strided_activations,
-                         scope=scope, config=config)
+                         reuse=reuse, scope=scope, config=config)
     model = model_152_200 if layers in (152, 200) else model_50_101
     model.__name__ = f"resnet_v1_{layers}"
     model.__doc__ = f"ResNet-{layers} model of [1]. See resnet_v1() for arg and return description."

@@ -7,6 +7,18 @@ Differences from v1 kept from slim: every unit starts with a BN+ReLU 'preact' (p
 use_batch_norm=False), projections and the last conv of a unit are biased convs without BN, unit
 outputs carry no activation, the root conv has neither BN nor activation, and a 'postnorm'
 BN+ReLU follows the last block.
+
+Typical use: slim's two examples, as written in resnet_v1's docstring with
+`resnet_v2.resnet_v2_101` for `resnet_v1.resnet_v1_101` (classification into 1000 classes on
+224x224 gives [B, 1000]; the segmentation call on 513x513 with global_pool=False,
+output_stride=16 gives [B, 33, 33, 21]).
+
+Signatures follow the tf_slim generation of slim (tensorflow/models research/slim/nets at
+3b998e4f; see resnet_v1's docstring for how older generations differ): `resnet_v2(inputs,
+blocks, num_classes, is_training, global_pool, output_stride, include_root_block, spatial_squeeze, reuse, scope)` and `resnet_v2_50...200(inputs,
+num_classes, is_training, global_pool, output_stride, spatial_squeeze, reuse, scope)`; the
+port's own arguments (`root`, `root_depth`, `config`) are keyword-only, and `reuse` only accepts
+None/False.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ import keras
 
 from resnet_nas.nets.config import ResNetConfig
 from resnet_nas.nets.resnet_utils import (Block, collect_end_point, batch_norm,
-                                          bottleneck_block, check_root_output_stride, conv2d,
+                                          bottleneck_block, check_reuse, check_root_output_stride, conv2d,
                                           conv2d_same, layer_name, resnet_head, root_block,
                                           slim_blocks, stack_blocks_dense, subsample,
                                           zero_pad_channels)
@@ -58,7 +70,7 @@ def bottleneck(inputs, depth: int, depth_bottleneck: int, stride: int, rate: int
     residual = conv2d(preact, depth_bottleneck, 1, config=config, scope=f"{scope}/conv1",
                       end_points=end_points)
     residual = conv2d_same(residual, depth_bottleneck, 3, stride, rate=rate,
-                           name=f"{scope}/conv2", config=config, end_points=end_points)
+                           scope=f"{scope}/conv2", config=config, end_points=end_points)
     residual = conv2d(residual, depth, 1, config=config, scope=f"{scope}/conv3", activation=None,
                       normalize=False, end_points=end_points)
     return _unit_output(shortcut, residual, scope, end_points)
@@ -103,7 +115,7 @@ def basic(inputs, depth: int, depth_bottleneck: int | None = None, stride: int =
     else:
         short = conv2d(preact, depth, 1, stride=stride, config=config, scope=f"{scope}/shortcut",
                        activation=None, normalize=False, end_points=end_points)
-    residual = conv2d_same(preact, depth, 3, stride, rate=rate, name=f"{scope}/conv1",
+    residual = conv2d_same(preact, depth, 3, stride, rate=rate, scope=f"{scope}/conv1",
                            config=config, end_points=end_points)
     residual = conv2d(residual, depth, 3, rate=output_rate or rate, config=config, scope=f"{scope}/conv2",
                       activation=None, normalize=False, end_points=end_points)
@@ -122,8 +134,8 @@ def _unit_output(shortcut, residual, scope, end_points):
 def resnet_v2(inputs, blocks: Sequence[Block], num_classes: int | None = None,
               is_training: bool | None = True, global_pool: bool = True,
               output_stride: int | None = None, include_root_block: bool = True,
-              spatial_squeeze: bool = True, scope: str | None = None, *,
-              root: str = "imagenet", root_depth: int = 64,
+              spatial_squeeze: bool = True, reuse: bool | None = None,
+              scope: str | None = None, *, root: str = "imagenet", root_depth: int = 64,
               config: ResNetConfig | None = None):
     """Generator for v2 (preactivation) ResNet models.
 
@@ -141,6 +153,7 @@ def resnet_v2(inputs, blocks: Sequence[Block], num_classes: int | None = None,
     Raises:
       ValueError: If the target output_stride is not valid.
     """
+    check_reuse(reuse)
     scope = scope or "resnet_v2"
     config = (config or ResNetConfig()).replace(training=None if is_training is not False
                                                 else False)
@@ -186,11 +199,11 @@ def resnet_v2_blocks(layers: int) -> list[Block]:
 
 def _make(layers: int):
     def model(inputs, num_classes=None, is_training=True, global_pool=True, output_stride=None,
-              spatial_squeeze=True, scope=f"resnet_v2_{layers}", config=None):
+              spatial_squeeze=True, reuse=None, scope=f"resnet_v2_{layers}", config=None):
         return resnet_v2(inputs, resnet_v2_blocks(layers), num_classes, is_training,
                          global_pool=global_pool, output_stride=output_stride,
-                         include_root_block=True, spatial_squeeze=spatial_squeeze, scope=scope,
-                         config=config)
+                         include_root_block=True, spatial_squeeze=spatial_squeeze, reuse=reuse,
+                         scope=scope, config=config)
     model.__name__ = f"resnet_v2_{layers}"
     model.__doc__ = f"ResNet-{layers} v2 model of [2]. See resnet_v2() for arg and return description."
     model.default_image_size = 224

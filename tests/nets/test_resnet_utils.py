@@ -173,3 +173,84 @@ def test_initializer_matches_slim_stddev():
     expected = np.sqrt(2.6 / 400) * 0.87962566
     assert abs(w.std() / expected - 1) < 0.02
     assert np.abs(w).max() <= 2 * np.sqrt(2.6 / 400) + 1e-6
+
+
+def test_conv2d_same_takes_slims_scope_and_keeps_name_as_alias():
+    x = keras.Input((5, 5, 1))
+    by_scope = conv2d_same(x, 2, 3, 2, 1, "s1", config=CFG)   # slim's positional scope
+    by_name = conv2d_same(x, 2, 3, 2, name="s2", config=CFG)
+    both = conv2d_same(x, 2, 3, 1, scope="s3", name="s3", config=CFG)
+    model = keras.Model(x, [by_scope, by_name, both])
+    for scope in ("s1", "s2", "s3"):
+        assert isinstance(model.get_layer(scope), keras.layers.Conv2D)
+    with pytest.raises(TypeError, match="disagree"):
+        conv2d_same(x, 2, 3, 1, scope="a", name="b", config=CFG)
+
+
+def _bn_update(cls, x, momentum=0.5):
+    layer = cls(momentum=momentum, epsilon=1e-3)
+    y = np.asarray(layer(x, training=True))
+    return layer, y
+
+
+def test_slim_batch_norm_updates_moving_variance_with_the_unbiased_batch_variance():
+    """slim's fused batch norm: moving_var <- d * moving_var + (1 - d) * var * n / (n - 1)."""
+    x = np.random.default_rng(0).normal(2.0, 3.0, size=(2, 7, 7, 3)).astype("float32")
+    n = 2 * 7 * 7  # 98 values per channel
+    slim_bn, y_slim = _bn_update(resnet_utils.SlimBatchNormalization, x)
+    keras_bn, y_keras = _bn_update(keras.layers.BatchNormalization, x)
+    mean = x.mean(axis=(0, 1, 2))
+    var = x.var(axis=(0, 1, 2))  # biased
+    value = keras.ops.convert_to_numpy
+    np.testing.assert_allclose(value(slim_bn.moving_mean), 0.5 * 0 + 0.5 * mean, rtol=1e-5)
+    np.testing.assert_allclose(value(slim_bn.moving_variance), 0.5 * 1 + 0.5 * var * n / (n - 1),
+                               rtol=1e-5)
+    np.testing.assert_allclose(value(keras_bn.moving_variance), 0.5 * 1 + 0.5 * var, rtol=1e-5)
+    ratio = ((keras.ops.convert_to_numpy(slim_bn.moving_variance) - 0.5)
+             / (keras.ops.convert_to_numpy(keras_bn.moving_variance) - 0.5))
+    np.testing.assert_allclose(ratio, 98 / 97, rtol=1e-5)
+    # Both normalise the training batch with its biased variance.
+    np.testing.assert_allclose(y_slim, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(y_slim, y_keras, rtol=1e-5, atol=1e-5)
+    # Inference uses the moving statistics, as Keras' does.
+    keras_bn.moving_variance.assign(value(slim_bn.moving_variance))
+    np.testing.assert_allclose(value(slim_bn(x, training=False)),
+                               value(keras_bn(x, training=False)), rtol=1e-5, atol=1e-5)
+
+
+def _bn_classes(model):
+    return {type(layer).__name__ for layer in model.layers
+            if isinstance(layer, keras.layers.BatchNormalization)}
+
+
+def test_slim_builders_default_to_slims_rule_and_the_search_keeps_keras():
+    from resnet_nas.nets import build_model, cifar_resnet
+    x = keras.Input((32, 32, 3))
+    blocks = [resnet_v1.resnet_v1_block("block1", 2, 1, 2)]
+    net, _ = resnet_v1.resnet_v1(x, blocks, 10, root_depth=4)
+    assert _bn_classes(keras.Model(x, net)) == {"SlimBatchNormalization"}
+    net, _ = resnet_v1.resnet_v1(x, blocks, 10, root_depth=4, scope="b",
+                                 config=ResNetConfig(batch_norm_moving_variance="biased"))
+    assert _bn_classes(keras.Model(x, net)) == {"BatchNormalization"}
+    net, _ = resnet_v2.resnet_v2(x, blocks, 10, root_depth=4, is_training=False)
+    assert _bn_classes(keras.Model(x, net)) == {"InferenceBatchNormalization"}
+    arch = cifar_resnet(8, input_shape=(8, 8, 3))
+    assert _bn_classes(build_model(arch)) == {"BatchNormalization"}
+    assert _bn_classes(build_model(arch, ResNetConfig(batch_norm_moving_variance="unbiased"))) \
+        == {"SlimBatchNormalization"}
+    with pytest.raises(ValueError, match="batch_norm_moving_variance must be one of"):
+        ResNetConfig(batch_norm_moving_variance="fused")
+
+
+def test_slim_batch_norm_model_saves_and_loads(tmp_path):
+    x = keras.Input((8, 8, 3))
+    net, _ = resnet_v1.resnet_v1(x, [resnet_v1.resnet_v1_block("block1", 2, 1, 2)], 4,
+                                 root_depth=4)
+    model = keras.Model(x, net)
+    model(np.ones((2, 8, 8, 3), "float32"), training=True)  # move the moving statistics
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert _bn_classes(loaded) == {"SlimBatchNormalization"}
+    data = np.random.default_rng(1).normal(size=(2, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(data)),
+                               keras.ops.convert_to_numpy(model(data)), rtol=1e-5, atol=1e-6)
