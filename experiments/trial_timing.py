@@ -3,14 +3,15 @@
     python experiments/trial_timing.py RUN_DIR [--out DIR]
 
 For each trained trial (complete or pruned):
-  wall        finished_at - started_at (the row's time stamps: whole seconds)
+  wall        wall_seconds (job handed to the trial process -> result back; rows written
+              before that column existed: finished_at - started_at, whole seconds)
   compile     compile_seconds (JAX trainer: the ahead-of-time compile of the train and eval
-              functions; model.fit: first epoch minus a steady one)
+              functions; model.fit: the first train step and validation batch minus steady
+              ones)
   training    epochs_run * training images / images_per_second (training steps only)
-  evaluation  the rest of train_seconds: validation and the per-epoch host transfer (JAX
-              trainer; for model.fit it holds the compile too)
-  start-up    wall - compile - train_seconds: the trial process's start, data loading, model
-              building, scheduling
+  evaluation  eval_seconds (validation), else the rest of train_seconds
+  start-up    wall - train_seconds (train_seconds includes the compile, for every trainer):
+              the trial process's start, data loading, model building, scheduling
 Prints a table (and the sums); writes trial_timing.{csv,json} under --out.
 """
 
@@ -42,14 +43,17 @@ def timing(run_dir: Path) -> list[dict]:
     for row in results.read_rows(run_dir, run.study):
         if row["state"] not in ("complete", "pruned") or not row.get("images_per_second"):
             continue
-        wall = _seconds(row["started_at"], row["finished_at"])
+        wall = row.get("wall_seconds") or _seconds(row["started_at"], row["finished_at"])
         compile_s = row.get("compile_seconds") or 0.0
         train_s = row.get("train_seconds") or 0.0
         training = row["epochs_run"] * steps_images / row["images_per_second"]
+        evaluation = row.get("eval_seconds")
+        if evaluation is None:
+            evaluation = max(0.0, train_s - compile_s - training)
         out.append({"trial": row["trial"], "state": row["state"], "trainer": row.get("trainer"),
                     "device": row.get("device"), "epochs": row["epochs_run"], "wall": wall,
-                    "start_up": max(0.0, wall - compile_s - train_s), "compile": compile_s,
-                    "training": training, "evaluation": max(0.0, train_s - training),
+                    "start_up": max(0.0, wall - train_s), "compile": compile_s,
+                    "training": training, "evaluation": evaluation,
                     "images_per_second": row["images_per_second"]})
     return out
 

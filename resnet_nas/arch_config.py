@@ -8,7 +8,7 @@ network with identical structure and parameter count.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,10 @@ def load_config(path: str | Path) -> ArchConfig:
         raise ConfigError(source, "name", "a string", name)
     arch = Architecture.from_dict(raw["architecture"], source, "architecture")
     data = data_config_from_dict(raw.get("data") or {}, source, "data")
+    if data.path and not Path(data.path).expanduser().is_absolute():
+        # A relative data path is relative to the config file, so the config works from any
+        # directory (exports write absolute paths).
+        data = replace(data, path=str((path.parent / data.path).resolve()))
     train = TrainConfig.from_dict(raw.get("train") or {}, source, "train")
     origin = check_keys(raw.get("origin") or {}, Origin.__dataclass_fields__, source, "origin")
     return ArchConfig(name, arch, data, train, Origin(**dict(origin)))

@@ -8,13 +8,15 @@ expected, what was found); tracebacks are for bugs only. SIGTERM stops a search 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 
-from resnet_nas.errors import SearchError, UsageError
+from resnet_nas.errors import SearchError, TrainingError, UsageError
 from resnet_nas.validation import ConfigError
 
 PROG = "python -m resnet_nas"
@@ -23,10 +25,38 @@ MAX_TRIALS = 1_000_000
 
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: 'python -m resnet_nas search: error: argument --trials:
-    expected an integer from 1 to 1000000, got '-1'' and exit status 2."""
+    expected an integer from 1 to 1000000, got '-1'' and exit status 2; a mistyped flag gets
+    the closest ones ('--trails': did you mean --trials?)."""
+
+    def __init__(self, *args, **kwargs):
+        self.flags: list[str] = []  # before argparse's own add_argument('--help')
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *names, **kwargs):  # noqa: D102 - records the flags for suggestions
+        self.flags.extend(n for n in names if isinstance(n, str) and n.startswith("--"))
+        return super().add_argument(*names, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102
+        parsed, extras = super().parse_known_args(args, namespace)
+        unknown = [e for e in extras if e.startswith("--")]
+        if unknown and self.flags:
+            # A subcommand's own parser knows its flags; the top-level one would not.
+            self.error(f"unrecognized arguments: {' '.join(extras)}"
+                       f"{suggestions(unknown, self.flags)}")
+        return parsed, extras
 
     def error(self, message: str):  # noqa: D102 - argparse's hook
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def suggestions(unknown: Sequence[str], flags: Sequence[str]) -> str:
+    """'; did you mean --trials?' for the closest known flags, or ''."""
+    hints = []
+    for arg in unknown:
+        close = difflib.get_close_matches(arg.split("=", 1)[0], flags, n=2, cutoff=0.6)
+        if close:
+            hints.append(f"{arg.split('=', 1)[0]}: did you mean {' or '.join(close)}?")
+    return f" ({'; '.join(hints)})" if hints else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,8 +194,9 @@ def _cmd_spaces(args) -> int:
     if args.action == "list":
         for name, path in sorted(shipped_space_paths().items()):
             space = load_space(path)
-            desc = " ".join(space.description.split())
-            print(f"{name:<16} {desc[:90]}")
+            desc = textwrap.shorten(space.description, 90, placeholder=" ...",
+                                    break_on_hyphens=False)  # whole words only
+            print(f"{name:<16} {desc}")
             print(f"{'':<16} {path}")
         return 0
     if not args.files:
@@ -176,7 +207,7 @@ def _cmd_spaces(args) -> int:
         try:
             space = load_space(f)
         except ConfigError as e:
-            print(f"INVALID {e}")
+            print("\n".join(f"INVALID {line}" for line in str(e).splitlines()))
             status = 1
             continue
         print(f"ok      {space.source}: space {space.name!r}, hash {space.hash()}")
@@ -378,8 +409,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (ConfigError, SearchError, StorageError, RowExistsError, FileNotFoundError,
             ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print("\n".join(f"error: {line}" for line in str(e).splitlines()), file=sys.stderr)
         return 2
+    except TrainingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # `... | head` closed the pipe: stop quietly, and keep Python's exit-time flush of
+        # stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt as e:
         print("interrupted", file=sys.stderr)
         return EXIT_CODES[signal_name(e)]

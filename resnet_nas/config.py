@@ -7,10 +7,11 @@ architecture config. They are plain data: no Keras import here.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
 from typing import Any
 
-from resnet_nas.validation import (ConfigError, check_keys, expect_bool, expect_choice,
-                                   expect_float, expect_int, join)
+from resnet_nas.validation import (ConfigError, ErrorCollector, check_keys, expect_bool,
+                                   expect_choice, expect_float, expect_int, join)
 
 DATASETS = ("digits", "cifar10", "cifar100", "fashion_mnist", "folder", "synthetic")
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
@@ -48,6 +49,14 @@ class DataConfig:
     limit_train: int | None = None
     limit_test: int | None = None
     cache_dir: str | None = None
+
+    def label(self) -> str:
+        """A readable name of the data a row was trained on: 'digits', 'cifar10', or the image
+        folder's (or archive's) file name, with the training-set limit when there is one."""
+        name = self.name
+        if self.name == "folder" and self.path:
+            name = PurePath(self.path.rstrip("/")).name or self.path
+        return name + (f" (limit_train={self.limit_train})" if self.limit_train else "")
 
     def validate(self, source: str | None = None, path: str = "data") -> None:
         expect_choice(self.name, DATASETS, source, join(path, "name"))
@@ -137,29 +146,33 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def validate(self, source: str | None = None, path: str = "train") -> None:
-        expect_int(self.epochs, source, join(path, "epochs"), minimum=1, maximum=MAX_EPOCHS)
-        expect_int(self.batch_size, source, join(path, "batch_size"), minimum=1,
+        # every field is checked: a file with several mistakes reports them all
+        errors = ErrorCollector()
+        at = lambda key: join(path, key)  # noqa: E731
+        errors.run(expect_int, self.epochs, source, at("epochs"), minimum=1, maximum=MAX_EPOCHS)
+        errors.run(expect_int, self.batch_size, source, at("batch_size"), minimum=1,
                    maximum=MAX_BATCH)
-        expect_int(self.eval_batch_size, source, join(path, "eval_batch_size"), minimum=1,
+        errors.run(expect_int, self.eval_batch_size, source, at("eval_batch_size"), minimum=1,
                    maximum=MAX_BATCH)
-        expect_choice(self.optimizer, OPTIMIZERS, source, join(path, "optimizer"))
-        expect_float(self.learning_rate, source, join(path, "learning_rate"), minimum=0.0,
-                     maximum=MAX_LEARNING_RATE, exclusive_minimum=True)
-        expect_float(self.momentum, source, join(path, "momentum"), minimum=0.0, maximum=1.0)
-        expect_float(self.weight_decay, source, join(path, "weight_decay"), minimum=0.0,
-                     maximum=100.0)
-        expect_choice(self.schedule, SCHEDULES, source, join(path, "schedule"))
-        expect_float(self.warmup_epochs, source, join(path, "warmup_epochs"), minimum=0.0,
-                     maximum=MAX_EPOCHS)
-        expect_float(self.label_smoothing, source, join(path, "label_smoothing"), minimum=0.0,
-                     maximum=0.99)
-        expect_choice(self.precision, PRECISIONS, source, join(path, "precision"))
-        expect_int(self.seed, source, join(path, "seed"), minimum=0, maximum=MAX_SEED)
-        expect_choice(self.trainer, TRAINERS, source, join(path, "trainer"))
-        expect_choice(self.backend, BACKENDS, source, join(path, "backend"))
-        expect_float(self.batch_norm_decay, source, join(path, "batch_norm_decay"), minimum=0.0,
-                     maximum=1.0, exclusive_minimum=True)
-        self.augment.validate(source, join(path, "augment"))
+        errors.run(expect_choice, self.optimizer, OPTIMIZERS, source, at("optimizer"))
+        errors.run(expect_float, self.learning_rate, source, at("learning_rate"), minimum=0.0,
+                   maximum=MAX_LEARNING_RATE, exclusive_minimum=True)
+        errors.run(expect_float, self.momentum, source, at("momentum"), minimum=0.0, maximum=1.0)
+        errors.run(expect_float, self.weight_decay, source, at("weight_decay"), minimum=0.0,
+                   maximum=100.0)
+        errors.run(expect_choice, self.schedule, SCHEDULES, source, at("schedule"))
+        errors.run(expect_float, self.warmup_epochs, source, at("warmup_epochs"), minimum=0.0,
+                   maximum=MAX_EPOCHS)
+        errors.run(expect_float, self.label_smoothing, source, at("label_smoothing"),
+                   minimum=0.0, maximum=0.99)
+        errors.run(expect_choice, self.precision, PRECISIONS, source, at("precision"))
+        errors.run(expect_int, self.seed, source, at("seed"), minimum=0, maximum=MAX_SEED)
+        errors.run(expect_choice, self.trainer, TRAINERS, source, at("trainer"))
+        errors.run(expect_choice, self.backend, BACKENDS, source, at("backend"))
+        errors.run(expect_float, self.batch_norm_decay, source, at("batch_norm_decay"),
+                   minimum=0.0, maximum=1.0, exclusive_minimum=True)
+        errors.run(self.augment.validate, source, join(path, "augment"))
+        errors.raise_if_any()
 
     @classmethod
     def from_dict(cls, data: Any, source: str | None = None, path: str = "train") -> "TrainConfig":

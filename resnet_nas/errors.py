@@ -1,7 +1,9 @@
-"""The errors a command reports as one line and exit status 2 (bad input, never a traceback).
+"""The errors a command reports as one line, never a traceback: exit status 2 for bad input,
+1 for a training run that failed.
 
 ConfigError (resnet_nas.validation) names a file and a key path, StorageError
-(resnet_nas.storage) a storage URL; the two here name a run or a command-line flag.
+(resnet_nas.storage) a storage URL; SearchError and UsageError here name a run or a
+command-line flag.
 """
 
 from __future__ import annotations
@@ -31,3 +33,7 @@ class UsageError(ValueError):
         self.flag, self.value, self.expected = flag, value, expected
         shown = "" if value is None else f", got {value!r}"
         super().__init__(f"argument {flag}: {expected}{shown}")
+
+
+class TrainingError(RuntimeError):
+    """A training run (`train --config`) failed: the trial process says why (exit status 1)."""

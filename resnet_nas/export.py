@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import yaml
 from resnet_nas import results
 from resnet_nas.arch_config import ArchConfig, Origin
 from resnet_nas.nets import Architecture, complexity
-from resnet_nas.run import read_run, run_space
+from resnet_nas.run import absolute_path, read_run, run_space
 
 
 def pick_trial(table, trial: str | int) -> Any:
@@ -50,6 +51,8 @@ def export_config(run_dir: str | Path, trial: str | int = "best",
     arch = Architecture.from_dict(json.loads(row["arch"]))
     run = read_run(run_dir, flag="--run")
     data_cfg, train_cfg = run.configs(run_space(run_dir, run))
+    if data_cfg.path:  # a config travels: never a path relative to this shell's directory
+        data_cfg = replace(data_cfg, path=absolute_path(data_cfg.path))
     number = int(row["trial"])
     acc = row["best_val_accuracy"]
     cfg = ArchConfig(

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from resnet_nas.validation import ConfigError
+from resnet_nas.validation import ConfigError, LocatedConfigError
 
 #: Largest YAML config (search space, exported architecture) we read. The shipped spaces are
 #: about 2 KB.
@@ -109,11 +109,11 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         context = getattr(e, "context", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        err = ConfigError(source, where, "valid YAML", problem,
+        err = ConfigError(source, f"column {mark.column + 1}" if mark else "<file>",
+                          "valid YAML", problem,
                           hint=f"YAML syntax error {context}" if context else "YAML syntax error")
-        err.line = mark.line + 1 if mark else None  # type: ignore[attr-defined]
-        raise err from None
+        # 'file:line: column C: ...', the format of every other error in a YAML file
+        raise (LocatedConfigError(err, mark.line + 1) if mark else err) from None
     except (ValueError, RecursionError, OverflowError) as e:
         raise ConfigError(source, "<file>", "values Python can hold",
                           f"{type(e).__name__}: {str(e).splitlines()[0][:120]}") from None

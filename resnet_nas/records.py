@@ -87,6 +87,8 @@ class TrialRecord:
     test_accuracy: float | None = None
     train_seconds: float | None = None
     compile_seconds: float | None = None
+    eval_seconds: float | None = None
+    wall_seconds: float | None = None
     images_per_second: float | None = None
     duplicate_of: int | None = None
     rejections: int = 0
@@ -98,6 +100,8 @@ class TrialRecord:
     started_at: str | None = None
     finished_at: str | None = None
     worker: str | None = None
+    dataset: str | None = None
+    data_fingerprint: str | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -146,7 +150,8 @@ class TrialRecord:
             val_loss_curve=losses, best_val_accuracy=max(accs) if accs else None,
             final_val_accuracy=accs[-1] if accs else None,
             final_val_loss=losses[-1] if losses else None, train_seconds=result.train_seconds,
-            compile_seconds=result.compile_seconds, images_per_second=result.images_per_second,
+            compile_seconds=result.compile_seconds, eval_seconds=result.eval_seconds,
+            images_per_second=result.images_per_second,
             trainer=result.trainer, backend=result.backend, device=result.device,
             test_accuracy=test_accuracy)
 
@@ -154,7 +159,8 @@ class TrialRecord:
         """A duplicate of `original`: its result, no training of its own."""
         return replace(self, **{k: getattr(original, k) for k in RESULT_FIELDS},
                        state="duplicate", reason=reason, duplicate_of=original.trial,
-                       train_seconds=0.0, compile_seconds=0.0)
+                       train_seconds=0.0, compile_seconds=0.0, eval_seconds=0.0,
+                       wall_seconds=0.0)
 
     def objective_values(self, objectives: tuple[str, ...] | list[str]) -> list[float]:
         mapping = {"val_accuracy": self.best_val_accuracy, "params": self.params,
@@ -168,7 +174,8 @@ def new_record(run: Run, number: int, arch: Architecture | None, epochs: int, se
     rec = TrialRecord(study=run.study, space=run.space, space_hash=run.space_hash,
                       trial=int(number), engine=run.engine, sampler=run.sampler,
                       pruner=run.pruner, epochs_planned=int(epochs), seed=seed, backend=backend,
-                      versions=library_versions(), worker=this_process(), started_at=now())
+                      versions=library_versions(), worker=this_process(), started_at=now(),
+                      dataset=run.dataset, data_fingerprint=run.data_fingerprint)
     if arch is None:
         return rec
     c = complexity(arch)

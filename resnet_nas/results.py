@@ -47,8 +47,13 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "final_val_accuracy": ("float64", "last of val_accuracy_curve"),
     "final_val_loss": ("float64", "last of val_loss_curve"),
     "test_accuracy": ("float64", "test-split accuracy (only for final evaluations)"),
-    "train_seconds": ("float64", "wall-clock seconds of training incl. compile"),
-    "compile_seconds": ("float64", "seconds spent compiling (first step/epoch overhead)"),
+    "train_seconds": ("float64", "wall-clock seconds of the whole training, the same for every "
+                      "trainer: compile + training steps + validation (model built)"),
+    "compile_seconds": ("float64", "the part of train_seconds spent tracing/compiling the train "
+                        "and eval functions; empty where a one-step epoch cannot show it"),
+    "eval_seconds": ("float64", "the part of train_seconds spent on validation"),
+    "wall_seconds": ("float64", "the whole trial as the search saw it: trial-process start-up, "
+                     "data, model building, then train_seconds"),
     "images_per_second": ("float64", "training throughput after compilation"),
     "state": ("string", "complete (ran all its epochs) | pruned (a pruner stopped it early) | "
               "failed | duplicate (an architecture trained already; its result reused)"),
@@ -63,7 +68,10 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "started_at": ("string", "ISO-8601 UTC start time"),
     "finished_at": ("string", "ISO-8601 UTC end time"),
     "worker": ("string", "host:pid of the process that ran the trial"),
-    "run_dir": ("string", "run directory the row was loaded from"),
+    "dataset": ("string", "the data set's readable name, e.g. 'digits' or 'cifar10-jpeg.tar.gz'"),
+    "data_fingerprint": ("string", "hash of the data set's shapes, classes and labels per split"),
+    "run_dir": ("string", "run directory the row was loaded from (added by load_table; not "
+                "stored in results.csv/.parquet, since a run directory can move)"),
 }
 COLUMNS: list[str] = list(SCHEMA)
 ROWS_DIR = "rows"
@@ -168,8 +176,9 @@ def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
     with open(run_dir / ".results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         df = to_frame(read_rows(run_dir))
-        write_atomic(run_dir / "results.csv", df.to_csv(index=False))
+        stored = df.drop(columns=["run_dir"])
+        write_atomic(run_dir / "results.csv", stored.to_csv(index=False))
         tmp = run_dir / ".results.parquet.tmp"
-        df.to_parquet(tmp, index=False)
+        stored.to_parquet(tmp, index=False)
         os.replace(tmp, run_dir / "results.parquet")
     return df

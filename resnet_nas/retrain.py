@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from resnet_nas.arch_config import load_config
+from resnet_nas.errors import TrainingError, UsageError
 from resnet_nas.nets import complexity
 from resnet_nas.run import check_data_path
+from resnet_nas.train.metrics import StepProgress
+from resnet_nas.validation import ConfigError
 
 
 def train_config(path: str | Path, epochs: int | None = None, save: str | None = None,
@@ -36,6 +40,14 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
     data = cfg.data if data_path is None else replace(cfg.data, name="folder", path=data_path)
     train.validate(str(path), "train")
     data.validate(str(path), "data")
+    if data_path is None and data.name == "folder":
+        try:  # before any process starts or model is built
+            check_data_path(data.path)
+        except UsageError as e:
+            raise ConfigError(str(path), "data.path", "an image-folder directory or a .tar.gz "
+                              "(a relative path is relative to the config file)", data.path,
+                              hint=f"{e}; give --data PATH for its place on this machine"
+                              ) from None
 
     def on_epoch(m: dict[str, Any]) -> bool:
         if progress:
@@ -43,11 +55,19 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
                   f"{m['val_accuracy']:.4f}  {m['images_per_second']:.0f} img/s", flush=True)
         return True
 
+    def on_step(p: dict[str, Any]) -> None:  # inside long epochs, every few seconds
+        if progress:
+            step = StepProgress(**p)
+            print(f"  epoch {step.epoch}: step {step.step}/{step.steps}  "
+                  f"{step.images_per_second:.0f} img/s  {step.eta_seconds:.0f} s left",
+                  flush=True)
+
     with TrialRunner(train.backend, max_trials_per_worker=1) as runner:
         outcome = runner.run(Job(arch=cfg.arch, train=train, data=data, evaluate_test=True,
-                                 save_model=save), on_epoch)
+                                 save_model=save), on_epoch, on_step)
     if not outcome.ok or outcome.train is None:
-        raise RuntimeError(f"training {path} failed: {outcome.error.strip().splitlines()[0]}")
+        lines = outcome.error.strip().splitlines() or ["no error message"]
+        raise TrainingError(f"training {path} failed: {lines[-1]}")
     res = outcome.train
     accs = [m.val_accuracy for m in res.history]
     c = complexity(cfg.arch)
@@ -59,7 +79,9 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
                "train_seconds": res.train_seconds, "compile_seconds": res.compile_seconds,
                "images_per_second": res.images_per_second, "device": res.device,
                "backend": res.backend, "trainer": res.trainer, "saved_model": save}
-    Path(str(path) + ".result.json").write_text(json.dumps(summary, indent=1))
+    summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+               for k, v in summary.items()}  # JSON has no NaN
+    Path(str(path) + ".result.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
     return summary
 
 

@@ -125,6 +125,12 @@ class SearchOptions:
             raise UsageError("--create-only", None, "cannot be combined with --resume")
 
 
+def absolute_path(path: str | None) -> str | None:
+    """`path` made absolute against the current directory: a run, an export or a worker
+    started elsewhere later must find the same data."""
+    return None if path is None else str(Path(path).expanduser().resolve())
+
+
 def check_data_path(path: str, flag: str = "--data") -> None:
     """--data must name an existing image-folder directory or a .tar.gz archive."""
     p = Path(path)
@@ -187,6 +193,8 @@ class Run:
         needs the full URL again: --storage or $RESNET_NAS_STORAGE).
       overrides: command-line values replacing the space file's.
       data_fingerprint: of the data set the run trains on (resnet_nas.engines.data_info).
+      dataset: its readable name (DataConfig.label), written into every row with the
+        fingerprint, so reports compare trials of the same data only.
       tuner: the Keras Tuner oracle's settings (engine keras-tuner).
       resumes: every --resume, with what it changed.
     """
@@ -207,6 +215,7 @@ class Run:
     space_source: str = ""
     overrides: Overrides = Overrides()
     data_fingerprint: str | None = None
+    dataset: str | None = None
     tuner: TunerSettings | None = None
     resumes: tuple[Resume, ...] = ()
 
@@ -289,9 +298,9 @@ class Run:
             raise ConfigError(source, "resumes", "a list", resumes)
         data["resumes"] = tuple(_sub(Resume, r, source, join("resumes", i))
                                 for i, r in enumerate(resumes))
-        fp = data.get("data_fingerprint")
-        if fp is not None and not isinstance(fp, str):
-            raise ConfigError(source, "data_fingerprint", "a string or null", fp)
+        for key in ("data_fingerprint", "dataset"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ConfigError(source, key, "a string or null", data[key])
         return cls(**data)
 
 

@@ -17,6 +17,8 @@ Protocol over a multiprocessing Pipe (pickled plain data):
   search -> trial: ("run", Job)                      trial -> search: ("epoch", metrics dict)
   search -> trial: ("continue", bool)                trial -> search: ("done", result dict)
   search -> trial: ("stop",)                         trial -> search: ("error", message)
+                                                     trial -> search: ("step", progress dict)
+("step" needs no answer: a long epoch reports its progress every few seconds.)
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.interrupts import check_stop
 from resnet_nas.nets import Architecture
+from resnet_nas.quiet import import_tensorflow_quietly
 from resnet_nas.train.metrics import TrainResult
 
 #: Seconds between the watchdog's looks at the parent pid (where PR_SET_PDEATHSIG is missing).
@@ -97,8 +100,8 @@ class JobResult:
 class TrialRunnerLike:
     """What the engines need of a runner (TrialRunner, or a test's fake)."""
 
-    def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None
-            ) -> JobResult: ...
+    def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
+            on_step: Callable[[dict[str, Any]], None] | None = None) -> JobResult: ...
 
     def close(self) -> None: ...
 
@@ -135,20 +138,22 @@ def become_trial_process(parent_pid: int) -> None:
     die_with_parent(parent_pid)
 
 
-def serve_jobs(conn, run_job: Callable[[Job, Callable[[dict[str, Any]], bool]], dict[str, Any]]
-               ) -> None:
+def serve_jobs(conn, run_job: Callable[..., dict[str, Any]]) -> None:
     """The trial process's loop: runs the jobs it receives until told to stop.
 
     A job's exception is reported as an error (the search records a failed trial); when the
     pipe to the search breaks, the process exits quietly.
 
     Args:
-      run_job: (job, on_epoch) -> result dict {"train": TrainResult.to_dict(), ...}, where
-        on_epoch(metrics dict) -> continue?
+      run_job: (job, on_epoch, on_step) -> result dict {"train": TrainResult.to_dict(), ...},
+        where on_epoch(metrics dict) -> continue? and on_step(StepProgress dict) -> None.
     """
     def on_epoch(metrics: dict[str, Any]) -> bool:
         conn.send(("epoch", metrics))
         return bool(conn.recv()[1])
+
+    def on_step(progress: dict[str, Any]) -> None:
+        conn.send(("step", progress))  # no answer: the trial goes on at once
 
     try:
         while True:
@@ -156,7 +161,7 @@ def serve_jobs(conn, run_job: Callable[[Job, Callable[[dict[str, Any]], bool]], 
             if msg[0] == "stop":
                 return
             try:
-                reply = ("done", run_job(msg[1], on_epoch))
+                reply = ("done", run_job(msg[1], on_epoch, on_step))
             except (EOFError, BrokenPipeError, ConnectionResetError):
                 raise  # the search is gone (below)
             except Exception as e:  # reported to the search, which records a failed trial
@@ -175,36 +180,14 @@ def trial_main(conn, env: dict[str, str], parent_pid: int) -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
     warnings.filterwarnings("ignore")
     if env.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-        _import_tensorflow_quietly()
+        import_tensorflow_quietly()
     datasets: dict[Any, Any] = {}
-    serve_jobs(conn, lambda job, on_epoch: _run_job(job, on_epoch, datasets))
-
-
-def _import_tensorflow_quietly() -> None:
-    """Imports TensorFlow with the C++ stderr silenced.
-
-    TensorFlow's start-up lines (oneDNN, missing CUDA drivers) come from absl before its log
-    level is read, so TF_CPP_MIN_LOG_LEVEL does not stop them; they would land in the middle of
-    the progress bars of every new trial process. An import error still raises as usual.
-    """
-    import importlib
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                tf = importlib.import_module("tensorflow")
-                tf.constant(0)  # the CUDA probe runs on the first op, not at import
-            except ImportError:
-                pass
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    serve_jobs(conn, lambda job, on_epoch, on_step: _run_job(job, on_epoch, on_step, datasets))
 
 
 def _run_job(job: Job, on_epoch: Callable[[dict[str, Any]], bool],
-             datasets: dict[Any, Any]) -> dict[str, Any]:
+             on_step: Callable[[dict[str, Any]], None], datasets: dict[Any, Any]
+             ) -> dict[str, Any]:
     from resnet_nas.data import load_dataset
     from resnet_nas.nets.build import build_model
     from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
@@ -219,7 +202,8 @@ def _run_job(job: Job, on_epoch: Callable[[dict[str, Any]], bool],
     release_memory()
     with precision_policy(job.train.precision):
         model = build_model(job.arch, job.train.resnet_config())
-    result = train_model(model, data, job.train, lambda m: on_epoch(m.to_dict()))
+    result = train_model(model, data, job.train, lambda m: on_epoch(m.to_dict()),
+                         lambda p: on_step(p.to_dict()))
     out: dict[str, Any] = {"train": result.to_dict()}
     if job.evaluate_test and not result.diverged:
         loss, acc = evaluate(model, data.x_test, data.y_test, job.train,
@@ -316,8 +300,10 @@ class TrialRunner(TrialRunnerLike):
 
     # -- running ----------------------------------------------------------------------------
     def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
+            on_step: Callable[[dict[str, Any]], None] | None = None,
             poll_seconds: float = 0.5) -> JobResult:
-        """Runs one job; `on_epoch(metrics) -> continue?` is called for every epoch.
+        """Runs one job; `on_epoch(metrics) -> continue?` is called for every epoch, and
+        `on_step(progress)` inside long epochs (resnet_nas.train.StepProgress as a dict).
 
         A crash of the trial process (segfault, OOM kill) gives JobResult(ok=False,
         error='trial process crashed...') and a fresh process for the next job. Any exception
@@ -346,6 +332,10 @@ class TrialRunner(TrialRunnerLike):
                     if kind == "epoch":
                         keep_going = True if on_epoch is None else bool(on_epoch(payload))
                         self._conn.send(("continue", keep_going))
+                        continue
+                    if kind == "step":
+                        if on_step is not None:
+                            on_step(payload)
                         continue
                 except (EOFError, OSError):  # the pipe died with the process
                     return self._crashed(pid)

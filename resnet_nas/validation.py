@@ -36,6 +36,55 @@ class ConfigError(ValueError):
         super().__init__(msg)
 
 
+class LocatedConfigError(ConfigError):
+    """A ConfigError that also knows the line of the offending key (message 'file:line: ...')."""
+
+    def __init__(self, error: ConfigError, line: int):
+        super().__init__(error.source, error.path, error.expected, error.found, error.hint)
+        self.line = line
+        message = str(self)  # '<source>: <path>: expected ...'
+        self.args = (f"{self.source}:{line}{message[len(self.source):]}",)
+
+
+class ConfigErrors(ConfigError):
+    """Every problem found in one file, in line order (one line each); `errors` holds them.
+
+    A ConfigError itself (its source, path and message are the first problem's), so callers
+    that catch ConfigError need no change.
+    """
+
+    def __init__(self, errors: list[ConfigError]):
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        self.errors = sorted(errors, key=lambda e: getattr(e, "line", None) or 0)
+        first = self.errors[0]
+        super().__init__(first.source, first.path, first.expected, first.found, first.hint)
+        self.args = ("\n".join(str(e) for e in self.errors),)
+
+
+class ErrorCollector:
+    """Runs independent validation steps and keeps every ConfigError instead of the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def run(self, fn, *args: Any, default: Any = None, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs), or `default` after recording the ConfigError(s) it raised."""
+        try:
+            return fn(*args, **kwargs)
+        except ConfigErrors as e:
+            self.errors.extend(e.errors)
+        except ConfigError as e:
+            self.errors.append(e)
+        return default
+
+    def raise_if_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ConfigErrors(self.errors)
+
+
 def short_repr(value: Any, limit: int = 200) -> str:
     """repr(value), cut to `limit` characters: an error message must stay one readable line
     even when the offending value is a 1 MB list or a 400-digit number."""

@@ -20,7 +20,7 @@ import os
 import time
 from typing import Any
 
-from resnet_nas.train.metrics import EpochMetrics, TrainResult
+from resnet_nas.train.metrics import EpochMetrics, StepProgress, TrainResult
 from resnet_nas.trial_process import (Job, JobResult, TrialRunner, become_trial_process,
                                       serve_jobs)
 
@@ -34,7 +34,8 @@ def fake_accuracy(arch_key: str, epoch: int) -> float:
     return round(0.2 + 0.5 * base + 0.05 * epoch, 6)
 
 
-def fake_job(job: Job, on_epoch, diverge: bool = False, sleep: float = 0.0) -> dict[str, Any]:
+def fake_job(job: Job, on_epoch, on_step=None, diverge: bool = False, sleep: float = 0.0
+             ) -> dict[str, Any]:
     """Trains nothing: reports the fake accuracy of each epoch (stopping when told to). A
     'folder' data set that does not exist raises, as loading it would."""
     if job.data.name == "folder" and not os.path.exists(job.data.path or ""):
@@ -46,6 +47,9 @@ def fake_job(job: Job, on_epoch, diverge: bool = False, sleep: float = 0.0) -> d
     for e in range(1, job.train.epochs + 1):
         if sleep:
             time.sleep(sleep)
+        if on_step is not None:  # half-way through the epoch, as a long epoch reports
+            on_step(StepProgress(epoch=e, step=5, steps=10, seconds=1.0,
+                                 images_per_second=640.0).to_dict())
         acc = fake_accuracy(key, e)
         loss = float("nan") if diverge else 1.0 / e
         m = EpochMetrics(epoch=e, train_loss=loss, train_accuracy=acc, val_loss=1.0 / e,
@@ -78,7 +82,7 @@ class FakeRunner:
                  env: dict[str, str] | None = None, **kw: Any):
         self.backend = backend
 
-    def run(self, job: Job, on_epoch=None) -> JobResult:
+    def run(self, job: Job, on_epoch=None, on_step=None) -> JobResult:
         index = len(FakeRunner.jobs)
         FakeRunner.jobs.append(job)
         action = FakeRunner.script.get(index)

@@ -124,3 +124,36 @@ def test_a_run_dir_that_is_a_file_is_named(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "argument --run-dir: expected a directory, found a file" in err
     assert "Traceback" not in err
+
+
+def test_a_mistyped_flag_gets_the_closest_ones(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", "--trails", "3"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--trails: did you mean --trials?" in err
+
+
+def test_space_descriptions_are_cut_at_a_word(capsys):
+    from resnet_nas.space import load_space, shipped_space_paths
+
+    assert main(["spaces"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")]
+    for line, path in zip(lines, sorted(shipped_space_paths().items())):
+        desc = line.split(None, 1)[1]
+        words = " ".join(load_space(path[1]).description.split()).split()
+        shown = desc.removesuffix(" ...").split()
+        assert shown == words[:len(shown)], line  # whole words only
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "resnet_nas", "spaces"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err

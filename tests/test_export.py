@@ -70,3 +70,20 @@ def test_exported_configs_are_read_with_the_bounded_loader(tmp_path):
     bomb.write_text("a: &a [1, 2]\nb: [*a, *a]\n")
     with pytest.raises(ConfigError, match="aliases"):
         load_config(bomb)
+
+
+def test_an_export_names_its_data_by_an_absolute_path(tmp_path, monkeypatch):
+    """--data given relative to the search's directory: the export works from anywhere."""
+    from tests.data.helpers import make_image_folder
+
+    monkeypatch.chdir(tmp_path)
+    make_image_folder(tmp_path / "imgs", size=(8, 8))
+    space = tiny_space(tmp_path, trials=1, epochs=1)
+    run_search(SearchOptions(space=str(space), run_dir="run", data="imgs", progress=False),
+               out=lambda line: None, runner_factory=FakeRunner)
+    out = export_config(tmp_path / "run", 0, tmp_path / "t0.yaml")
+    monkeypatch.chdir(tmp_path / "run")
+    cfg = load_config(out)
+    assert cfg.data.name == "folder" and cfg.data.path == str((tmp_path / "imgs").resolve())
+    row = results.load_table(tmp_path / "run").iloc[0]
+    assert row["dataset"] == "imgs" and len(row["data_fingerprint"]) == 16

@@ -13,7 +13,7 @@ def test_yaml_without_aliases_and_with_exponent_floats(tmp_path):
     data, node = read_yaml_file(path)
     assert data == {"a": 1e-4, "b": 3} and node is not None
     path.write_text("a: &x 3\nb: *x\n")
-    with pytest.raises(ConfigError, match="line 2, column 4.*aliases"):
+    with pytest.raises(ConfigError, match=r"a\.yaml:2: column 4.*aliases"):
         read_yaml_file(path)
 
 

@@ -41,7 +41,11 @@ def test_train_cli_round_trip_reports_test_accuracy(config, tmp_path):
     assert summary["epochs"] == 1 and 0.0 <= summary["test_accuracy"] <= 1.0
     assert summary["params"] == build_model(load_config(config).arch).count_params()
     assert keras.saving.load_model(tmp_path / "trained.keras").count_params() == summary["params"]
-    assert (tmp_path / "tiny.yaml.result.json").exists()
+    # Strict JSON (no NaN) in both; a one-epoch run still shows its compile time.
+    stored = json.loads((tmp_path / "tiny.yaml.result.json").read_text(),
+                        parse_constant=lambda c: pytest.fail(f"{c} in the result file"))
+    assert stored["compile_seconds"] is not None and stored["compile_seconds"] >= 0
+    assert "NaN" not in out.stdout
 
 
 def test_bad_flags_are_one_line_errors(config, tmp_path):
@@ -51,3 +55,24 @@ def test_bad_flags_are_one_line_errors(config, tmp_path):
                   cwd=tmp_path)
     assert out.returncode == 2 and "argument --data" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_an_exported_config_runs_from_any_directory(tmp_path):
+    """A relative data path is relative to the config file; a missing one is a one-line error
+    that names the config's key, found before any process starts or model is built."""
+    images = tmp_path / "data" / "imgs"
+    (images / "train" / "a").mkdir(parents=True)
+    arch = cifar_resnet(8, widths=(4, 4, 8), input_shape=(8, 8, 3), num_classes=2)
+    doc = {"kind": "resnet_nas/architecture", "architecture": arch.to_dict(),
+           "data": {"name": "folder", "path": "data/imgs"}, "train": {"epochs": 1}}
+    config = tmp_path / "cfg.yaml"
+    config.write_text(json.dumps(doc))
+    assert load_config(config).data.path == str(images.resolve())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    doc["data"]["path"] = "data/missing.tar.gz"
+    config.write_text(json.dumps(doc))
+    out = run_cli("train", "--config", str(config), cwd=elsewhere)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.count("\n") == 1 and f"{config}: data.path" in out.stderr
+    assert "missing.tar.gz" in out.stderr and "relative to the config file" in out.stderr

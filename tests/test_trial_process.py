@@ -14,6 +14,7 @@ import pytest
 
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.nets import cifar_resnet
+from resnet_nas.train.metrics import StepProgress
 from resnet_nas.trial_process import Job, TrialRunner, rss_mb
 from tests.fakes import EPOCH_SECONDS_ENV, fake_process_runner
 from tests.helpers import REPO, cli_env
@@ -59,6 +60,16 @@ def test_a_crash_of_the_trial_process_is_contained():
         out = runner.run(_job(epochs=200))
         assert not out.ok and "trial process crashed" in out.error
         assert runner.run(_job()).ok  # a fresh process takes the next trial
+
+
+def test_progress_inside_an_epoch_reaches_the_search_without_an_answer():
+    steps, epochs = [], []
+    with fake_process_runner() as runner:
+        out = runner.run(_job(epochs=2), lambda m: epochs.append(m["epoch"]) or True,
+                         steps.append)
+    assert out.ok and epochs == [1, 2]
+    assert [s["epoch"] for s in steps] == [1, 2] and steps[0]["step"] == 5
+    assert StepProgress(**steps[0]).eta_seconds == 1.0  # 5 of 10 steps in 1 s
 
 
 def test_the_process_is_recycled_after_max_trials():

@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import re
+import sys
 import tarfile
 import warnings
 from collections.abc import Sequence
@@ -25,6 +26,11 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 #: Bump when the layout of cached .npz files changes, so stale caches are ignored.
 _CACHE_FORMAT = 1
+
+
+#: A first decode at least this large says so on stderr (a few seconds or more).
+NOTE_IMAGES = 2_000
+NOTE_ARCHIVE_BYTES = 5 * 2**20
 
 
 def default_cache_dir() -> Path:
@@ -79,6 +85,13 @@ def load_folder(path: str | None, cache_dir: Path) -> RawData:
     cached = _read_cache(cache_file)
     if cached is not None:
         return cached
+    # The first decode of a large data set takes minutes: say so (a small one stays quiet), and
+    # show a bar on a terminal.
+    large = (len(listing.items) >= NOTE_IMAGES if listing is not None
+             else src.stat().st_size >= NOTE_ARCHIVE_BYTES)
+    if large:
+        print(f"{src.name}: first use, decoding its images once (cached in {cache_dir})",
+              file=sys.stderr, flush=True)
     if listing is None:
         listing = _list_tar(src)
     raw = _decode_listing(listing)
@@ -180,10 +193,14 @@ def _decode_images(items: Sequence[tuple[str, bytes | None]]) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError
 
+    from tqdm.auto import tqdm
+
     arrays: list[np.ndarray] = []
     size: tuple[int, int] | None = None
     first = ""
-    for name, payload in items:
+    bar = tqdm(items, desc="decoding", unit="img", disable=None, mininterval=1.0,
+               file=sys.stderr, leave=False)  # disable=None: only on a terminal
+    for name, payload in bar:
         try:
             source = io.BytesIO(payload) if payload is not None else name
             with Image.open(source) as im:

@@ -27,7 +27,7 @@ from resnet_nas.engines.common import (DataInfo, LoopResult, RunnerFactory, Sear
 from resnet_nas.engines.optuna_engine import run_trials
 from resnet_nas.engines.optuna_study import load_study
 from resnet_nas.errors import SearchError, UsageError
-from resnet_nas.run import (RUN_META, RUN_SPACE, Run, check_data_path,
+from resnet_nas.run import (RUN_META, RUN_SPACE, Run, absolute_path, check_data_path,
                             default_storage_url, file_sha256, new_run_id, read_run,
                             resolve_storage, storage_from_env, storage_ref, trial_target,
                             write_run)
@@ -160,7 +160,7 @@ def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
                              f"study's is {recorded}); leave --space out to use the study's own")
     overrides = study_meta.overrides
     if opts.data:
-        overrides = replace(overrides, data=opts.data)
+        overrides = replace(overrides, data=absolute_path(opts.data))
     run = replace(study_meta, run_id=new_run_id(), study=opts.study,
                   storage=storage_ref(url, run_dir), overrides=overrides,
                   trials=trial_target(opts.trials, study_meta.trials),

@@ -26,7 +26,7 @@ from resnet_nas.engines.common import (DataInfo, RunnerFactory, SearchContext, d
                                        describe_counts)
 from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.lock import RunLock
-from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions,
+from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions, absolute_path,
                             check_run_dir_target, create_run_dir, default_storage_url,
                             file_sha256, latest_run_dir, new_run_id, now, read_run,
                             resolve_storage, run_space, storage_from_env, storage_ref,
@@ -37,7 +37,8 @@ __all__ = ["ENGINES", "Engine", "SearchOptions", "SearchSummary", "run_search"]
 
 #: The module each Keras backend needs, and how to install it.
 BACKEND_MODULES = {"tensorflow": ("tensorflow", "pip install tensorflow"),
-                   "jax": ("jax", "pip install 'jax[cpu]' (or 'jax[cuda12]' for an NVIDIA GPU)"),
+                   "jax": ("jax", "pip install -e \".[jax]\" in the checkout (the project's jax "
+                           "extra), or pip install 'jax[cuda12]' for an NVIDIA GPU"),
                    "torch": ("torch", "pip install torch")}
 
 
@@ -190,7 +191,8 @@ def _plan_new(opts: SearchOptions) -> _Plan:
               trials=trial_target(opts.trials, space.search.trials),
               storage=storage_ref(url, run_dir),
               created=now(), overrides=Overrides(epochs=opts.epochs, backend=opts.backend,
-                                                 data=opts.data, limit_train=opts.limit_train))
+                                                 data=absolute_path(opts.data),
+                                                 limit_train=opts.limit_train))
     data_cfg, train_cfg = run.configs(space)
     run = engine.settings(run, train_cfg)
     return _Plan(engine, run, run_dir, space, space_file, url, resumed=False)
@@ -244,10 +246,11 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
         # that it is the same data)
         url = engine.resolve_storage(run.storage, run_dir, storage_from_env(opts.storage))
         changes = Resume(at=now(), trials=trial_target(opts.trials, run.trials),
-                         backend=opts.backend, data=opts.data, timeout=opts.timeout)
+                         backend=opts.backend, data=absolute_path(opts.data),
+                         timeout=opts.timeout)
         overrides = replace(run.overrides,
                             backend=opts.backend or run.overrides.backend,
-                            data=opts.data or run.overrides.data)
+                            data=absolute_path(opts.data) or run.overrides.data)
         run = replace(run, trials=changes.trials, overrides=overrides,
                       resumes=(*run.resumes, changes))
     except BaseException:
@@ -298,7 +301,8 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
                     "data; restore them, or start a new run")
             plan.engine.check_resumed(plan.storage_url, run, plan.run_dir,
                                       results.read_rows(plan.run_dir, run.study))
-            run = replace(run, data_fingerprint=run.data_fingerprint or io.fingerprint)
+            run = replace(run, data_fingerprint=run.data_fingerprint or io.fingerprint,
+                          dataset=run.dataset or io.label)
             lock.announce()
             if lock.took_over:
                 held = lock.took_over
@@ -307,7 +311,7 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
             write_run(plan.run_dir, run)
         else:
             plan.engine.check_new(plan.storage_url, run)
-            run = replace(run, data_fingerprint=io.fingerprint)
+            run = replace(run, data_fingerprint=io.fingerprint, dataset=io.label)
             lock = create_run_dir(plan.run_dir, run, plan.space_file)
         plan = replace(plan, run=run)
         ctx = _context(plan, opts, io)

@@ -20,6 +20,7 @@ and tells its optimiser the outcome; everything between is here, once:
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,7 @@ class DataInfo:
     input_shape: tuple[int, int, int]
     num_classes: int
     fingerprint: str
+    label: str = ""
 
 
 def data_info(data_cfg: DataConfig, seed: int) -> DataInfo:
@@ -64,7 +66,8 @@ def data_info(data_cfg: DataConfig, seed: int) -> DataInfo:
                    list(data.class_names))).encode())
     for y in (data.y_train, data.y_val, data.y_test):
         h.update(y.tobytes())
-    return DataInfo(tuple(data.input_shape), int(data.num_classes), h.hexdigest()[:16])
+    return DataInfo(tuple(data.input_shape), int(data.num_classes), h.hexdigest()[:16],
+                    data_cfg.label())
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,9 @@ class TrialFlow:
             return True
 
         self.progress.trial_start(rec.trial, arch, epochs)
-        outcome = self.runner.run(job, on_epoch)
+        t0 = time.perf_counter()
+        outcome = self.runner.run(job, on_epoch, self.progress.step)
+        rec = replace(rec, wall_seconds=time.perf_counter() - t0)
         if outcome.ok and outcome.train is not None:
             rec = rec.with_result(outcome.train)
         state, reason = trial_state(outcome, epochs, stopped[0],

@@ -49,6 +49,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -62,6 +63,7 @@ from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.fileio import read_json_object, write_atomic
 from resnet_nas.interrupts import check_stop, safe_points, signal_name
 from resnet_nas.nets import Architecture
+from resnet_nas.quiet import import_tensorflow_quietly
 from resnet_nas.run import RUN_DIR_TOKEN, Run, SearchOptions, TunerSettings
 from resnet_nas.space import KerasTunerTrial, SearchSpace, sample_architecture
 
@@ -372,6 +374,8 @@ def run_keras_tuner(ctx: SearchContext, resumed: bool, create_only: bool,
                     out: Callable[[str], None], runner_factory: RunnerFactory | None = None
                     ) -> LoopResult:
     """Runs (or resumes) the search of the run with Keras Tuner."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import_tensorflow_quietly()  # keras_tuner imports it here, in the search process
     from keras_tuner import errors
 
     project = ctx.run_dir / PROJECT_NAME

@@ -53,6 +53,10 @@ class OptunaPruning:
         return self.trial.should_prune()
 
 
+#: Record fields also set as plain user attributes (the record itself is one JSON string).
+DASHBOARD_ATTRS = ("params", "flops", "epochs_run", "train_seconds")
+
+
 def reject(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     """Tells Optuna a sample that is not run (infeasible, taken, surplus): failed + 'rejected'."""
     try:
@@ -66,6 +70,10 @@ def tell(study: optuna.Study, trial: optuna.Trial, rec: TrialRecord, objectives:
          original_state: TrialState | None = None) -> None:
     """Tells Optuna a finished trial's outcome and keeps its record in the storage."""
     trial.set_user_attr(ATTR_RECORD, json.dumps(rec.to_row()))
+    for key in DASHBOARD_ATTRS:  # their own attributes: optuna-dashboard sorts and plots them
+        value = getattr(rec, key)
+        if value is not None:
+            trial.set_user_attr(key, value)
     if rec.state == "complete" or (rec.state == "duplicate"
                                    and original_state == TrialState.COMPLETE):
         study.tell(trial, rec.objective_values(objectives))

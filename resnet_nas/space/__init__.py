@@ -68,15 +68,15 @@ for shared keys. See `resnet_nas.space.sample` for the define-by-run rules and
 """
 
 from resnet_nas.space.kt_adapter import KerasTunerTrial
-from resnet_nas.space.loader import (LocatedConfigError, apply_overrides, load_space,
-                                     parse_override, read_yaml, resolve_space_path,
-                                     shipped_space_paths)
+from resnet_nas.space.loader import (apply_overrides, load_space, parse_override, read_yaml,
+                                     resolve_space_path, shipped_space_paths)
 from resnet_nas.space.params import (Choice, Fixed, FloatRange, IntRange, ParamSpec, TrialLike,
                                      parse_param, suggest)
 from resnet_nas.space.sample import (check_constraints, output_stride_problem, resolve_io,
                                      sample_architecture, scale_depth, total_stride)
 from resnet_nas.space.schema import (OBJECTIVES, PRUNERS, SAMPLERS, Constraints, SearchDefaults,
                                      SearchSpace, StagesSpec, parse_space)
+from resnet_nas.validation import LocatedConfigError
 
 __all__ = [
     "OBJECTIVES", "PRUNERS", "SAMPLERS", "Choice", "Constraints", "Fixed", "FloatRange",

@@ -23,21 +23,12 @@ import yaml
 
 from resnet_nas.fileio import read_yaml_file, parse_yaml
 from resnet_nas.space.schema import SearchSpace, parse_space
-from resnet_nas.validation import ConfigError, did_you_mean, join
+from resnet_nas.validation import (ConfigError, ConfigErrors, LocatedConfigError, did_you_mean,
+                                   join)
 
 _REPO_SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
 _PACKAGE_SPACES = Path(__file__).resolve().parents[1] / "spaces"
 _SUFFIXES = (".yaml", ".yml")
-
-
-class LocatedConfigError(ConfigError):
-    """A ConfigError that also knows the line of the offending key (message 'file:line: ...')."""
-
-    def __init__(self, error: ConfigError, line: int):
-        super().__init__(error.source, error.path, error.expected, error.found, error.hint)
-        self.line = line
-        message = str(self)  # '<source>: <path>: expected ...'
-        self.args = (f"{self.source}:{line}{message[len(self.source):]}",)
 
 
 def shipped_space_paths() -> dict[str, Path]:
@@ -190,14 +181,19 @@ def load_space(path_or_name: str | os.PathLike,
         data = apply_overrides(data, overrides, str(path))
     try:
         return parse_space(data, str(path))
-    except LocatedConfigError:
-        raise
+    except ConfigErrors as e:
+        raise ConfigErrors([_locate(x, lines, overridden) for x in e.errors]) from None
     except ConfigError as e:
-        if any(e.path == k or e.path.startswith(k + ".") or e.path.startswith(k + "[")
-               for k in overridden):
-            e.hint = ((e.hint + "; ") if e.hint else "") + "value given as an override"
-            raise ConfigError(e.source, e.path, e.expected, e.found, e.hint) from None
-        line = line_of(e.path, lines) if e.path != "<top level>" else None
-        if line is None:
-            raise
-        raise LocatedConfigError(e, line) from None
+        raise _locate(e, lines, overridden) from None
+
+
+def _locate(e: ConfigError, lines: dict[str, int], overridden: list[str]) -> ConfigError:
+    """The error with its line in the file (or marked as coming from an override)."""
+    if isinstance(e, LocatedConfigError):
+        return e
+    if any(e.path == k or e.path.startswith(k + ".") or e.path.startswith(k + "[")
+           for k in overridden):
+        hint = ((e.hint + "; ") if e.hint else "") + "value given as an override"
+        return ConfigError(e.source, e.path, e.expected, e.found, hint)
+    line = line_of(e.path, lines) if e.path != "<top level>" else None
+    return e if line is None else LocatedConfigError(e, line)

@@ -20,8 +20,8 @@ from resnet_nas.nets.arch import (MAX_CLASSES, MAX_DEPTH, MAX_IMAGE_SIZE, MAX_UN
 from resnet_nas.nets.plan import root_stride
 from resnet_nas.space.params import (Fixed, IntRange, ParamSpec, ValueType, parse_param,
                                      possible_values, spec_to_data)
-from resnet_nas.validation import (ConfigError, check_keys, expect_bool, expect_choice,
-                                   expect_float, expect_int, expect_name, join)
+from resnet_nas.validation import (ConfigError, ErrorCollector, check_keys, expect_bool,
+                                   expect_choice, expect_float, expect_int, expect_name, join)
 
 STRIDE_PLACEMENTS = ("first", "last")
 
@@ -332,36 +332,42 @@ def parse_space(data: Any, source: str | None = None) -> SearchSpace:
         raise ConfigError(source, "", "a mapping with the sections " + ", ".join(TOP_KEYS),
                           data)
     data = check_keys(data, TOP_KEYS, source, "", required=["space"])
+    # Independent parts are all checked, so one run reports every problem (in line order);
+    # a part that depends on a failed one is skipped.
+    errors = ErrorCollector()
     name = data.get("name")
     if name is None:
         name = Path(source).stem if source != "<dict>" else None
     # the name becomes part of run-directory and row file names
-    expect_name(name, source, "name")
+    errors.run(expect_name, name, source, "name")
     description = data.get("description") or ""
     if not isinstance(description, str):
-        raise ConfigError(source, "description", "a string", description)
+        errors.errors.append(ConfigError(source, "description", "a string", description))
 
     space = dict(check_keys(data["space"], SPACE_KEYS, source, "space",
                             required=["unit", "stages"]))
     specs: dict[str, ParamSpec] = {}
     for key, vtype in SPACE_TYPES.items():
         raw = space.get(key, SPACE_DEFAULTS.get(key))
-        specs[key] = parse_param(raw, vtype, source, join("space", key))
+        specs[key] = errors.run(parse_param, raw, vtype, source, join("space", key))
     round_to = space.get("round_to")
     if round_to is not None:
-        round_to = expect_int(round_to, source, "space.round_to", minimum=1, maximum=MAX_DEPTH)
-    input_shape = _parse_input_shape(space.get("input_shape"), source, "space.input_shape")
+        round_to = errors.run(expect_int, round_to, source, "space.round_to", minimum=1,
+                              maximum=MAX_DEPTH)
+    input_shape = errors.run(_parse_input_shape, space.get("input_shape"), source,
+                             "space.input_shape")
     num_classes = space.get("num_classes")
     if num_classes is not None:
-        num_classes = expect_int(num_classes, source, "space.num_classes", minimum=1,
-                                 maximum=MAX_CLASSES)
-    stages = _parse_stages(space["stages"], specs["unit"], source, "space.stages")
-    constraints = _parse_constraints(data.get("constraints"), source, "constraints")
+        num_classes = errors.run(expect_int, num_classes, source, "space.num_classes",
+                                 minimum=1, maximum=MAX_CLASSES)
+    stages = (errors.run(_parse_stages, space["stages"], specs["unit"], source, "space.stages")
+              if specs["unit"] is not None else None)
+    constraints = errors.run(_parse_constraints, data.get("constraints"), source, "constraints")
+    data_cfg = errors.run(data_config_from_dict, data.get("data"), source, "data")
+    train_cfg = errors.run(_guard, TrainConfig.from_dict, data.get("train"), source, "train")
+    search = errors.run(_guard, _parse_search, data.get("search"), source, "search")
+    errors.raise_if_any()
     _check_stride_feasible(specs["root"], stages, constraints, source)
-
-    data_cfg = data_config_from_dict(data.get("data"), source, "data")
-    train_cfg = _guard(TrainConfig.from_dict, data.get("train"), source, "train")
-    search = _guard(_parse_search, data.get("search"), source, "search")
     return SearchSpace(name=name, description=description, source=source, stages=stages,
                        round_to=round_to, input_shape=input_shape, num_classes=num_classes,
                        constraints=constraints, data=data_cfg, train=train_cfg, search=search,

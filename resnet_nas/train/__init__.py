@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import TrainConfig
-from resnet_nas.train.metrics import DatasetLike, EpochMetrics, TrainResult
+from resnet_nas.train.metrics import DatasetLike, EpochMetrics, StepProgress, TrainResult
 from resnet_nas.train.optim import learning_rate_at, schedule_spec
 from resnet_nas.train.augment import normalization_stats
 from resnet_nas.train.runtime import (check_precision, precision_policy, release_memory,
@@ -28,7 +28,8 @@ from resnet_nas.train.runtime import (check_precision, precision_policy, release
 
 
 def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
-                on_epoch: Callable[[EpochMetrics], bool] | None = None) -> TrainResult:
+                on_epoch: Callable[[EpochMetrics], bool] | None = None,
+                on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
     """Trains `model` on `data` as `cfg` says.
 
     Args:
@@ -39,6 +40,10 @@ def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
       cfg: the TrainConfig (validated here).
       on_epoch: called after each epoch with its EpochMetrics; returning False stops
         training (pruning). Not called for an epoch whose training loss diverged.
+      on_step: called inside long epochs (every few seconds) with a StepProgress, by the
+        `fit` trainer. The JAX trainer runs an epoch as one compiled scan and reports per
+        epoch only: a host callback inside the scan puts the callback's address into the
+        executable's cache key, so JAX's persistent cache would miss in every new process.
 
     Returns:
       TrainResult. The trained weights are in `model`.
@@ -55,7 +60,7 @@ def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
         return train_jax(model, data, cfg, on_epoch)
     from resnet_nas.train.fit import train_fit
 
-    return train_fit(model, data, cfg, on_epoch)
+    return train_fit(model, data, cfg, on_epoch, on_step)
 
 
 def evaluate(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
@@ -77,6 +82,6 @@ def evaluate(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     return evaluate_keras(model, x_uint8, y, cfg, stats)
 
 
-__all__ = ["EpochMetrics", "TrainResult", "train_model", "evaluate", "release_memory",
+__all__ = ["EpochMetrics", "StepProgress", "TrainResult", "train_model", "evaluate", "release_memory",
            "precision_policy", "check_precision", "normalization_stats", "learning_rate_at",
            "schedule_spec"]

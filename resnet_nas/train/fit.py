@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import TrainConfig
-from resnet_nas.train.metrics import (EpochMetrics, TrainResult, finished_reason,
-                                      steady_images_per_second)
+from resnet_nas.train.metrics import (EpochMetrics, StepProgress, TrainResult,
+                                      finished_reason, steady_images_per_second)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     regularizers_disabled, uses_model_regularization)
 from resnet_nas.train.augment import (check_dataset, normalization_stats, normalize_numpy,
@@ -63,10 +63,13 @@ def _batches_class() -> type:
 
 
 def evaluate_keras(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-                   stats: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+                   stats: tuple[np.ndarray, np.ndarray],
+                   batch_seconds: list[float] | None = None) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) with `model.predict_on_batch` in fixed-size batches.
 
     The last batch is zero-padded to the batch size so the backend compiles one shape.
+    `batch_seconds`, when given, receives each batch's wall time (the first holds the
+    predict function's trace and compile).
     """
     from keras import ops
 
@@ -79,6 +82,7 @@ def evaluate_keras(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainCon
     loss_sum = 0.0
     correct = 0
     for start in range(0, n, eb):
+        t0 = time.perf_counter()
         xb = np.asarray(x_uint8[start:start + eb])
         k = len(xb)
         if k < eb:
@@ -88,11 +92,26 @@ def evaluate_keras(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainCon
         yb = y[start:start + k]
         loss_sum += float(np.sum(ops.convert_to_numpy(cross_entropy(yb, logits))))
         correct += int(np.sum(np.argmax(logits, axis=-1) == yb))
+        if batch_seconds is not None:
+            batch_seconds.append(time.perf_counter() - t0)
     return loss_sum / n, correct / n
 
 
+def first_call_excess(seconds: list[float]) -> float | None:
+    """How much longer the first call took than a steady one (its trace and compile); None
+    with fewer than two calls to compare."""
+    if len(seconds) < 2:
+        return None
+    return max(0.0, seconds[0] - float(np.median(seconds[1:])))
+
+
+#: A long epoch reports its progress this often (fit already waits for every step).
+STEP_REPORT_SECONDS = 5.0
+
+
 def train_fit(model: Any, data: Any, cfg: TrainConfig,
-              on_epoch: Callable[[EpochMetrics], bool] | None = None) -> TrainResult:
+              on_epoch: Callable[[EpochMetrics], bool] | None = None,
+              on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
     """Trains `model` with Keras model.fit (TensorFlow, torch or JAX backend).
 
     Args:
@@ -100,6 +119,7 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
       data: a resnet_nas.data.Dataset.
       cfg: the TrainConfig.
       on_epoch: called after each epoch; returning False stops training.
+      on_step: called inside an epoch every STEP_REPORT_SECONDS with its progress.
 
     Returns:
       TrainResult; `model` holds the trained weights and stays compiled.
@@ -124,16 +144,38 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     history: list[EpochMetrics] = []
     state = {"stopped_early": False, "diverged": False, "reason": "completed"}
+    # Epoch 1's step and validation-batch times: their first calls hold the trace/compile.
+    step_seconds: list[float] = []
+    eval_batch_seconds: list[float] = []
+    eval_seconds = [0.0]
 
     class Reporter(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = time.perf_counter()
+            self.t0 = self.t_step = self.t_report = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            if not history:
+                step_seconds.append(now - self.t_step)
+                self.t_step = now
+            if on_step is not None and now - self.t_report >= STEP_REPORT_SECONDS:
+                self.t_report = now
+                elapsed = now - self.t0
+                on_step(StepProgress(epoch=len(history) + 1, step=batch + 1, steps=steps,
+                                     seconds=elapsed, images_per_second=(batch + 1)
+                                     * cfg.batch_size / max(elapsed, 1e-9)))
 
         def on_epoch_end(self, epoch, logs=None):
             t_trained = time.perf_counter()
             logs = logs or {}
-            val_loss, val_acc = evaluate_keras(self.model, data.x_val, data.y_val, cfg, stats)
+            timings = eval_batch_seconds if not history else None
+            val_loss, val_acc = evaluate_keras(self.model, data.x_val, data.y_val, cfg, stats,
+                                               timings)
+            if timings is not None and len(timings) == 1:
+                # One validation batch: time it once more for a steady call to compare with.
+                evaluate_keras(self.model, data.x_val[:1], data.y_val[:1], cfg, stats, timings)
             t_end = time.perf_counter()
+            eval_seconds[0] += t_end - t_trained
             metrics = EpochMetrics(
                 epoch=epoch + 1,
                 train_loss=float(logs.get("loss", float("nan"))),
@@ -153,13 +195,14 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
         model.fit(batches, epochs=cfg.epochs, verbose=0, shuffle=False, callbacks=[Reporter()])
 
     train_seconds = sum(m.seconds for m in history)
-    compile_seconds = float("nan")
-    if len(history) > 1:
-        steady = float(np.median([m.seconds for m in history[1:]]))
-        compile_seconds = max(0.0, history[0].seconds - steady)
+    step_compile = first_call_excess(step_seconds)
+    eval_compile = first_call_excess(eval_batch_seconds)
+    compile_seconds = (None if step_compile is None or eval_compile is None
+                       else step_compile + eval_compile)
     return TrainResult(history=history, epochs_run=len(history),
                        stopped_early=state["stopped_early"], diverged=state["diverged"],
                        reason=state["reason"], train_seconds=train_seconds,
                        compile_seconds=compile_seconds,
                        images_per_second=steady_images_per_second(history), trainer="fit",
-                       backend=backend, device=device_description(backend))
+                       backend=backend, device=device_description(backend),
+                       eval_seconds=max(0.0, eval_seconds[0] - (eval_compile or 0.0)))

@@ -436,7 +436,8 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     history: list[EpochMetrics] = []
     stopped_early = diverged = False
     reason = "completed"
-    train_seconds = 0.0
+    train_seconds = compile_seconds  # one definition for every trainer: compile included
+    eval_seconds = 0.0
     n_val = len(data.x_val)
     for epoch in range(1, cfg.epochs + 1):
         t_start = time.perf_counter()
@@ -449,6 +450,7 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
         host = jax.device_get((loss_sum, correct_sum, val_loss_sum, val_correct))
         t_end = time.perf_counter()
         train_seconds += t_end - t_start
+        eval_seconds += t_end - t_trained
         metrics = EpochMetrics(
             epoch=epoch,
             train_loss=float(host[0]) / steps,
@@ -472,7 +474,8 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
                        diverged=diverged, reason=reason, train_seconds=train_seconds,
                        compile_seconds=compile_seconds,
                        images_per_second=steady_images_per_second(history), trainer="jax",
-                       backend="jax", device=device_description("jax"))
+                       backend="jax", device=device_description("jax"),
+                       eval_seconds=eval_seconds)
 
 
 def _write_back(model: Any, optimizer: Any, state: tuple[list, list, list]) -> None:

@@ -39,6 +39,35 @@ class EpochMetrics:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class StepProgress:
+    """Progress inside a long epoch (reported every few seconds, never per step).
+
+    Attributes:
+      epoch: 1-based epoch number.
+      step: training steps done in this epoch.
+      steps: training steps of the epoch.
+      seconds: wall time of the epoch so far.
+      images_per_second: training throughput of the epoch so far.
+    """
+
+    epoch: int
+    step: int
+    steps: int
+    seconds: float
+    images_per_second: float
+
+    @property
+    def eta_seconds(self) -> float:
+        """Seconds left in the epoch's training at its pace so far (validation excluded)."""
+        if self.step <= 0:
+            return float("nan")
+        return self.seconds / self.step * (self.steps - self.step)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class TrainResult:
     """Outcome of one `train_model` call.
@@ -50,11 +79,15 @@ class TrainResult:
       diverged: the training loss became NaN or infinite.
       reason: 'completed', 'stopped by on_epoch at epoch K' or
         'diverged: train loss nan at epoch K'.
-      train_seconds: wall time of all epochs (compilation excluded where it is measured apart).
-      compile_seconds: time spent compiling (JAX: ahead-of-time compile of the train and eval
-        functions; fit: first epoch minus a steady epoch, NaN with a single epoch).
+      train_seconds: wall time of the whole training, the same for every trainer: compile,
+        training steps and per-epoch validation (what the trial cost once its model was built).
+      compile_seconds: the part of train_seconds spent tracing and compiling the train and
+        eval functions (JAX trainer: its ahead-of-time compile; fit: how much longer the
+        first train step and the first validation batch took than steady ones); None where
+        it cannot be measured (an epoch of a single step).
       images_per_second: training throughput after compilation (mean over epochs 2..N, or
         epoch 1 when only one epoch ran).
+      eval_seconds: the part of train_seconds spent on validation (after its compile).
       trainer: 'jax' or 'fit'.
       backend: the active Keras backend.
       device: what ran it, e.g. 'NVIDIA H100 80GB HBM3' or 'cpu'.
@@ -66,11 +99,12 @@ class TrainResult:
     diverged: bool
     reason: str
     train_seconds: float
-    compile_seconds: float
+    compile_seconds: float | None
     images_per_second: float
     trainer: str
     backend: str
     device: str
+    eval_seconds: float | None = None
 
     @property
     def final(self) -> EpochMetrics | None:

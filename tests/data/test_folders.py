@@ -16,33 +16,13 @@ from resnet_nas.config import DataConfig
 from resnet_nas.data import DataError, folders, load_dataset
 from resnet_nas.validation import ConfigError
 from tests.data.helpers import assert_same
+from tests.data.helpers import image_pixel as _pixel
+from tests.data.helpers import make_image_folder as _make_folder
 from tests.helpers import SHARED_DATA
 
 # ---------------------------------------------------------------------------------------------
 # Image folders
 # ---------------------------------------------------------------------------------------------
-
-def _pixel(cls: int, i: int) -> tuple[int, int, int]:
-    return (40 * cls + 10, 17 * i % 256, 200)
-
-
-def _make_folder(root: Path, classes=("cat", "dog", "ant"), n_train=5, n_test=2,
-                 test_classes=None, size=(6, 5), mode="RGB") -> Path:
-    """train/<class>/i.png (lossless, class-coded colour) and test/<class>/i.png under root."""
-    for split, names, n in (("train", classes, n_train), ("test", test_classes or classes,
-                                                          n_test)):
-        for name in names:
-            d = root / split / name
-            d.mkdir(parents=True, exist_ok=True)
-            cls = sorted(classes).index(name) if name in classes else 9
-            for i in range(n):
-                colour = _pixel(cls, i)
-                img = Image.new("RGB", size, colour)
-                if mode == "L":
-                    img = Image.new("L", size, colour[0])
-                img.save(d / f"{i:03d}.png")
-    return root
-
 
 def _tar(src: Path, archive: Path, arcname: str) -> Path:
     with tarfile.open(archive, "w:gz") as tar:
@@ -218,3 +198,12 @@ def test_real_cifar10_jpeg_archive_and_fast_second_load(tmp_path):
     assert time.perf_counter() - start < 2.0
     assert_same(ds, again)
 
+
+
+def test_a_large_first_decode_says_so_and_a_cached_one_is_quiet(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(folders, "NOTE_IMAGES", 10)  # the test folder counts as large
+    root = _make_folder(tmp_path / "imgs")
+    load_dataset(_folder_cfg(root, tmp_path))
+    assert "imgs: first use, decoding its images once" in capsys.readouterr().err
+    load_dataset(_folder_cfg(root, tmp_path))
+    assert "decoding" not in capsys.readouterr().err

@@ -38,6 +38,15 @@ def test_search_records_every_trial(tmp_path, fake_runner):
     finished = [t for t in study_of(summary).trials if "record" in t.user_attrs]
     assert len(finished) == 3 and len(fake_runner.jobs) == 3
     assert summary.counts.startswith("3 trained trials: 3 complete")
+    # optuna-dashboard sorts and plots attributes, not the JSON inside "record"
+    for t in finished:
+        row = table[table["trial"] == t.number].iloc[0]
+        assert t.user_attrs["params"] == row["params"] and t.user_attrs["flops"] == row["flops"]
+    # Each row says which data it was trained on; a CSV names no run directory (it can move).
+    assert set(table["dataset"]) == {"synthetic"} and table["data_fingerprint"].notna().all()
+    assert (table["wall_seconds"] > 0).all()
+    header = (tmp_path / "run" / "results.csv").read_text().splitlines()[0].split(",")
+    assert header == [c for c in results.COLUMNS if c != "run_dir"]
 
 
 def test_run_json_names_its_storage_relative_to_the_run_dir(tmp_path, fake_runner):

@@ -9,10 +9,22 @@ from tests.space.helpers import (CONDITIONAL, error_of)
 
 
 def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    """Syntax errors use the 'file:line:' format of every other error in a space file."""
     err = error_of(tmp_path, "space:\n  unit: v1_basic\n  stages: {count: 1\n  bad: [\n")
-    assert "line " in str(err) and "YAML" in str(err)
+    assert str(err).startswith(f"{tmp_path / 'space.yaml'}:4: column ") and "YAML" in str(err)
     err = error_of(tmp_path, "space:\n  unit: v1_basic\n   stages: 3\n")
-    assert "line 3" in str(err) and err.line == 3
+    assert str(err).startswith(f"{tmp_path / 'space.yaml'}:3: ") and err.line == 3
+
+
+def test_every_problem_is_reported_in_line_order(tmp_path):
+    text = ("space:\n  unit: bogus_unit\n  stages: {count: 2, depth: 16, units: 1, stride: 1}\n"
+            "train:\n  learning_rate: .nan\n  epochs: 0\n  optimizer: sgdd\n")
+    err = error_of(tmp_path, text)
+    lines = str(err).splitlines()
+    assert [line.split(":")[1] for line in lines] == ["2", "5", "6", "7"]
+    assert ["space.unit" in lines[0], "train.learning_rate" in lines[1],
+            "train.epochs" in lines[2], "train.optimizer" in lines[3]] == [True] * 4
+    assert isinstance(err, ConfigError) and err.path == "space.unit"  # the first one
 
 
 def test_duplicate_key(tmp_path):

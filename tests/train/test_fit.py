@@ -53,7 +53,11 @@ def test_on_epoch_false_stops_training(data):
     result = train_model(_model(), data, _cfg(epochs=3), on_epoch=lambda m: False)
     assert result.stopped_early and result.epochs_run == 1
     assert result.reason == "stopped by on_epoch at epoch 1"
-    assert math.isnan(result.compile_seconds)  # one epoch: no steady state to subtract
+    # One epoch still shows its compile: the first step and validation batch against steady ones.
+    assert result.compile_seconds is not None and result.compile_seconds > 0
+    assert 0 < result.eval_seconds and result.compile_seconds + result.eval_seconds \
+        <= result.train_seconds
+    assert math.isclose(result.train_seconds, sum(m.seconds for m in result.history))
 
 
 def test_exploding_loss_is_reported_as_diverged(data):
@@ -109,3 +113,16 @@ def test_evaluate_pads_the_last_batch(data):
     full = evaluate(model, data.x_val, data.y_val, _cfg(eval_batch_size=1000), stats)
     odd = evaluate(model, data.x_val, data.y_val, _cfg(eval_batch_size=7), stats)
     np.testing.assert_allclose(full, odd, rtol=1e-4)
+
+
+def test_a_long_epoch_reports_its_progress(data, monkeypatch):
+    from resnet_nas.train import fit
+
+    monkeypatch.setattr(fit, "STEP_REPORT_SECONDS", 0.0)  # every step counts as long
+    seen = []
+    result = train_model(_model(), data, _cfg(epochs=2), on_step=seen.append)
+    steps = seen[0].steps
+    assert steps == len(data.x_train) // 32 and result.epochs_run == 2
+    assert [p.step for p in seen if p.epoch == 1] == list(range(1, steps + 1))
+    assert {p.epoch for p in seen} == {1, 2} and all(p.images_per_second > 0 for p in seen)
+    assert seen[steps - 1].eta_seconds == 0.0

@@ -56,6 +56,10 @@ def test_trains_two_epochs_reports_each_and_writes_weights_back(checks):
     assert [h["epoch"] for h in r["history"]] == [1, 2] and v["seen"] == [1, 2]
     assert r["trainer"] == "jax" and r["backend"] == "jax" and r["device"] == "cpu"
     assert r["compile_seconds"] > 0 and r["images_per_second"] > 0
+    # One definition for every trainer: train_seconds includes the compile (and validation).
+    assert r["train_seconds"] == pytest.approx(
+        r["compile_seconds"] + sum(h["seconds"] for h in r["history"]), rel=1e-9)
+    assert 0 < r["eval_seconds"] < r["train_seconds"] - r["compile_seconds"]
     # The colour task is learnable: the second epoch is better than chance by far.
     assert r["history"][-1]["val_accuracy"] > 0.6
     assert r["history"][-1]["train_loss"] < r["history"][0]["train_loss"]
