@@ -29,7 +29,8 @@ from resnet_nas.records import TrialRecord  # noqa: E402
 from resnet_nas.results import write_record  # noqa: E402
 
 #: Columns every synthetic row shares.
-ROW = {"space_hash": "synthetic", "pruner": "none"}
+ROW = {"space_hash": "synthetic", "pruner": "none", "dataset": "cifar10",
+       "data_fingerprint": "0123456789abcdef"}
 
 MIN_NON_WHITE_FRACTION = 0.02
 MIN_COLORED_PIXELS = 5000

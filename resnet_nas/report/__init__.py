@@ -11,23 +11,30 @@ trial, read from `RUN_DIR/rows/*.json`) followed by the derived columns in `DERI
   started_ts, finished_ts   parsed started_at / finished_at (UTC)
   study_label  study name, prefixed by the run directory's name when the same study name occurs
                in several run directories
+  dataset_label  the data set (`dataset`, told apart by `data_fingerprint` where one name
+               covers different data; 'unknown data' for rows that record neither)
+
+Accuracies are only compared on the same data set: every leaderboard, front, EDF and rank
+correlation is computed per `dataset_label` (each table has it as its first column, and each
+figure one panel per data set); all of them rank by best_val_accuracy.
 
 From it the report prints (plain text, or Markdown with `--format markdown`):
 
-* leaderboard: top-k complete trials by best_val_accuracy with params, FLOPs, time (`--top`);
+* leaderboard: top-k complete trials per data set by best_val_accuracy, with a readable
+  architecture (`Architecture.describe()`), params, FLOPs, time (`--top`);
 * per-study summary: trials by state, best and median accuracy of complete trials, training
   hours and GPU-hours (duplicates excluded: they reuse another trial's result and trained
-  nothing), wall-clock hours;
+  nothing), wall-clock hours (the terminal and HTML show the main columns, exports all);
 * Pareto fronts of accuracy vs params and vs FLOPs (complete trials only);
 * design-space comparison (Radosavovic et al. 2019/2020): error EDFs per group (`--by`, default
-  'space' when several spaces else 'sampler'), optionally complexity-normalized
+  'space' when some data set has several spaces, else 'sampler'), optionally complexity-normalized
   (`--normalize params|flops`), with bootstrap bands (`--bootstrap N`), and pairwise two-sample
   KS statistics (see `resnet_nas.report.edf`);
 * anytime performance: best-so-far accuracy per study against trial number and against
   cumulative training hours in order of finish (samplers/engines on one chart);
 * rank stability between fidelities: Spearman and Kendall correlation of val accuracy at
   `--short-epoch` vs the long/final epoch within trials, and across runs for the same arch_key
-  trained with different epochs_planned.
+  trained with different epochs_planned ("not enough data" where a correlation is undefined).
 
 `--out DIR` exports the combined frame (`results.csv/.parquet`) and every table
 (`<section>.csv/.parquet`); `--html PATH` writes one self-contained HTML file (inline CSS,

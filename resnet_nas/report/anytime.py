@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from resnet_nas.report.frame import ReportError
+from resnet_nas.report.frame import COMPARE_BY, ReportError
 
 AXES = ("trial", "time")
 
@@ -27,8 +27,9 @@ def best_so_far(df: pd.DataFrame, axis: str = "trial",
       metric: accuracy column.
 
     Returns:
-      Columns study_label, engine, sampler, trial, state, n_trials, cum_train_hours, value
-      (metric for complete rows, else NaN), best_so_far (NaN before the first complete trial).
+      Columns study_label, dataset_label, engine, sampler, trial, state, n_trials,
+      cum_train_hours, value (metric for complete rows, else NaN), best_so_far (NaN before the
+      first complete trial).
     """
     if axis not in AXES:
         raise ReportError(f"expected an anytime axis in {AXES}, found {axis!r}")
@@ -43,10 +44,11 @@ def best_so_far(df: pd.DataFrame, axis: str = "trial",
         # cummax leaves NaN at NaN positions; ffill carries the best across non-complete rows.
         best = pd.Series(value).cummax().ffill().to_numpy()
         parts.append(pd.DataFrame({
-            "study_label": g["study_label"].to_numpy(), "engine": g["engine"].to_numpy(),
+            "study_label": g["study_label"].to_numpy(), COMPARE_BY: g[COMPARE_BY].to_numpy(),
+            "engine": g["engine"].to_numpy(),
             "sampler": g["sampler"].to_numpy(), "trial": g["trial"].to_numpy(),
             "state": g["state"].to_numpy(), "n_trials": np.arange(1, len(g) + 1),
             "cum_train_hours": np.cumsum(hours), "value": value, "best_so_far": best}))
-    cols = ["study_label", "engine", "sampler", "trial", "state", "n_trials",
+    cols = ["study_label", COMPARE_BY, "engine", "sampler", "trial", "state", "n_trials",
             "cum_train_hours", "value", "best_so_far"]
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)

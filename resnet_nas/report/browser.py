@@ -45,23 +45,55 @@ def screenshot(html_path: str | os.PathLike, png_path: str | os.PathLike,
     Raises:
       FileNotFoundError: no Chromium, or no screenshot was written.
     """
-    exe = chromium or find_chromium()
-    if exe is None:
-        raise FileNotFoundError("no chromium executable on PATH (apt-get install -y chromium)")
-    html_path = Path(html_path).resolve()
     png_path = Path(png_path).resolve()
     png_path.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-               f"--screenshot={png_path}", f"--window-size={width},{height}",
-               html_path.as_uri()]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    proc = _run_headless(html_path, [f"--screenshot={png_path}",
+                                     f"--window-size={width},{height}"], chromium, timeout)
     if not png_path.exists():
         raise FileNotFoundError(f"chromium wrote no screenshot (exit {proc.returncode}): "
                                 f"{proc.stderr[-2000:]}")
     return png_path
+
+
+def dump_dom(html_path: str | os.PathLike, chromium: str | None = None,
+             timeout: float = 120.0) -> str:
+    """The page's DOM as headless Chromium has it after loading `html_path` (offline).
+
+    Scripts run and the load event fires first, so a page can record what the browser did
+    (e.g. how many images decoded) in an attribute that shows up here.
+
+    Args:
+      html_path: the page.
+      chromium: executable (default: `find_chromium()`).
+      timeout: seconds before giving up.
+
+    Returns:
+      The serialized DOM.
+
+    Raises:
+      FileNotFoundError: no Chromium, or it printed no DOM.
+    """
+    proc = _run_headless(html_path, ["--dump-dom", "--virtual-time-budget=10000"], chromium,
+                         timeout)
+    if "<html" not in proc.stdout:
+        raise FileNotFoundError(f"chromium printed no DOM (exit {proc.returncode}): "
+                                f"{proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def _run_headless(html_path: str | os.PathLike, args: list[str], chromium: str | None,
+                  timeout: float) -> subprocess.CompletedProcess:
+    """Runs headless Chromium on a local page with every network feature off."""
+    exe = chromium or find_chromium()
+    if exe is None:
+        raise FileNotFoundError("no chromium executable on PATH (apt-get install -y chromium)")
+    url = Path(html_path).resolve().as_uri()
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+               "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+               *args, url]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from resnet_nas.report import anytime, edf, fidelity, tables
-from resnet_nas.report.frame import ReportError
+from resnet_nas.report.frame import COMPARE_BY, UNKNOWN_DATA, ReportError
 
 #: Trial counts at which the anytime summary reports the best-so-far accuracy.
 ANYTIME_CHECKPOINTS = (5, 10, 20, 50, 100, 200, 500, 1000)
@@ -55,13 +55,28 @@ class ReportOptions:
 
 @dataclass
 class Section:
-    """One titled table; `key` names its export files, `terminal` whether it is printed."""
+    """One titled table.
+
+    Attributes:
+      key: names its export files (and the figures shown under it).
+      title: its heading.
+      table: the full table, as exported to CSV/Parquet.
+      description: a line under the heading.
+      terminal: whether it is printed (and shown in HTML).
+      display: what a person reads instead of `table` (fewer columns, NaN explained), or None
+        to show `table` itself.
+    """
 
     key: str
     title: str
     table: pd.DataFrame
     description: str = ""
     terminal: bool = True
+    display: pd.DataFrame | None = None
+
+    def shown(self) -> pd.DataFrame:
+        """The table rendered in text, Markdown and HTML."""
+        return self.table if self.display is None else self.display
 
 
 @dataclass
@@ -86,14 +101,15 @@ def anytime_summary(by_trial: pd.DataFrame, by_time: pd.DataFrame) -> pd.DataFra
     """Per study: best-so-far after n trials (n in ANYTIME_CHECKPOINTS up to the largest
     study), the final best, and the cumulative training hours at which it was first reached."""
     if by_trial.empty:
-        return pd.DataFrame(columns=["study_label", "engine", "sampler", "trials", "best",
-                                     "hours_to_best"])
+        return pd.DataFrame(columns=["study_label", COMPARE_BY, "engine", "sampler", "trials",
+                                     "best", "hours_to_best"])
     most = int(by_trial.groupby("study_label")["n_trials"].max().max())
     checkpoints = [n for n in ANYTIME_CHECKPOINTS if n < most]
     rows = []
     for label, g in by_trial.groupby("study_label", sort=True):
         best = g["best_so_far"].to_numpy(dtype=float)
-        row = {"study_label": label, "engine": g["engine"].iloc[0],
+        row = {"study_label": label, COMPARE_BY: g[COMPARE_BY].iloc[0],
+               "engine": g["engine"].iloc[0],
                "sampler": g["sampler"].iloc[0], "trials": len(g)}
         for n in checkpoints:
             row[f"best@{n}"] = best[n - 1] if n <= len(g) else np.nan
@@ -130,6 +146,13 @@ def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> R
     n_complete = int((frame["state"].fillna("") == "complete").sum())
     if n_complete == 0:
         notes.append("no complete trials yet: leaderboard, Pareto fronts and EDFs are empty")
+    unknown = frame[frame[COMPARE_BY] == UNKNOWN_DATA]
+    if unknown["run_dir"].nunique() > 1:
+        # One run trains on one data set; across runs the report cannot tell.
+        notes.append(f"{len(unknown)} trials of {unknown['run_dir'].nunique()} runs record no "
+                     "data set (written before the results table recorded one): they are "
+                     f"compared with each other as '{UNKNOWN_DATA}', whatever data they were "
+                     "trained on")
     try:
         edf_res = edf.edf_analysis(frame, opt.by, opt.normalize, opt.n_boot, opt.level,
                                    opt.bins, opt.seed)
@@ -144,20 +167,35 @@ def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> R
     norm = "" if edf_res.normalize == "none" else f", normalized for {edf_res.normalize}"
     band = (f"{opt.level:.0%} bootstrap band from {opt.n_boot} resamples" if opt.n_boot
             else "no bootstrap band")
+    studies = tables.study_summary(frame)
+    curve_corr = fidelity.curve_rank_stability(frame, opt.short_epoch, opt.long_epoch)
+    budget_corr = fidelity.epochs_rank_stability(frame)
+    undefined = (f"'{fidelity.NOT_ENOUGH_DATA}': fewer than {fidelity.MIN_PAIRS} pairs, or "
+                 "constant accuracies")
+    board = tables.leaderboard(frame, opt.top)
     sections = [
-        Section("leaderboard", f"Leaderboard (top {opt.top} complete trials by val accuracy)",
-                tables.leaderboard(frame, opt.top)),
-        Section("studies", "Per-study summary", tables.study_summary(frame),
-                "train/gpu hours exclude duplicate trials; GPU-hours count rows whose device "
-                "is not a CPU; best/median over complete trials"),
-        Section("pareto_params", "Pareto front: accuracy vs params",
+        Section("leaderboard", f"Leaderboard (top {opt.top} complete trials per data set by "
+                "best val accuracy)", board,
+                "ranked within each data set only (rank restarts at 1 for every data set); "
+                "architecture: unit, root and its width | per stage: output channels x units "
+                "/ stride; --out exports every column",
+                display=tables.leaderboard_display(board)),
+        Section("studies", "Per-study summary", studies,
+                "best/median of best_val_accuracy over complete trials; train_hours exclude "
+                "duplicate trials; --out exports every column (engine, GPU-hours, run "
+                "directory)", display=tables.study_display(studies)),
+        Section("pareto_params", "Pareto front per data set: accuracy vs params",
                 tables.pareto_front(frame, "params")),
-        Section("pareto_flops", "Pareto front: accuracy vs FLOPs",
+        Section("pareto_flops", "Pareto front per data set: accuracy vs FLOPs",
                 tables.pareto_front(frame, "flops")),
-        Section("edf_summary", f"Error EDF by {edf_res.by}{norm}", edf_res.summary,
-                f"complete trials; {band}; n_eff is Kish's effective sample size"),
-        Section("edf_ks", f"Two-sample KS statistic between {edf_res.by} groups{norm}",
-                edf_res.ks),
+        Section("edf_summary", f"Error EDF by {edf_res.by}{norm}, per data set", edf_res.summary,
+                f"complete trials; groups pool every study with that {edf_res.by} on one data "
+                f"set; median_error is the usual median (mean of the two middle errors for an "
+                f"even count); {band}; n_eff is Kish's effective sample size"),
+        Section("edf_ks", f"Two-sample KS statistic between {edf_res.by} groups{norm}, per "
+                "data set", edf_res.ks,
+                f"one row per pair of {edf_res.by} groups on the same data set; none where a "
+                "data set has a single group"),
         Section("edf_curves", "EDF curves", edf_res.curves, terminal=False),
         Section("anytime_summary", "Anytime performance (best-so-far val accuracy)",
                 anytime_summary(by_trial, by_time),
@@ -168,16 +206,16 @@ def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> R
         Section("rank_stability_epochs",
                 f"Rank stability within trials: epoch {opt.short_epoch} vs "
                 f"{'final epoch' if opt.long_epoch is None else f'epoch {opt.long_epoch}'}",
-                fidelity.curve_rank_stability(frame, opt.short_epoch, opt.long_epoch),
-                f"correlations are '-' (undefined) with fewer than {fidelity.MIN_PAIRS} trials "
-                "reaching the long epoch"),
+                curve_corr, "Spearman rho and Kendall tau over each study's trials that reach the "
+                f"long epoch; 'all' pools the studies of one data set; {undefined}",
+                display=fidelity.correlation_display(curve_corr)),
         Section("rank_stability_pairs", "Short vs long accuracy pairs",
                 fidelity.curve_pairs(frame, opt.short_epoch, opt.long_epoch), terminal=False),
         Section("rank_stability_budgets",
                 "Rank stability across epoch budgets (same arch_key, different epochs_planned)",
-                fidelity.epochs_rank_stability(frame),
+                budget_corr,
                 "best_val_accuracy of complete trials, averaged over repeats of one arch at one "
-                "budget"),
+                f"budget; {undefined}", display=fidelity.correlation_display(budget_corr)),
         Section("rank_stability_budget_pairs", "Accuracy pairs across epoch budgets",
                 fidelity.budget_pairs(frame), terminal=False),
     ]

@@ -16,8 +16,9 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=int, default=10, metavar="K",
                         help="leaderboard rows (default 10)")
     parser.add_argument("--by", default=None, metavar="COLUMN",
-                        help="EDF grouping column (default: 'space' when the runs cover more "
-                             "than one space, else 'sampler')")
+                        help="EDF grouping column, within each data set (default: 'space' "
+                             "when some data set's runs cover more than one space, else "
+                             "'sampler')")
     parser.add_argument("--html", default=None, metavar="PATH",
                         help="write a self-contained HTML report here")
     parser.add_argument("--out", default=None, metavar="DIR",

@@ -17,6 +17,17 @@ Confidence bands: models are resampled with replacement `n_boot` times per group
 normalized EDFs the weights are recomputed on every resample from the resample's bin counts),
 and the band is the pointwise (1-level)/2 and (1+level)/2 quantile of the resampled EDFs.
 
+Only trials of one data set are compared (`frame.COMPARE_BY`): every table has the data set as
+its first column, and groups, bins, bands and KS pairs are formed within each data set.
+
+Median: `median_error` is the (weighted) median with the usual midpoint rule: where the EDF
+reaches exactly 1/2 at a model, it is the mean of that model's error and the next one. So for a
+plain EDF it is pandas' median, and `edf_analysis(df, by="study_label")` agrees with
+`tables.study_summary`'s median_val_accuracy (error = 1 - accuracy). It used to take the lower
+of the two middle errors, which with an even number of models is not the median; and since the
+EDF groups by sampler or space (pooling every study, and formerly every data set, of that
+value) its numbers are not a study's either.
+
 KS statistic: the largest absolute difference between two groups' EDFs. Unweighted EDFs use
 `scipy.stats.ks_2samp` (statistic and p-value); weighted EDFs compute the supremum directly and
 give an asymptotic p-value using Kish's effective sample sizes (sum w)^2 / sum w^2, which is
@@ -33,15 +44,23 @@ import pandas as pd
 from scipy import stats
 
 from resnet_nas.report.choices import NORMALIZE_CHOICES
-from resnet_nas.report.frame import ReportError, complete
+from resnet_nas.report.frame import COMPARE_BY, ReportError, complete
 
 MISSING_GROUP = "<none>"
+CURVE_COLUMNS = ["group", "error", "edf", "edf_lo", "edf_hi"]
+SUMMARY_COLUMNS = ["group", "models", "n_eff", "best_error", "median_error"]
+KS_COLUMNS = ["group_a", "group_b", "n_a", "n_b", "ks_statistic", "p_value", "method"]
 
 
 def default_group_column(df: pd.DataFrame) -> str:
-    """'space' when the complete trials come from more than one space, else 'sampler'."""
-    spaces = complete(df)["space"].dropna().unique()
-    return "space" if len(spaces) > 1 else "sampler"
+    """'space' when the complete trials of some data set come from more than one space, else
+    'sampler' (EDFs compare groups within a data set, so spaces on different data sets do not
+    make a comparison of spaces)."""
+    rows = complete(df)
+    rows = rows[rows["space"].notna()]
+    within = rows[COMPARE_BY] if COMPARE_BY in rows else pd.Series("", index=rows.index)
+    spaces = rows.groupby(within.fillna(MISSING_GROUP))["space"].nunique()
+    return "space" if len(spaces) and spaces.max() > 1 else "sampler"
 
 
 def group_labels(df: pd.DataFrame, by: str) -> pd.Series:
@@ -174,6 +193,35 @@ def ks_statistic(a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None,
     return float(np.max(np.abs(weighted_edf(a, wa, grid) - weighted_edf(b, wb, grid))))
 
 
+def weighted_median(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The median of a (weighted) sample, with the midpoint rule where the EDF is exactly 1/2.
+
+    The first value at which the EDF reaches 1/2 is only the lower median: with equal weights
+    and an even count, the EDF is exactly 1/2 there, and the median is the mean of that value
+    and the next (what numpy and pandas compute).
+
+    Args:
+      values: shape (n,), n >= 1.
+      weights: shape (n,), non-negative with a positive sum, or None for equal weights.
+
+    Returns:
+      The median (NaN for an empty sample).
+    """
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return float("nan")
+    w = np.ones(len(v)) if weights is None else np.asarray(weights, dtype=float)
+    order = np.argsort(v, kind="stable")
+    v, w = v[order], w[order]
+    cum = np.cumsum(w) / w.sum()
+    tol = 1e-9
+    i = int(np.argmax(cum >= 0.5 - tol))
+    if abs(cum[i] - 0.5) <= tol and i + 1 < len(v):
+        nxt = i + 1 + int(np.argmax(w[i + 1:] > 0))  # the next model that carries weight
+        return float((v[i] + v[nxt]) / 2.0)
+    return float(v[i])
+
+
 def kish_n(weights: np.ndarray) -> float:
     """Kish's effective sample size (sum w)^2 / sum w^2 (n for equal weights)."""
     w = np.asarray(weights, dtype=float)
@@ -182,14 +230,17 @@ def kish_n(weights: np.ndarray) -> float:
 
 @dataclass
 class EDFResult:
-    """EDF tables for one grouping.
+    """EDF tables for one grouping, each table with the data set (`COMPARE_BY`) first.
 
     Attributes:
       by: the grouping column.
       normalize: 'none', 'params' or 'flops'.
-      curves: long table: group, error, edf, edf_lo, edf_hi (band NaN without bootstrap).
-      summary: group, models, n_eff, best_error, median_error (weighted median).
-      ks: group_a, group_b, n_a, n_b, ks_statistic, p_value, method.
+      curves: long table: data set, group, error, edf, edf_lo, edf_hi (band NaN without
+        bootstrap).
+      summary: data set, group, models, n_eff, best_error, median_error (weighted median,
+        midpoint rule: see `weighted_median`).
+      ks: data set, group_a, group_b, n_a, n_b, ks_statistic, p_value, method (pairs within one
+        data set only).
     """
 
     by: str
@@ -199,22 +250,82 @@ class EDFResult:
     ks: pd.DataFrame
 
 
+def _ks_row(a: str, b: str, ea: np.ndarray, wa: np.ndarray, eb: np.ndarray, wb: np.ndarray,
+            weighted: bool) -> dict:
+    """The KS comparison of groups a and b (errors e, weights w)."""
+    if not weighted:
+        res = stats.ks_2samp(ea, eb)
+        stat, p, method = float(res.statistic), float(res.pvalue), "ks_2samp"
+    else:
+        stat = ks_statistic(ea, eb, wa, wb)
+        na, nb = kish_n(wa), kish_n(wb)
+        p = float(stats.kstwobign.sf(stat * np.sqrt(na * nb / (na + nb))))
+        method = "weighted (asymptotic p, Kish n_eff)"
+    return {"group_a": a, "group_b": b, "n_a": len(ea), "n_b": len(eb), "ks_statistic": stat,
+            "p_value": p, "method": method}
+
+
+def _one_data_set(labels: np.ndarray, errors: np.ndarray, cplx: np.ndarray | None, bins: int,
+                  n_boot: int, level: float, rng: np.random.Generator
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Curves, summary and KS tables of the groups of one data set.
+
+    Args:
+      labels, errors: shape (n,), each model's group and error.
+      cplx: shape (n,), positive complexity for the normalized EDF, or None for the plain one.
+      bins, n_boot, level, rng: as in `edf_analysis`.
+
+    Returns:
+      (curves, summary, ks) with `CURVE_COLUMNS`, `SUMMARY_COLUMNS`, `KS_COLUMNS`.
+    """
+    weights, bin_idx = complexity_weights(labels, cplx, bins) if cplx is not None \
+        else (None, None)
+    grid = np.unique(errors)
+    curves, summary, per_group = [], [], {}
+    for g in sorted(set(labels.tolist())):
+        sel = labels == g
+        if weights is not None:
+            sel = sel & (weights > 0)
+        e = errors[sel]
+        w = weights[sel] if weights is not None else np.full(len(e), 1.0 / len(e))
+        per_group[g] = (e, w)
+        if n_boot > 0 and len(e):
+            lo, hi = bootstrap_band(e, grid, bin_idx[sel] if bin_idx is not None else None,
+                                    n_boot, level, rng)
+        else:
+            lo = hi = np.full(len(grid), np.nan)
+        curves.append(pd.DataFrame({"group": g, "error": grid, "edf": weighted_edf(e, w, grid),
+                                    "edf_lo": lo, "edf_hi": hi}))
+        summary.append({"group": g, "models": len(e), "n_eff": kish_n(w),
+                        "best_error": float(e.min()), "median_error": weighted_median(e, w)})
+    ks = [_ks_row(a, b, *per_group[a], *per_group[b], weighted=cplx is not None)
+          for a, b in itertools.combinations(sorted(per_group), 2)]
+    curves_df = (pd.concat(curves, ignore_index=True) if curves
+                 else pd.DataFrame(columns=CURVE_COLUMNS))
+    return (curves_df, pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
+            pd.DataFrame(ks, columns=KS_COLUMNS))
+
+
 def edf_analysis(df: pd.DataFrame, by: str | None = None, normalize: str = "none",
                  n_boot: int = 1000, level: float = 0.95, bins: int = 10,
                  seed: int = 0) -> EDFResult:
-    """Error EDFs per group over complete trials, with bootstrap bands and pairwise KS.
+    """Error EDFs per group over complete trials, per data set, with bootstrap bands and
+    pairwise KS.
 
     Args:
-      df: the report frame.
+      df: the report frame (with its `COMPARE_BY` column).
       by: grouping column; None picks `default_group_column`.
       normalize: 'none', or 'params'/'flops' for the complexity-normalized EDF.
       n_boot: bootstrap resamples (0: no bands).
       level: band confidence level.
-      bins: log-complexity bins for normalization.
+      bins: log-complexity bins for normalization (cut over each data set's range).
       seed: bootstrap seed.
 
     Returns:
       An `EDFResult`.
+
+    Raises:
+      ReportError: a bad option, or (normalized) a data set whose groups share no bin.
     """
     if normalize not in NORMALIZE_CHOICES:
         raise ReportError(f"--normalize expects one of {NORMALIZE_CHOICES}, found {normalize!r}")
@@ -224,54 +335,23 @@ def edf_analysis(df: pd.DataFrame, by: str | None = None, normalize: str = "none
     rows = complete(df)
     rows = rows[rows["error"].notna()]
     labels = group_labels(rows, by).to_numpy()
+    data_sets = group_labels(rows, COMPARE_BY).to_numpy()
     errors = rows["error"].to_numpy(dtype=float)
+    cplx = None
     if normalize != "none":
         cplx = rows[normalize].to_numpy(dtype=float, na_value=np.nan)
         keep = np.isfinite(cplx) & (cplx > 0)
-        labels, errors, cplx = labels[keep], errors[keep], cplx[keep]
-        weights, bin_idx = complexity_weights(labels, cplx, bins)
-    else:
-        weights, bin_idx = None, None
-    grid = np.unique(errors)
+        labels, data_sets, errors, cplx = labels[keep], data_sets[keep], errors[keep], cplx[keep]
     rng = np.random.default_rng(seed)
-    curves, summary, per_group = [], [], {}
-    for g in sorted(set(labels.tolist())):
-        sel = labels == g
-        if weights is not None:
-            sel = sel & (weights > 0)
-        e = errors[sel]
-        w = weights[sel] if weights is not None else np.full(len(e), 1.0 / len(e))
-        per_group[g] = (e, w)
-        f = weighted_edf(e, w, grid)
-        if n_boot > 0 and len(e):
-            lo, hi = bootstrap_band(e, grid, bin_idx[sel] if bin_idx is not None else None,
-                                    n_boot, level, rng)
-        else:
-            lo = hi = np.full(len(grid), np.nan)
-        curves.append(pd.DataFrame({"group": g, "error": grid, "edf": f,
-                                    "edf_lo": lo, "edf_hi": hi}))
-        fe = weighted_edf(e, w, np.sort(e))
-        summary.append({"group": g, "models": len(e), "n_eff": kish_n(w),
-                        "best_error": float(e.min()),
-                        "median_error": float(np.sort(e)[np.argmax(fe >= 0.5 - 1e-12)])})
-    ks_rows = []
-    for a, b in itertools.combinations(sorted(per_group), 2):
-        (ea, wa), (eb, wb) = per_group[a], per_group[b]
-        if normalize == "none":
-            res = stats.ks_2samp(ea, eb)
-            stat, p, method = float(res.statistic), float(res.pvalue), "ks_2samp"
-        else:
-            stat = ks_statistic(ea, eb, wa, wb)
-            na, nb = kish_n(wa), kish_n(wb)
-            p = float(stats.kstwobign.sf(stat * np.sqrt(na * nb / (na + nb))))
-            method = "weighted (asymptotic p, Kish n_eff)"
-        ks_rows.append({"group_a": a, "group_b": b, "n_a": len(ea), "n_b": len(eb),
-                        "ks_statistic": stat, "p_value": p, "method": method})
-    curves_df = (pd.concat(curves, ignore_index=True) if curves else
-                 pd.DataFrame(columns=["group", "error", "edf", "edf_lo", "edf_hi"]))
-    return EDFResult(
-        by=by, normalize=normalize, curves=curves_df,
-        summary=pd.DataFrame(summary, columns=["group", "models", "n_eff", "best_error",
-                                               "median_error"]),
-        ks=pd.DataFrame(ks_rows, columns=["group_a", "group_b", "n_a", "n_b", "ks_statistic",
-                                          "p_value", "method"]))
+    parts: list[list[pd.DataFrame]] = [[], [], []]
+    for d in sorted(set(data_sets.tolist())):
+        sel = data_sets == d
+        tables = _one_data_set(labels[sel], errors[sel], None if cplx is None else cplx[sel],
+                               bins, n_boot, level, rng)
+        for part, table in zip(parts, tables):
+            part.append(table.assign(**{COMPARE_BY: d}))
+    curves, summary, ks = (
+        pd.concat(p, ignore_index=True)[[COMPARE_BY, *cols]] if p
+        else pd.DataFrame(columns=[COMPARE_BY, *cols])
+        for p, cols in zip(parts, (CURVE_COLUMNS, SUMMARY_COLUMNS, KS_COLUMNS)))
+    return EDFResult(by=by, normalize=normalize, curves=curves, summary=summary, ks=ks)

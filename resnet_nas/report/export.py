@@ -27,7 +27,7 @@ def render_report(report: Report, fmt: str = "text") -> str:
             out.append(f"{s.title}\n{'=' * len(s.title)}")
             if s.description:
                 out.append(f"({s.description})")
-        out.append(render_table(s.table, fmt))
+        out.append(render_table(s.shown(), fmt))
     return "\n\n".join(out) + "\n"
 
 

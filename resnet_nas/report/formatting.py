@@ -16,18 +16,21 @@ _FIXED = ("accuracy", "error", "edf", "statistic", "spearman", "kendall")
 
 
 def format_value(value: object, column: str = "") -> str:
-    """One cell as display text: '-' for missing, thousands separators for big integers,
-    4 decimals for accuracy-like columns, 4 significant digits for other floats."""
+    """One cell as display text: '-' for missing, thousands separators for integers from
+    1,000, 4 decimals for accuracy-like columns, 4 significant digits for other floats."""
     if value is None or value is pd.NA or value is pd.NaT:
         return MISSING
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}" if abs(int(value)) >= 10_000 else str(int(value))
+        # From 1,000 on, so a column of params reads '780', '2,740', '31,010' alike.
+        return f"{int(value):,}" if abs(int(value)) >= 1_000 else str(int(value))
     if isinstance(value, (float, np.floating)):
         if math.isnan(value):
             return MISSING
-        if any(k in column for k in _FIXED) and not column.endswith("_p"):
+        # 'best' and 'best@n' (anytime summary) are accuracies too.
+        accuracy_like = any(k in column for k in _FIXED) or column.split("@")[0] == "best"
+        if accuracy_like and not column.endswith("_p"):
             return f"{value:.4f}"
         return f"{value:.4g}"
     if isinstance(value, pd.Timestamp):

@@ -28,7 +28,18 @@ DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
     "finished_ts": ("datetime64[ns, UTC]", "finished_at parsed (NaT when missing/unparseable)"),
     "study_label": ("string", "study name; prefixed with the run directory's name when the same "
                               "study name occurs in more than one run directory"),
+    "dataset_label": ("string", "the data set the trial was trained on: `dataset`, with the start "
+                                "of `data_fingerprint` appended when one name covers different "
+                                "data; 'unknown data' for rows that record neither (older runs)"),
 }
+#: The column that says which trials may be compared: fronts, EDFs, leaderboards and rank
+#: correlations are computed per value of it, since accuracies on different data sets (digits,
+#: CIFAR-10) are not comparable.
+COMPARE_BY = "dataset_label"
+#: `dataset_label` of rows that record neither a data set name nor a fingerprint.
+UNKNOWN_DATA = "unknown data"
+# Fingerprint characters shown where two different data sets share a name.
+_FINGERPRINT_CHARS = 8
 REPORT_COLUMNS: list[str] = results.COLUMNS + list(DERIVED_COLUMNS)
 
 
@@ -88,6 +99,35 @@ def _study_labels(df: pd.DataFrame) -> pd.Series:
                      dtype="string")
 
 
+def _clean(values: pd.Series) -> pd.Series:
+    """Strings with surrounding blanks removed; blank cells become NA."""
+    out = values.astype("string").str.strip()
+    return out.mask(out == "")
+
+
+def _data_labels(df: pd.DataFrame) -> pd.Series:
+    """One readable label per data set, so trials are only compared on the same data.
+
+    The fingerprint identifies the data (a moved image folder keeps it; a different
+    --limit-train changes it); the name is what a person recognises. Rows without a
+    fingerprint are keyed by their name alone.
+    """
+    name, fp = _clean(df["dataset"]), _clean(df["data_fingerprint"])
+    key = fp.fillna("name:" + name)
+    names = {k: sorted(set(g.dropna())) for k, g in name.groupby(key)}
+    keys_per_name = pd.Series([n for ns in names.values() for n in ns]).value_counts()
+    label = {}
+    for k, ns in names.items():
+        short = k[:_FINGERPRINT_CHARS]
+        text = " / ".join(ns) or f"data {short}"
+        # One name over different fingerprints is different data: say which is which.
+        if not k.startswith("name:") and any(keys_per_name[n] > 1 for n in ns):
+            text += f" [{short}]"
+        label[k] = text
+    return pd.Series([UNKNOWN_DATA if pd.isna(k) else label[k] for k in key], index=df.index,
+                     dtype="string")
+
+
 def add_derived(df: pd.DataFrame) -> pd.DataFrame:
     """Returns a copy of a results-schema frame with `DERIVED_COLUMNS` appended.
 
@@ -109,6 +149,7 @@ def add_derived(df: pd.DataFrame) -> pd.DataFrame:
     out["started_ts"] = _parse_time(out["started_at"])
     out["finished_ts"] = _parse_time(out["finished_at"])
     out["study_label"] = _study_labels(out)
+    out["dataset_label"] = _data_labels(out)
     return out[REPORT_COLUMNS]
 
 

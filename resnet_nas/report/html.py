@@ -29,10 +29,6 @@ figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; 
 code { background: #f4f4f4; padding: 0 3px; }
 """
 
-# Figure key -> the section after which it is shown.
-_FIGURE_AFTER = {"pareto": "pareto_flops", "edf": "edf_ks", "anytime": "anytime_summary",
-                 "rank_stability": "rank_stability_budgets"}
-
 
 def _img(fig: Figure) -> str:
     data = base64.b64encode(fig.png).decode("ascii")
@@ -55,7 +51,7 @@ def render_html(report: Report, run_dirs: list[str] | None = None,
     figures = report_figures(report) if figures is None else figures
     by_after: dict[str, list[Figure]] = {}
     for f in figures:
-        by_after.setdefault(_FIGURE_AFTER.get(f.key, ""), []).append(f)
+        by_after.setdefault(f.section, []).append(f)
     runs = run_dirs or sorted(report.frame["run_dir"].dropna().unique())
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
@@ -70,7 +66,7 @@ def render_html(report: Report, run_dirs: list[str] | None = None,
         parts.append(f"<h2>{html.escape(s.title)}</h2>")
         if s.description:
             parts.append(f"<p class='desc'>{html.escape(s.description)}</p>")
-        parts.append(f"<div class='scroll'>{to_html_table(s.table)}</div>")
+        parts.append(f"<div class='scroll'>{to_html_table(s.shown())}</div>")
         parts += [_img(f) for f in by_after.pop(s.key, [])]
     parts += [_img(f) for fs in by_after.values() for f in fs]
     derived = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v[1])}</li>"

@@ -2,37 +2,64 @@
 
 Figures are built on `matplotlib.figure.Figure` with an explicit `FigureCanvasAgg`, never via
 pyplot, so the report neither needs nor changes the process-wide Matplotlib backend.
+
+Every figure draws one panel per data set (`frame.COMPARE_BY`), titled with it: accuracies on
+different data are never put on one axis. Each figure names the section it belongs under, so
+the HTML shows it below that section's heading and nowhere else.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from resnet_nas.report.build import Report
 from resnet_nas.report.edf import group_labels
-from resnet_nas.report.frame import complete
+from resnet_nas.report.fidelity import correlation_text
+from resnet_nas.report.frame import COMPARE_BY, complete
+
+#: Panels per row of a figure with one panel per data set.
+MAX_COLUMNS = 2
 
 
 @dataclass
 class Figure:
-    """One rendered figure: `key` names its file, `png` is the image."""
+    """One rendered figure.
+
+    Attributes:
+      key: names its file.
+      title: its alt text.
+      png: the image.
+      section: key of the report section it is shown under ('' for the end of the report).
+    """
 
     key: str
     title: str
     png: bytes
+    section: str = ""
 
 
-def _new_figure(ncols: int = 1):
+def _new_figure(ncols: int = 1, nrows: int = 1):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
 
-    fig = MplFigure(figsize=(6.4 * ncols, 4.6), dpi=100, layout="constrained")
+    fig = MplFigure(figsize=(6.4 * ncols, 4.6 * nrows), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(nrows * ncols)]
     return fig, axes
+
+
+def _panels(n: int):
+    """A figure with `n` panels, `MAX_COLUMNS` a row; returns (figure, the n axes)."""
+    ncols = min(n, MAX_COLUMNS)
+    fig, axes = _new_figure(ncols, math.ceil(n / ncols))
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
 
 
 def _png(fig) -> bytes:
@@ -48,131 +75,213 @@ def _colors(n: int) -> list:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def pareto_figure(report: Report) -> Figure | None:
-    """Accuracy vs params and vs FLOPs, one colour per EDF group, fronts as step lines."""
+def _data_sets(table: pd.DataFrame) -> list[str]:
+    return sorted(table[COMPARE_BY].astype(str).unique())
+
+
+def _accuracy_axis(ax, axis: str = "y") -> None:
+    """Keeps an accuracy axis inside [0, 1]: Matplotlib pads a flat line (every trial at one
+    accuracy) past 1.0, which reads as an impossible accuracy."""
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    limits = (max(lo, 0.0), min(hi, 1.005))
+    if axis == "y":
+        ax.set_ylim(*limits)
+    else:
+        ax.set_xlim(*limits)
+
+
+def rank_legend(name: str, n: int, rho: float, tau: float) -> str:
+    """A rank-stability legend entry that never shows NaN.
+
+    Args:
+      name: what the points are (study, or pair of budgets).
+      n: pairs.
+      rho, tau: Spearman and Kendall correlation (NaN when undefined).
+
+    Returns:
+      E.g. 'tpe (n=4): rho=0.80, tau=0.67', or 'tpe (n=2): rho, tau: not enough data'.
+    """
+    if np.isfinite(rho) and np.isfinite(tau):
+        return f"{name} (n={n}): rho={rho:.2f}, tau={tau:.2f}"
+    if np.isfinite(rho) or np.isfinite(tau):
+        return f"{name} (n={n}): rho={correlation_text(rho, n)}, tau={correlation_text(tau, n)}"
+    return f"{name} (n={n}): rho, tau: {correlation_text(np.nan, n)}"
+
+
+def pareto_figure(report: Report, cost: str = "params") -> Figure | None:
+    """Accuracy vs `cost` ('params' or 'flops'), one panel per data set, one colour per EDF
+    group, each data set's front as a step line."""
     rows = complete(report.frame)
     rows = rows[rows["best_val_accuracy"].notna()]
     if rows.empty:
         return None
+    name = {"params": "params", "flops": "FLOPs (multiply-adds)"}[cost]
     by = report.edf.by
     labels = group_labels(rows, by)
     groups = sorted(labels.unique())
-    fig, axes = _new_figure(2)
-    for ax, cost, name in zip(axes, ("params", "flops"), ("params", "FLOPs (multiply-adds)")):
-        have = rows[cost].notna() & (rows[cost].astype("float64") > 0)
-        for g, color in zip(groups, _colors(len(groups))):
+    colors = dict(zip(groups, _colors(len(groups))))
+    fronts = report.section(f"pareto_{cost}").table
+    data_sets = _data_sets(rows)
+    fig, axes = _panels(len(data_sets))
+    for ax, d in zip(axes, data_sets):
+        here = rows[COMPARE_BY].astype(str) == d
+        have = here & rows[cost].notna() & (rows[cost].astype("float64") > 0)
+        for g in groups:
             sel = have & (labels == g)
-            ax.scatter(rows.loc[sel, cost].astype(float), rows.loc[sel, "best_val_accuracy"],
-                       s=18, alpha=0.75, color=color, label=f"{by}={g}")
-        front = report.section(f"pareto_{cost}").table
-        front = front[front[cost].astype("float64") > 0]
+            if sel.any():
+                ax.scatter(rows.loc[sel, cost].astype(float),
+                           rows.loc[sel, "best_val_accuracy"], s=18, alpha=0.75,
+                           color=colors[g], label=f"{by}={g}")
+        front = fronts[(fronts[COMPARE_BY].astype(str) == d)
+                       & (fronts[cost].astype("float64") > 0)]
         if len(front):
+            # Markers too: a front of one model is a point, which a step line cannot show.
             ax.step(front[cost].astype(float), front["best_val_accuracy"], where="post",
-                    color="black", lw=1.2, label="Pareto front")
+                    color="black", lw=1.2, marker="o", markersize=7, markerfacecolor="none",
+                    label="Pareto front")
         if have.any():
             ax.set_xscale("log")
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, f"no {name} recorded", ha="center", transform=ax.transAxes)
         ax.set_xlabel(name)
         ax.set_ylabel("best val accuracy")
+        _accuracy_axis(ax)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        ax.set_title(f"accuracy vs {name}")
-    return Figure("pareto", "Accuracy vs complexity", _png(fig))
+        ax.set_title(f"{d}: accuracy vs {name}")
+    return Figure(f"pareto_{cost}", f"Accuracy vs {name} per data set", _png(fig),
+                  section=f"pareto_{cost}")
 
 
 def edf_figure(report: Report) -> Figure | None:
-    """Error EDF per group with its bootstrap band."""
+    """Error EDF per group with its bootstrap band, one panel per data set."""
     curves = report.edf.curves
     if curves.empty:
         return None
-    fig, (ax,) = _new_figure(1)
     groups = sorted(curves["group"].unique())
-    summary = report.edf.summary.set_index("group")
-    for g, color in zip(groups, _colors(len(groups))):
-        c = curves[curves["group"] == g]
-        x = np.r_[c["error"].iloc[0], c["error"].to_numpy()]
-        ax.step(x, np.r_[0.0, c["edf"].to_numpy()], where="post", color=color,
-                label=f"{g} (n={summary.loc[g, 'models']})")
-        if c["edf_lo"].notna().any():
-            ax.fill_between(c["error"], c["edf_lo"], c["edf_hi"], step="post", color=color,
-                            alpha=0.2, lw=0)
+    colors = dict(zip(groups, _colors(len(groups))))
+    summary = report.edf.summary
+    data_sets = _data_sets(curves)
+    fig, axes = _panels(len(data_sets))
     norm = "" if report.edf.normalize == "none" else f", normalized for {report.edf.normalize}"
-    ax.set_title(f"error EDF by {report.edf.by}{norm}")
-    ax.set_xlabel("error = 1 - best val accuracy")
-    ax.set_ylabel("cumulative prob.")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return Figure("edf", "Error EDF", _png(fig))
+    for ax, d in zip(axes, data_sets):
+        here = curves[curves[COMPARE_BY].astype(str) == d]
+        models = summary[summary[COMPARE_BY].astype(str) == d].set_index("group")["models"]
+        for g in sorted(here["group"].unique()):
+            c = here[here["group"] == g]
+            x = np.r_[c["error"].iloc[0], c["error"].to_numpy()]
+            ax.step(x, np.r_[0.0, c["edf"].to_numpy()], where="post", color=colors[g],
+                    label=f"{g} (n={models.get(g, 0)})")
+            if c["edf_lo"].notna().any():
+                ax.fill_between(c["error"], c["edf_lo"], c["edf_hi"], step="post",
+                                color=colors[g], alpha=0.2, lw=0)
+        ax.set_title(f"{d}: error EDF by {report.edf.by}{norm}")
+        ax.set_xlabel("error = 1 - best val accuracy")
+        ax.set_ylabel("cumulative prob.")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return Figure("edf", "Error EDF per data set", _png(fig), section="edf_summary")
 
 
 def anytime_figure(report: Report) -> Figure | None:
-    """Best-so-far accuracy vs trial number and vs cumulative training hours, per study."""
+    """Best-so-far accuracy vs trial number and vs cumulative training hours, per study; one
+    row of two panels per data set."""
     by_trial = report.section("anytime_trials").table
     by_time = report.section("anytime_time").table
     if by_trial["best_so_far"].notna().sum() == 0:
         return None
-    fig, axes = _new_figure(2)
+    data_sets = _data_sets(by_trial)
+    fig, axes = _new_figure(2, len(data_sets))
     studies = sorted(by_trial["study_label"].unique())
-    for s, color in zip(studies, _colors(len(studies))):
-        a = by_trial[by_trial["study_label"] == s]
-        t = by_time[by_time["study_label"] == s]
-        label = f"{s} ({a['engine'].iloc[0]}/{a['sampler'].iloc[0]})"
-        axes[0].step(a["n_trials"], a["best_so_far"], where="post", color=color, label=label)
-        axes[1].step(t["cum_train_hours"], t["best_so_far"], where="post", color=color,
-                     label=label)
-    axes[0].set_xlabel("trials")
-    axes[1].set_xlabel("cumulative training hours (in order of finish)")
+    colors = dict(zip(studies, _colors(len(studies))))
+    for row, d in enumerate(data_sets):
+        ax_trial, ax_time = axes[2 * row], axes[2 * row + 1]
+        here = by_trial[by_trial[COMPARE_BY].astype(str) == d]
+        for s in sorted(here["study_label"].unique()):
+            a = here[here["study_label"] == s]
+            t = by_time[by_time["study_label"] == s]
+            label = f"{s} ({a['engine'].iloc[0]}/{a['sampler'].iloc[0]})"
+            # a marker per point: a study of one trial draws no line at all
+            marker = "o" if len(a) < 2 else None
+            ax_trial.step(a["n_trials"], a["best_so_far"], where="post", color=colors[s],
+                          label=label, marker=marker)
+            ax_time.step(t["cum_train_hours"], t["best_so_far"], where="post", color=colors[s],
+                         label=label, marker=marker)
+        ax_trial.set_xlabel("trials")
+        ax_time.set_xlabel("cumulative training hours (in order of finish)")
+        ax_trial.set_title(f"{d}: anytime performance by trial")
+        ax_time.set_title(f"{d}: anytime performance by compute")
     for ax in axes:
         ax.set_ylabel("best val accuracy so far")
+        _accuracy_axis(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    axes[0].set_title("anytime performance by trial")
-    axes[1].set_title("anytime performance by compute")
-    return Figure("anytime", "Anytime performance", _png(fig))
+    return Figure("anytime", "Anytime performance per data set", _png(fig),
+                  section="anytime_summary")
 
 
-def rank_figure(report: Report) -> Figure | None:
-    """Short- vs long-fidelity accuracy: within trials per study, and across epoch budgets."""
+def rank_epochs_figure(report: Report) -> Figure | None:
+    """Short- vs long-epoch accuracy of the same trials, per study, one panel per data set."""
     pairs = report.section("rank_stability_pairs").table
-    budgets = report.section("rank_stability_budget_pairs").table
-    if pairs.empty and budgets.empty:
+    if pairs.empty:
         return None
-    fig, axes = _new_figure(int(not pairs.empty) + int(not budgets.empty))
-    panels = iter(axes)
-    if not pairs.empty:
-        ax = next(panels)
-        corr = report.section("rank_stability_epochs").table.set_index("study_label")
-        studies = sorted(pairs["study_label"].unique())
-        for s, color in zip(studies, _colors(len(studies))):
-            p = pairs[pairs["study_label"] == s]
-            rho, tau = (corr.loc[s, "spearman"], corr.loc[s, "kendall"]) if s in corr.index \
+    corr = report.section("rank_stability_epochs").table
+    studies = sorted(pairs["study_label"].unique())
+    colors = dict(zip(studies, _colors(len(studies))))
+    data_sets = _data_sets(pairs)
+    fig, axes = _panels(len(data_sets))
+    for ax, d in zip(axes, data_sets):
+        here = pairs[pairs[COMPARE_BY].astype(str) == d]
+        c = corr[corr[COMPARE_BY].astype(str) == d].set_index("study_label")
+        for s in sorted(here["study_label"].unique()):
+            p = here[here["study_label"] == s]
+            rho, tau = (c.loc[s, "spearman"], c.loc[s, "kendall"]) if s in c.index \
                 else (np.nan, np.nan)
-            ax.scatter(p["short_accuracy"], p["long_accuracy"], s=18, color=color, alpha=0.75,
-                       label=f"{s}: epoch {p['short_epoch'].iloc[0]} vs "
-                             f"{p['long_epoch'].iloc[0]}, rho={rho:.2f}, tau={tau:.2f}")
+            name = f"{s}: epoch {p['short_epoch'].iloc[0]} vs {p['long_epoch'].iloc[0]}"
+            ax.scatter(p["short_accuracy"], p["long_accuracy"], s=18, color=colors[s],
+                       alpha=0.75, label=rank_legend(name, len(p), rho, tau))
         ax.set_xlabel("val accuracy at the short epoch")
         ax.set_ylabel("val accuracy at the long epoch")
-        ax.set_title("rank stability within trials")
-    if not budgets.empty:
-        ax = next(panels)
-        corr = report.section("rank_stability_budgets").table.set_index(
-            ["short_epochs", "long_epochs"])
-        keys = sorted(set(zip(budgets["short_epochs"], budgets["long_epochs"])))
-        for (s, l), color in zip(keys, _colors(len(keys))):
-            p = budgets[(budgets["short_epochs"] == s) & (budgets["long_epochs"] == l)]
-            rho, tau = corr.loc[(s, l), "spearman"], corr.loc[(s, l), "kendall"]
-            ax.scatter(p["short_accuracy"], p["long_accuracy"], s=18, color=color, alpha=0.75,
-                       label=f"{s} vs {l} epochs (n={len(p)}), rho={rho:.2f}, tau={tau:.2f}")
-        ax.set_xlabel("best val accuracy, shorter budget")
-        ax.set_ylabel("best val accuracy, longer budget")
-        ax.set_title("rank stability across epoch budgets (same arch_key)")
-    for ax in axes:
+        ax.set_title(f"{d}: rank stability within trials")
+        _accuracy_axis(ax, "x")
+        _accuracy_axis(ax, "y")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return Figure("rank_stability", "Rank stability", _png(fig))
+    return Figure("rank_stability_epochs", "Rank stability within trials", _png(fig),
+                  section="rank_stability_epochs")
+
+
+def rank_budgets_figure(report: Report) -> Figure | None:
+    """Accuracy of the same architectures at two epoch budgets, one panel per data set."""
+    budgets = report.section("rank_stability_budget_pairs").table
+    if budgets.empty:
+        return None
+    corr = report.section("rank_stability_budgets").table.set_index(
+        [COMPARE_BY, "short_epochs", "long_epochs"])
+    data_sets = _data_sets(budgets)
+    fig, axes = _panels(len(data_sets))
+    for ax, d in zip(axes, data_sets):
+        here = budgets[budgets[COMPARE_BY].astype(str) == d]
+        keys = sorted(set(zip(here["short_epochs"], here["long_epochs"])))
+        for (s, l), color in zip(keys, _colors(len(keys))):
+            p = here[(here["short_epochs"] == s) & (here["long_epochs"] == l)]
+            rho, tau = corr.loc[(d, s, l), "spearman"], corr.loc[(d, s, l), "kendall"]
+            ax.scatter(p["short_accuracy"], p["long_accuracy"], s=18, color=color, alpha=0.75,
+                       label=rank_legend(f"{s} vs {l} epochs", len(p), rho, tau))
+        ax.set_xlabel("best val accuracy, shorter budget")
+        ax.set_ylabel("best val accuracy, longer budget")
+        ax.set_title(f"{d}: rank stability across epoch budgets (same arch_key)")
+        _accuracy_axis(ax, "x")
+        _accuracy_axis(ax, "y")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return Figure("rank_stability_budgets", "Rank stability across epoch budgets", _png(fig),
+                  section="rank_stability_budgets")
 
 
 def report_figures(report: Report) -> list[Figure]:
     """Every figure that has data to show, in report order."""
-    makers = (pareto_figure, edf_figure, anytime_figure, rank_figure)
+    makers = (lambda r: pareto_figure(r, "params"), lambda r: pareto_figure(r, "flops"),
+              edf_figure, anytime_figure, rank_epochs_figure, rank_budgets_figure)
     return [f for f in (m(report) for m in makers) if f is not None]

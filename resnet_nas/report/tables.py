@@ -3,23 +3,40 @@
 Only 'complete' trials are ranked or put on a front: a 'duplicate' row repeats the result of
 another trial (ranking it would count one model twice) and pruned/failed trials were not
 trained to the end.
+
+Trials are only ranked against trials of the same data set (`COMPARE_BY`): the leaderboard
+restarts its rank for every data set, which is its first column and first sort key (one table
+a person can scan, where separate tables would repeat every header), and the Pareto fronts are
+computed per data set.
 """
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
-from resnet_nas.report.frame import ReportError, complete
+from resnet_nas.nets.arch import Architecture
+from resnet_nas.report.frame import COMPARE_BY, ReportError, complete
 from resnet_nas.results import STATES
+from resnet_nas.validation import ConfigError
 
-LEADERBOARD_COLUMNS = ["rank", "study_label", "trial", "space", "sampler", "arch_key",
-                       "best_val_accuracy", "final_val_accuracy", "test_accuracy", "params",
-                       "flops", "epochs_run", "train_seconds", "device"]
+LEADERBOARD_COLUMNS = [COMPARE_BY, "rank", "study_label", "trial", "space", "sampler",
+                       "architecture", "arch_key", "best_val_accuracy", "final_val_accuracy",
+                       "test_accuracy", "params", "flops", "epochs_run", "train_seconds",
+                       "device"]
+
+#: The leaderboard columns a person reads (the exports keep every column); `test_accuracy` is
+#: shown only when some trial has one (final evaluations), since searches leave it empty.
+LEADERBOARD_DISPLAY_COLUMNS = [COMPARE_BY, "rank", "study_label", "trial", "space", "sampler",
+                               "architecture", "arch_key", "best_val_accuracy", "test_accuracy",
+                               "params", "flops", "epochs_run", "train_seconds"]
 
 #: Column -> meaning of `study_summary`'s output.
 STUDY_SUMMARY_COLUMNS: dict[str, str] = {
     "study_label": "study (see DERIVED_COLUMNS)",
+    COMPARE_BY: "data set(s) of the study's rows (see DERIVED_COLUMNS)",
     "engine": "engine(s) of the study's rows",
     "sampler": "sampler(s)",
     "space": "search space(s)",
@@ -33,32 +50,67 @@ STUDY_SUMMARY_COLUMNS: dict[str, str] = {
     "run_dir": "run directory",
 }
 
+#: The columns of `study_summary` a person needs at a glance (the exports keep every column):
+#: which study, on what, how its trials ended, how good, how long.
+STUDY_DISPLAY_COLUMNS = ["study_label", COMPARE_BY, "space", "sampler", "trials", *STATES,
+                         "best_val_accuracy", "median_val_accuracy", "train_hours",
+                         "wall_hours"]
+
+
+def describe_arch(value: object) -> str | None:
+    """The readable one-line summary (`Architecture.describe`) of an `arch` JSON cell.
+
+    Args:
+      value: the cell: JSON text of `Architecture.to_dict`, or NA.
+
+    Returns:
+      E.g. 'v1_basic cifar16 | 16x3/1 32x3/2 64x3/2'; None when the cell is missing or not a
+      valid architecture (a row of a failed sample, or of an older schema).
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return Architecture.from_dict(json.loads(value)).describe()
+    except (ConfigError, ValueError, TypeError, KeyError):
+        return None
+
 
 def leaderboard(df: pd.DataFrame, top: int = 10,
                 metric: str = "best_val_accuracy") -> pd.DataFrame:
-    """Top-k complete trials by validation accuracy.
+    """Top-k complete trials by validation accuracy, per data set.
 
     Ties are broken by fewer params, then fewer FLOPs, then study and trial, so the order is
     deterministic.
 
     Args:
       df: the report frame (`load_runs`).
-      top: how many rows to keep (>= 1).
+      top: how many rows to keep per data set (>= 1).
       metric: the accuracy column to rank by (higher is better).
 
     Returns:
-      `LEADERBOARD_COLUMNS`, `rank` starting at 1.
+      `LEADERBOARD_COLUMNS`, sorted by data set, then rank; `rank` restarts at 1 for every
+      data set.
     """
     if top < 1:
         raise ReportError(f"--top expects an integer >= 1, found {top}")
     rows = complete(df)
     rows = rows[rows[metric].notna()]
-    rows = rows.sort_values([metric, "params", "flops", "study_label", "trial"],
-                            ascending=[False, True, True, True, True],
-                            na_position="last", kind="stable").head(top)
-    out = rows.reset_index(drop=True)
-    out.insert(0, "rank", pd.array(np.arange(1, len(out) + 1), dtype="Int64"))
+    rows = rows.sort_values([COMPARE_BY, metric, "params", "flops", "study_label", "trial"],
+                            ascending=[True, False, True, True, True, True],
+                            na_position="last", kind="stable")
+    out = rows.groupby(COMPARE_BY, sort=False, dropna=False).head(top).reset_index(drop=True)
+    rank = out.groupby(COMPARE_BY, sort=False, dropna=False).cumcount() + 1
+    out.insert(0, "rank", pd.array(rank.to_numpy(), dtype="Int64"))
+    out["architecture"] = pd.array([describe_arch(a) for a in out["arch"]], dtype="string")
     return out[LEADERBOARD_COLUMNS]
+
+
+def leaderboard_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The displayed leaderboard: `LEADERBOARD_DISPLAY_COLUMNS` of `leaderboard` output, less
+    an all-empty test_accuracy."""
+    cols = [c for c in LEADERBOARD_DISPLAY_COLUMNS
+            if c != "test_accuracy" or table[c].notna().any()]
+    return table[cols]
 
 
 def _joined(values: pd.Series) -> str:
@@ -68,6 +120,10 @@ def _joined(values: pd.Series) -> str:
 
 def study_summary(df: pd.DataFrame) -> pd.DataFrame:
     """One row per study: trials by state, best/median accuracy, time spent, GPU-hours.
+
+    The median is pandas' (the mean of the two middle values for an even count) over the
+    complete trials; `edf.edf_analysis(df, by="study_label")` reports the same median as
+    error.
 
     Args:
       df: the report frame.
@@ -86,6 +142,7 @@ def study_summary(df: pd.DataFrame) -> pd.DataFrame:
         records.append({
             "study_label": label, "run_dir": run_dir, "engine": _joined(g["engine"]),
             "sampler": _joined(g["sampler"]), "space": _joined(g["space"]), "trials": len(g),
+            COMPARE_BY: _joined(g[COMPARE_BY]),
             **{s: int((state == s).sum()) for s in STATES},
             "best_val_accuracy": float(done.max()) if len(done) else float("nan"),
             "median_val_accuracy": float(done.median()) if len(done) else float("nan"),
@@ -94,6 +151,11 @@ def study_summary(df: pd.DataFrame) -> pd.DataFrame:
             "wall_hours": wall,
         })
     return pd.DataFrame.from_records(records, columns=list(STUDY_SUMMARY_COLUMNS))
+
+
+def study_display(summary: pd.DataFrame) -> pd.DataFrame:
+    """The displayed per-study table: `STUDY_DISPLAY_COLUMNS` of `study_summary` output."""
+    return summary[STUDY_DISPLAY_COLUMNS]
 
 
 def pareto_mask(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
@@ -118,18 +180,19 @@ def pareto_mask(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
 
 
 def pareto_front(df: pd.DataFrame, cost: str = "params", metric: str = "best_val_accuracy",
-                 by: str | None = None) -> pd.DataFrame:
-    """The Pareto front of accuracy vs a complexity column over complete trials.
+                 by: str | None = COMPARE_BY) -> pd.DataFrame:
+    """The Pareto fronts of accuracy vs a complexity column over complete trials.
 
     Args:
       df: the report frame.
       cost: 'params' or 'flops' (any numeric column; lower is better).
       metric: accuracy column (higher is better).
-      by: optional column: one front per value of it instead of one overall.
+      by: one front per value of this column (default: per data set, as accuracies on
+        different data are not comparable); None for one front over every row.
 
     Returns:
-      The front's rows sorted by `by` then cost, with columns
-      [by,] study_label, trial, space, sampler, arch_key, cost, metric.
+      The fronts' rows sorted by `by` then cost, with columns
+      [by,] study_label, trial, space, sampler, architecture, arch_key, cost, metric.
     """
     rows = complete(df)
     rows = rows[rows[cost].notna() & rows[metric].notna()]
@@ -139,12 +202,12 @@ def pareto_front(df: pd.DataFrame, cost: str = "params", metric: str = "best_val
         if len(g):
             mask = pareto_mask(g[cost].to_numpy(dtype=float), g[metric].to_numpy(dtype=float))
             parts.append(g[mask])
-    cols = ([by] if by else []) + ["study_label", "trial", "space", "sampler", "arch_key",
-                                   cost, metric]
+    cols = ([by] if by else []) + ["study_label", "trial", "space", "sampler", "architecture",
+                                   "arch_key", cost, metric]
     cols = list(dict.fromkeys(cols))
-    if not parts:
-        return rows[cols].iloc[0:0].reset_index(drop=True)
-    front = pd.concat(parts)
+    front = pd.concat(parts) if parts else rows.iloc[0:0]
+    front = front.assign(architecture=pd.array([describe_arch(a) for a in front["arch"]],
+                                               dtype="string"))
     order = ([by] if by else []) + [cost, metric]
     return front.sort_values(order, ascending=[True] * (len(order) - 1) + [False],
                              kind="stable")[cols].reset_index(drop=True)

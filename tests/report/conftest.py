@@ -11,6 +11,13 @@ run "r2", study "rnd" (optuna/random, space B):
   t1 complete acc .70 params  50 flops  800 train 3600 s NVIDIA A100  finished 13:00 curve .3 .6 .7
   t2 failed                               train  100 s cpu          finished 13:10
   all started 09:00
+Both runs trained on the same data set ('digits', one fingerprint), so they are compared.
+
+run "r3" (`write_cifar_run`), study "cifar" (optuna/tpe, space C) on CIFAR-10:
+  t0 complete acc .60 params  20 flops  100     t1 complete acc .65 params 400 flops 5000
+  t2 complete acc .62 params  30 flops  300     t3 pruned   acc .30 params  10 flops   50
+Its accuracies are lower (harder data) and its models smaller: pooled with the digits runs it
+would crowd their front and leaderboard.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import pytest
 from tests.helpers import write_row
 
 GPU = "NVIDIA H100 80GB HBM3"
+DIGITS = {"dataset": "digits", "data_fingerprint": "f28fee3682af1229"}
 
 
 def _rec(study, trial, state, acc=None, params=None, flops=None, secs=None, curve=None,
@@ -31,6 +39,7 @@ def _rec(study, trial, state, acc=None, params=None, flops=None, secs=None, curv
            "flops": flops, "train_seconds": secs, "val_accuracy_curve": curve,
            "device": device, "finished_at": f"2025-01-01T{finished}:00+00:00",
            "epochs_planned": 3, "epochs_run": len(curve or [])}
+    rec.update(DIGITS)
     rec.update(extra)
     return rec
 
@@ -59,6 +68,32 @@ def write_hand_runs(root: Path) -> tuple[Path, Path]:
     ]:
         write_row(r2, **rec)
     return r1, r2
+
+
+CIFAR10 = {"dataset": "cifar10", "data_fingerprint": "9c1e6d0b7a2f4e11"}
+
+
+def write_cifar_run(root: Path) -> Path:
+    r3 = root / "r3"
+    cifar = dict(space="C", sampler="tpe", engine="optuna", started_at="2025-01-01T08:00:00Z",
+                 **CIFAR10)
+    for rec in [
+        _rec("cifar", 0, "complete", .60, 20, 100, 600, [.4, .5, .6], arch_key="c0", **cifar),
+        _rec("cifar", 1, "complete", .65, 400, 5000, 600, [.5, .6, .65], arch_key="c1",
+             **cifar),
+        _rec("cifar", 2, "complete", .62, 30, 300, 600, [.45, .55, .62], arch_key="c2",
+             **cifar),
+        _rec("cifar", 3, "pruned", .30, 10, 50, 100, [.3], arch_key="c3", **cifar),
+    ]:
+        write_row(r3, **rec)
+    return r3
+
+
+@pytest.fixture
+def mixed_frame(tmp_path):
+    """The two digits runs and the CIFAR-10 run in one report frame."""
+    from resnet_nas.report import load_runs
+    return load_runs([*write_hand_runs(tmp_path / "runs"), write_cifar_run(tmp_path / "runs")])
 
 
 @pytest.fixture

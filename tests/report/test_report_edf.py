@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from resnet_nas.report import ReportError
+from resnet_nas import results
+from resnet_nas.report import ReportError, add_derived
 from resnet_nas.report.edf import (bootstrap_band, complexity_weights, default_group_column,
-                                   edf_analysis, kish_n, ks_statistic, weighted_edf)
+                                   edf_analysis, kish_n, ks_statistic, weighted_edf,
+                                   weighted_median)
+from resnet_nas.report.tables import study_summary
 
 
 def test_plain_edf_at_known_points():
@@ -92,7 +95,8 @@ def test_edf_analysis_on_hand_runs(hand_frame):
     assert ks["p_value"] == pytest.approx(stats.ks_2samp([.2, .1], [.15, .3]).pvalue)
     s = res.summary.set_index("group")
     assert s.loc["A", "best_error"] == pytest.approx(0.1)
-    assert s.loc["B", "median_error"] == pytest.approx(0.15)
+    # B errors .15 and .3: the median is their mean, not the lower one.
+    assert s.loc["B", "median_error"] == pytest.approx(0.225)
 
 
 def test_edf_analysis_by_sampler_and_bad_options(hand_frame):
@@ -110,3 +114,32 @@ def test_normalized_edf_analysis_uses_weights(hand_frame):
     assert res.ks["ks_statistic"].iloc[0] == pytest.approx(0.5)
     assert res.ks["method"].iloc[0].startswith("weighted")
     assert res.summary["n_eff"].tolist() == pytest.approx([2.0, 2.0])
+
+
+def test_weighted_median_takes_the_midpoint_where_the_edf_is_one_half():
+    assert weighted_median([0.4, 0.1, 0.3, 0.2]) == pytest.approx(0.25)  # not the lower 0.2
+    assert weighted_median([0.3, 0.1, 0.2]) == pytest.approx(0.2)
+    # Weights 1, 1, 2 are the sample 1, 2, 3, 3, whose median is 2.5.
+    assert weighted_median([1.0, 2.0, 3.0], [0.25, 0.25, 0.5]) == pytest.approx(2.5)
+    assert weighted_median([1.0, 2.0, 3.0], [0.2, 0.2, 0.6]) == pytest.approx(3.0)
+
+
+def test_edf_median_agrees_with_the_study_summary():
+    # Study s: 4 complete trials (even), plus a pruned trial with a high accuracy, a failed one
+    # and a duplicate: only the complete trials count in both tables. Study t shares s's
+    # sampler, so the default EDF (by sampler) pools the two; by study it must not.
+    rows = [("s", "complete", .2), ("s", "complete", .6), ("s", "complete", .3),
+            ("s", "complete", .5), ("s", "pruned", .9), ("s", "failed", None),
+            ("s", "duplicate", .6), ("t", "complete", .8), ("t", "complete", .7)]
+    frame = results.to_frame([{"study": st, "trial": i, "state": state, "sampler": "tpe",
+                               "best_val_accuracy": acc}
+                              for i, (st, state, acc) in enumerate(rows)])
+    frame["run_dir"] = "r"
+    frame = add_derived(frame)
+    summary = study_summary(frame).set_index("study_label")
+    edf = edf_analysis(frame, by="study_label", n_boot=0).summary.set_index("group")
+    for study in ("s", "t"):
+        assert edf.loc[study, "models"] == summary.loc[study, "complete"]
+        assert edf.loc[study, "median_error"] == pytest.approx(
+            1 - summary.loc[study, "median_val_accuracy"])
+    assert summary.loc["s", "median_val_accuracy"] == pytest.approx(0.4)

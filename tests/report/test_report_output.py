@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import html as html_lib
 import io
 import re
 
@@ -12,10 +13,12 @@ import pytest
 
 from resnet_nas.report import (ReportError, ReportOptions, add_report_arguments, build_report,
                                export_tables, render_report, run_report)
-from resnet_nas.report.browser import find_chromium, pixel_stats, screenshot
+from resnet_nas.report.browser import dump_dom, find_chromium, pixel_stats, screenshot
+from resnet_nas.report.fidelity import NOT_ENOUGH_DATA
 from resnet_nas.report.formatting import to_markdown, to_text
 from resnet_nas.report.html import render_html
-from resnet_nas.report.plots import report_figures
+from resnet_nas.report.plots import rank_legend, report_figures
+from resnet_nas.report.tables import STUDY_DISPLAY_COLUMNS, STUDY_SUMMARY_COLUMNS
 
 IMG = re.compile(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
@@ -45,13 +48,14 @@ def test_text_table_aligns_numbers_right():
 def test_render_report_text_and_markdown(hand_frame):
     report = build_report(hand_frame, ReportOptions(n_boot=50, top=3))
     text = render_report(report, "text")
-    for title in ("Leaderboard (top 3", "Per-study summary", "Pareto front: accuracy vs params",
-                  "Pareto front: accuracy vs FLOPs", "Error EDF by space",
+    for title in ("Leaderboard (top 3", "Per-study summary",
+                  "Pareto front per data set: accuracy vs params",
+                  "Pareto front per data set: accuracy vs FLOPs", "Error EDF by space",
                   "Two-sample KS statistic", "Anytime performance", "Rank stability within",
                   "Rank stability across epoch budgets"):
         assert title in text
     md = render_report(report, "markdown")
-    assert "## Per-study summary" in md and "| rank | study_label |" in md
+    assert "## Per-study summary" in md and "| dataset_label | rank | study_label |" in md
 
 
 def test_build_report_options(hand_frame):
@@ -68,7 +72,8 @@ def test_build_report_options(hand_frame):
 def test_html_is_self_contained_with_every_figure(hand_frame):
     report = build_report(hand_frame, ReportOptions(n_boot=50))
     figures = report_figures(report)
-    assert [f.key for f in figures] == ["pareto", "edf", "anytime", "rank_stability"]
+    assert [f.key for f in figures] == ["pareto_params", "pareto_flops", "edf", "anytime",
+                                        "rank_stability_epochs"]
     page = render_html(report, figures=figures)
     images = IMG.findall(page)
     assert len(images) == len(figures)
@@ -103,7 +108,7 @@ def test_cli_writes_everything(hand_runs, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "## Leaderboard (top 2" in out and "normalized for params" in out
     assert (tmp_path / "o" / "edf_ks.csv").exists()
-    assert len(IMG.findall((tmp_path / "r.html").read_text())) == 4
+    assert len(IMG.findall((tmp_path / "r.html").read_text())) == 5
 
 
 def test_cli_errors(tmp_path, capsys):
@@ -116,20 +121,79 @@ def test_cli_errors(tmp_path, capsys):
         _parse([str(tmp_path), "--normalize", "macs"])
 
 
+def _headings(page: str) -> dict[str, list[str]]:
+    """h2 heading -> alt texts of the figures between it and the next heading."""
+    out = {}
+    for chunk in page.split("<h2>")[1:]:
+        title, _, body = chunk.partition("</h2>")
+        out[html_lib.unescape(title)] = re.findall(r"<img alt='([^']*)'", body)
+    return out
+
+
+def test_every_figure_sits_under_its_own_heading(hand_frame):
+    # The four complete architectures retrained for 9 epochs, so every figure has data.
+    extra = hand_frame[hand_frame["state"] == "complete"].copy()
+    extra["study_label"], extra["epochs_planned"] = "final", 9
+    extra["best_val_accuracy"] = extra["best_val_accuracy"] + 0.05
+    frame = pd.concat([hand_frame, extra], ignore_index=True)
+    report = build_report(frame, ReportOptions(n_boot=0))
+    titles = {s.key: s.title for s in report.sections}
+    by_title = _headings(render_html(report))
+    assert by_title[titles["pareto_params"]] == ["Accuracy vs params per data set"]
+    assert by_title[titles["pareto_flops"]] == ["Accuracy vs FLOPs (multiply-adds) per data set"]
+    assert by_title[titles["edf_summary"]] == ["Error EDF per data set"]
+    assert by_title[titles["edf_ks"]] == []
+    assert by_title[titles["rank_stability_epochs"]] == ["Rank stability within trials"]
+    assert by_title[titles["rank_stability_budgets"]] == ["Rank stability across epoch budgets"]
+
+
+def test_undefined_correlations_say_not_enough_data(hand_frame):
+    # tpe and rnd have 2 trials each reaching epoch 3: too few for a rank correlation.
+    report = build_report(hand_frame, ReportOptions(n_boot=0))
+    section = report.section("rank_stability_epochs")
+    assert section.table["spearman"].isna().sum() == 2  # exports keep NaN
+    for text in (render_report(report, "text"), render_report(report, "markdown"),
+                 render_html(report, figures=[])):
+        part = text[text.index(section.title):]
+        part = part[:part.index("Rank stability across")]
+        # spearman and kendall of both studies (the description names it once more)
+        assert part.count(NOT_ENOUGH_DATA) == 5 and "nan" not in part.lower()
+    assert rank_legend("tpe: epoch 1 vs 3", 2, float("nan"), float("nan")) \
+        == "tpe: epoch 1 vs 3 (n=2): rho, tau: not enough data"
+    assert rank_legend("all", 4, 0.8, 2 / 3) == "all (n=4): rho=0.80, tau=0.67"
+
+
+def test_study_table_shows_what_a_person_needs_and_exports_everything(hand_frame, tmp_path):
+    report = build_report(hand_frame, ReportOptions(n_boot=0))
+    shown = report.section("studies").shown()
+    assert list(shown.columns) == STUDY_DISPLAY_COLUMNS
+    assert {"engine", "gpu_hours", "run_dir"}.isdisjoint(shown.columns)
+    text = render_report(report, "text")
+    table = text[text.index("Per-study summary"):].split("\n\n")[2]
+    assert max(len(line) for line in table.splitlines()) <= 160
+    export_tables(report, tmp_path)
+    assert list(pd.read_csv(tmp_path / "studies.csv").columns) == list(STUDY_SUMMARY_COLUMNS)
+
+
 @pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed")
 def test_html_renders_in_headless_chromium(hand_frame, tmp_path):
-    page = render_html(build_report(hand_frame, ReportOptions(n_boot=50)))
+    report = build_report(hand_frame, ReportOptions(n_boot=50))
+    figures = report_figures(report)
+    page = render_html(report, figures=figures)
+    # The browser records how many images it decoded, and --dump-dom shows it.
+    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute("
+             "'data-decoded', [...document.images].filter(i => i.naturalWidth > 0).length));"
+             "</script></body>")
     html = tmp_path / "report.html"
-    html.write_text(page)
-    st = pixel_stats(screenshot(html, tmp_path / "shot.png", width=1200, height=2400))
-    assert st.non_white_fraction > 0.02
-    # Control: the same page without its images. Tables and text are grey, so the coloured
-    # pixels (markers, lines, bands) can only come from figures that really rendered.
-    bare = tmp_path / "bare.html"
-    bare.write_text(IMG.sub("<img alt=''", page))
-    control = pixel_stats(screenshot(bare, tmp_path / "bare.png", width=1200, height=2400))
-    assert control.colored < 100
-    assert st.colored > 2000 + control.colored
+    html.write_text(page.replace("</body>", probe))
+    dom = dump_dom(html)
+    assert f'data-decoded="{len(figures)}"' in dom
+    headings = [html_lib.unescape(h) for h in re.findall(r"<h2>(.*?)</h2>", dom)]
+    assert headings == [s.title for s in report.sections if s.terminal] + ["About"]
+    st = pixel_stats(screenshot(html, tmp_path / "shot.png", width=1200, height=9000))
+    # Tables and text are grey: coloured pixels (markers, lines, bands) come from the figures,
+    # which the DOM above says the browser decoded.
+    assert st.non_white_fraction > 0.02 and st.colored > 2000
 
 
 def test_report_of_a_run_with_nothing_complete(tmp_path):
@@ -178,3 +242,11 @@ def test_run_report_accepts_a_minimal_namespace(hand_runs, tmp_path, capsys):
                             out=str(tmp_path / "blocker"))
     assert run_report(ns) == 1
     assert "cannot write report output" in capsys.readouterr().err
+
+
+def test_numbers_read_alike_down_a_column():
+    from resnet_nas.report.formatting import format_value
+    assert [format_value(v, "params") for v in (780, 2740, 31010)] == ["780", "2,740", "31,010"]
+    assert [format_value(v, c) for v, c in ((0.8, "best@5"), (0.8, "best"),
+                                            (0.0009869, "hours_to_best"))] \
+        == ["0.8000", "0.8000", "0.0009869"]

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from resnet_nas.report import ReportError
-from resnet_nas.report.tables import leaderboard, pareto_front, pareto_mask, study_summary
+from resnet_nas.report.tables import (describe_arch, leaderboard, pareto_front, pareto_mask,
+                                      study_summary)
 
 
 def test_leaderboard_order_excludes_duplicates_and_unfinished(hand_frame):
@@ -74,3 +76,38 @@ def test_pareto_mask_edge_cases():
     # Identical points do not dominate each other; equal cost + lower acc is dominated;
     # equal acc + higher cost is dominated.
     assert pareto_mask(cost, acc).tolist() == [True, True, False, True, False]
+
+
+def test_leaderboard_and_fronts_show_the_architecture(tmp_path):
+    from resnet_nas.nets.arch import Architecture, BlockSpec
+    from resnet_nas.report import load_runs
+    from tests.helpers import write_row
+    archs = [Architecture(blocks=(BlockSpec("block1", ((16, 16, 1), (16, 16, 1))),
+                                  BlockSpec("block2", ((32, 32, 2),))),
+                          unit="v1_basic", root="cifar", root_depth=16),
+             Architecture(blocks=(BlockSpec("block1", ((64, 16, 1),)),), unit="v2_bottleneck",
+                          root="imagenet")]
+    for t, (arch, acc) in enumerate(zip(archs, (.7, .8))):
+        write_row(tmp_path / "r", trial=t, state="complete", best_val_accuracy=acc,
+                  params=100 * (t + 1), arch=arch.to_dict(), arch_key=arch.key())
+    write_row(tmp_path / "r", trial=2, state="complete", best_val_accuracy=.6, params=50)
+    frame = load_runs([tmp_path / "r"])
+    lb = leaderboard(frame)
+    assert lb["architecture"].tolist()[:2] == [archs[1].describe(), archs[0].describe()]
+    assert lb["architecture"].tolist()[0] == "v2_bottleneck imagenet64 | 64(16)x1/1"
+    assert pd.isna(lb["architecture"].iloc[2])  # no arch recorded
+    assert pareto_front(frame, "params")["architecture"].tolist()[-1] == archs[1].describe()
+    assert describe_arch('{"blocks": "not a list"}') is None and describe_arch("{oops") is None
+
+
+def test_report_never_imports_a_deep_learning_backend():
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import sys; import resnet_nas.report.build, resnet_nas.report.html, "
+            "resnet_nas.report.tables; "
+            "print([m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules])")
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=root).stdout
+    assert out.strip() == "[]"
