@@ -28,9 +28,10 @@ def _load_in_fresh_process(imports, path):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # a fresh process importing TensorFlow: seconds
 @pytest.mark.parametrize("imports", [
     "import resnet_nas\nimport keras",  # the hook: Keras imported after the package
-    pytest.param("import keras\nimport resnet_nas", marks=pytest.mark.slow),
+    "import keras\nimport resnet_nas",
 ])
 def test_load_model_after_import_resnet_nas(tmp_path, imports):
     path, params = _saved_shortcut_a_model(tmp_path)

@@ -144,20 +144,26 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
     history: list[EpochMetrics] = []
     state = {"stopped_early": False, "diverged": False, "reason": "completed"}
-    # Epoch 1's step and validation-batch times: their first calls hold the trace/compile.
-    step_seconds: list[float] = []
+    # Epoch 1's step-end and validation-batch times: their first calls hold the trace/compile.
+    step_ends: list[tuple[int, float]] = []
     eval_batch_seconds: list[float] = []
     eval_seconds = [0.0]
 
     class Reporter(keras.callbacks.Callback):
+        # Keras may then run batch hooks on a helper thread (each once its step's logs are
+        # ready) instead of waiting for every step in the training loop; epoch hooks still
+        # run after every batch hook of the epoch.
+        async_safe = True
+
         def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = self.t_step = self.t_report = time.perf_counter()
+            self.t0 = self.t_report = time.perf_counter()
+            if not history:
+                self.t_first_epoch = self.t0
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()
             if not history:
-                step_seconds.append(now - self.t_step)
-                self.t_step = now
+                step_ends.append((batch, now))
             if on_step is not None and now - self.t_report >= STEP_REPORT_SECONDS:
                 self.t_report = now
                 elapsed = now - self.t0
@@ -192,10 +198,12 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
                 self.model.stop_training = True
 
     with regularizers_disabled(model, not uses_model_regularization(cfg)):
-        model.fit(batches, epochs=cfg.epochs, verbose=0, shuffle=False, callbacks=[Reporter()])
+        reporter = Reporter()
+        model.fit(batches, epochs=cfg.epochs, verbose=0, shuffle=False, callbacks=[reporter])
 
     train_seconds = sum(m.seconds for m in history)
-    step_compile = first_call_excess(step_seconds)
+    ends = [t for _, t in sorted(step_ends)]  # hooks may have run out of order
+    step_compile = first_call_excess(list(np.diff([reporter.t_first_epoch, *ends])))
     eval_compile = first_call_excess(eval_batch_seconds)
     compile_seconds = (None if step_compile is None or eval_compile is None
                        else step_compile + eval_compile)

@@ -34,6 +34,7 @@ def _readme_python_blocks():
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
+@pytest.mark.slow
 def test_readme_slim_examples_run_as_written():
     """The README's copy of slim's two examples: v1 classification, v2 segmentation."""
     blocks = [b for b in _readme_python_blocks() if "resnet_v2_101" in b]
@@ -46,8 +47,8 @@ def test_readme_slim_examples_run_as_written():
     assert "resnet_v2_101/spatial_squeeze" not in end_points
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("version, task", [(1, "segmentation"), (2, "classification")])
+@pytest.mark.parametrize("version, task", [
+    (1, "segmentation"), pytest.param(2, "classification", marks=pytest.mark.slow)])
 def test_seed_docstring_examples_run_as_written(version, task):
     """slim's module docstring: ResNet-101 classification (224) and segmentation (513, OS 16);
     the README test above runs the other two combinations."""
