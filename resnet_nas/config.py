@@ -59,21 +59,24 @@ class DataConfig:
         return name + (f" (limit_train={self.limit_train})" if self.limit_train else "")
 
     def validate(self, source: str | None = None, path: str = "data") -> None:
-        expect_choice(self.name, DATASETS, source, join(path, "name"))
+        errors = ErrorCollector()  # every field is checked, as in TrainConfig.validate
+        errors.run(expect_choice, self.name, DATASETS, source, join(path, "name"))
         if self.name == "folder" and not self.path:
-            raise ConfigError(source, join(path, "path"),
-                              "a directory or .tar.gz with train/<class>/ and test/<class>/",
-                              self.path)
+            errors.errors.append(ConfigError(
+                source, join(path, "path"),
+                "a directory or .tar.gz with train/<class>/ and test/<class>/", self.path))
         for key in ("path", "cache_dir"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, str) or "\0" in value):
-                raise ConfigError(source, join(path, key), "a path (a string)", value)
-        expect_float(self.validation_split, source, join(path, "validation_split"),
-                     minimum=0.0, maximum=0.9, exclusive_minimum=True)
+                errors.errors.append(ConfigError(source, join(path, key), "a path (a string)",
+                                                 value))
+        errors.run(expect_float, self.validation_split, source, join(path, "validation_split"),
+                   minimum=0.0, maximum=0.9, exclusive_minimum=True)
         for key in ("limit_train", "limit_test"):
             if getattr(self, key) is not None:
-                expect_int(getattr(self, key), source, join(path, key), minimum=1,
+                errors.run(expect_int, getattr(self, key), source, join(path, key), minimum=1,
                            maximum=MAX_EXAMPLES)
+        errors.raise_if_any()
 
 
 @dataclass(frozen=True)

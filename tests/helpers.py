@@ -78,10 +78,11 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def imported_backends(code: str) -> list[str]:
-    """Runs `code` in a fresh interpreter; which of BACKEND_MODULES it imported."""
+def imported_backends(code: str, modules: tuple[str, ...] = BACKEND_MODULES) -> list[str]:
+    """Runs `code` in a fresh interpreter; which of `modules` (default: the deep-learning
+    backends) it imported."""
     probe = (f"{code}\nimport sys\n"
-             f"print('IMPORTED', [m for m in {BACKEND_MODULES!r} if m in sys.modules])")
+             f"print('IMPORTED', [m for m in {tuple(modules)!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=cli_env(),
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

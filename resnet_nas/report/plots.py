@@ -221,6 +221,17 @@ def anytime_figure(report: Report) -> Figure | None:
                   section="anytime_summary")
 
 
+def _finish_rank_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Labels, accuracy limits on both axes, grid and legend of a rank-stability panel."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _accuracy_axis(ax, "x")
+    _accuracy_axis(ax, "y")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def rank_epochs_figure(report: Report) -> Figure | None:
     """Short- vs long-epoch accuracy of the same trials, per study, one panel per data set."""
     pairs = report.section("rank_stability_pairs").table
@@ -241,13 +252,8 @@ def rank_epochs_figure(report: Report) -> Figure | None:
             name = f"{s}: epoch {p['short_epoch'].iloc[0]} vs {p['long_epoch'].iloc[0]}"
             ax.scatter(p["short_accuracy"], p["long_accuracy"], s=18, color=colors[s],
                        alpha=0.75, label=rank_legend(name, len(p), rho, tau))
-        ax.set_xlabel("val accuracy at the short epoch")
-        ax.set_ylabel("val accuracy at the long epoch")
-        ax.set_title(f"{d}: rank stability within trials")
-        _accuracy_axis(ax, "x")
-        _accuracy_axis(ax, "y")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _finish_rank_axes(ax, "val accuracy at the short epoch",
+                          "val accuracy at the long epoch", f"{d}: rank stability within trials")
     return Figure("rank_stability_epochs", "Rank stability within trials", _png(fig),
                   section="rank_stability_epochs")
 
@@ -269,13 +275,9 @@ def rank_budgets_figure(report: Report) -> Figure | None:
             rho, tau = corr.loc[(d, s, l), "spearman"], corr.loc[(d, s, l), "kendall"]
             ax.scatter(p["short_accuracy"], p["long_accuracy"], s=18, color=color, alpha=0.75,
                        label=rank_legend(f"{s} vs {l} epochs", len(p), rho, tau))
-        ax.set_xlabel("best val accuracy, shorter budget")
-        ax.set_ylabel("best val accuracy, longer budget")
-        ax.set_title(f"{d}: rank stability across epoch budgets (same arch_key)")
-        _accuracy_axis(ax, "x")
-        _accuracy_axis(ax, "y")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _finish_rank_axes(ax, "best val accuracy, shorter budget",
+                          "best val accuracy, longer budget",
+                          f"{d}: rank stability across epoch budgets (same arch_key)")
     return Figure("rank_stability_budgets", "Rank stability across epoch budgets", _png(fig),
                   section="rank_stability_budgets")
 

@@ -40,10 +40,11 @@ def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
       cfg: the TrainConfig (validated here).
       on_epoch: called after each epoch with its EpochMetrics; returning False stops
         training (pruning). Not called for an epoch whose training loss diverged.
-      on_step: called inside long epochs (every few seconds) with a StepProgress, by the
-        `fit` trainer. The JAX trainer runs an epoch as one compiled scan and reports per
-        epoch only: a host callback inside the scan puts the callback's address into the
-        executable's cache key, so JAX's persistent cache would miss in every new process.
+      on_step: called inside long epochs (every few seconds) with a StepProgress: by `fit`,
+        and by the JAX trainer in its loop mode (the default on CPU). Its scan mode (GPUs)
+        runs an epoch as one compiled call and reports per epoch only: a host callback
+        inside the scan puts the callback's address into the executable's cache key, so
+        JAX's persistent cache would miss in every new process.
 
     Returns:
       TrainResult. The trained weights are in `model`.
@@ -57,7 +58,7 @@ def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
     if resolve_trainer(cfg) == "jax":
         from resnet_nas.train.jax_scan import train_jax
 
-        return train_jax(model, data, cfg, on_epoch)
+        return train_jax(model, data, cfg, on_epoch, on_step)
     from resnet_nas.train.fit import train_fit
 
     return train_fit(model, data, cfg, on_epoch, on_step)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import TrainConfig
-from resnet_nas.train.metrics import (EpochMetrics, StepProgress, TrainResult,
-                                      finished_reason, steady_images_per_second)
+from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
+                                      TrainResult, finished_reason, steady_images_per_second)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     regularizers_disabled, uses_model_regularization)
 from resnet_nas.train.augment import (check_dataset, normalization_stats, normalize_numpy,
@@ -103,10 +103,6 @@ def first_call_excess(seconds: list[float]) -> float | None:
     if len(seconds) < 2:
         return None
     return max(0.0, seconds[0] - float(np.median(seconds[1:])))
-
-
-#: A long epoch reports its progress this often (fit already waits for every step).
-STEP_REPORT_SECONDS = 5.0
 
 
 def train_fit(model: Any, data: Any, cfg: TrainConfig,

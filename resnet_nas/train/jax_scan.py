@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import AugmentConfig, TrainConfig
-from resnet_nas.train.metrics import (EpochMetrics, TrainResult, finished_reason,
-                                      steady_images_per_second)
+from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
+                                      TrainResult, finished_reason, steady_images_per_second)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     uses_model_regularization)
 from resnet_nas.train.augment import check_dataset, normalization_stats, steps_per_epoch
@@ -362,21 +362,35 @@ class _EpochRunner:
             name = "step"
         return lambda: self._compiled.__setitem__(name, lowered.compile())
 
-    def run(self, carry, x_all, y_all, key, mean, std):
-        """One epoch: returns the new carry (tv, ntv, ov, loss_sum, correct_sum)."""
+    def run(self, carry, x_all, y_all, key, mean, std,
+            on_step: Callable[[int], None] | None = None):
+        """One epoch: returns the new carry (tv, ntv, ov, loss_sum, correct_sum).
+
+        In loop mode `on_step(steps done)` is called every STEP_REPORT_SECONDS, after a wait
+        for the steps dispatched so far (one wait every few seconds, not one per step). A
+        scan is one compiled call: it reports nothing inside (a host callback would put its
+        address into the executable's cache key, missing the persistent cache every process).
+        """
+        import jax
         import jax.numpy as jnp
 
         if self.mode == "scan":
             return self._compiled["epoch"](carry, x_all, y_all, key, mean, std)
         perm, keys = self._plan(key, x_all.shape[0])
         step = self._compiled["step"]
+        last = time.perf_counter()
         for i in range(self.steps):
             carry = step(carry, perm, keys, jnp.int32(i), x_all, y_all, mean, std)
+            if on_step is not None and time.perf_counter() - last >= STEP_REPORT_SECONDS:
+                jax.block_until_ready(carry[3])
+                on_step(i + 1)
+                last = time.perf_counter()
         return carry
 
 
 def train_jax(model: Any, data: Any, cfg: TrainConfig,
-              on_epoch: Callable[[EpochMetrics], bool] | None = None) -> TrainResult:
+              on_epoch: Callable[[EpochMetrics], bool] | None = None,
+              on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
     """Trains `model` on `data` with whole-epoch jitted scans (JAX backend only).
 
     Args:
@@ -384,6 +398,7 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
       data: a resnet_nas.data.Dataset (x_train/y_train/x_val/y_val uint8 / int).
       cfg: the TrainConfig.
       on_epoch: called after each epoch with its EpochMetrics; returning False stops.
+      on_step: progress inside long epochs, in loop mode (see _EpochRunner.run).
 
     Returns:
       TrainResult; the trained variables are in `model`.
@@ -441,8 +456,15 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     n_val = len(data.x_val)
     for epoch in range(1, cfg.epochs + 1):
         t_start = time.perf_counter()
+
+        def report(done: int, epoch: int = epoch, t_start: float = t_start) -> None:
+            elapsed = time.perf_counter() - t_start
+            on_step(StepProgress(epoch=epoch, step=done, steps=steps, seconds=elapsed,
+                                 images_per_second=done * cfg.batch_size / max(elapsed, 1e-9)))
+
         *new_state, loss_sum, correct_sum = runner.run(
-            fresh_carry(state), x_train, y_train, jax.random.fold_in(key, epoch), mean, std)
+            fresh_carry(state), x_train, y_train, jax.random.fold_in(key, epoch), mean, std,
+            report if on_step is not None else None)
         state = tuple(new_state)
         jax.block_until_ready(loss_sum)  # a wait, not a transfer: times training alone
         t_trained = time.perf_counter()

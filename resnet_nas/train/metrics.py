@@ -39,6 +39,10 @@ class EpochMetrics:
         return asdict(self)
 
 
+#: A long epoch reports its progress this often (StepProgress).
+STEP_REPORT_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class StepProgress:
     """Progress inside a long epoch (reported every few seconds, never per step).

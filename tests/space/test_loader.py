@@ -18,10 +18,11 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
 
 def test_every_problem_is_reported_in_line_order(tmp_path):
     text = ("space:\n  unit: bogus_unit\n  stages: {count: 2, depth: 16, units: 1, stride: 1}\n"
-            "train:\n  learning_rate: .nan\n  epochs: 0\n  optimizer: sgdd\n")
+            "train:\n  learning_rate: .nan\n  epochs: 0\n  optimizer: sgdd\n"
+            "data:\n  name: bogus\n  validation_split: 2\n")
     err = error_of(tmp_path, text)
     lines = str(err).splitlines()
-    assert [line.split(":")[1] for line in lines] == ["2", "5", "6", "7"]
+    assert [line.split(":")[1] for line in lines] == ["2", "5", "6", "7", "9", "10"]
     assert ["space.unit" in lines[0], "train.learning_rate" in lines[1],
             "train.epochs" in lines[2], "train.optimizer" in lines[3]] == [True] * 4
     assert isinstance(err, ConfigError) and err.path == "space.unit"  # the first one

@@ -56,6 +56,10 @@ def test_trains_two_epochs_reports_each_and_writes_weights_back(checks):
     assert [h["epoch"] for h in r["history"]] == [1, 2] and v["seen"] == [1, 2]
     assert r["trainer"] == "jax" and r["backend"] == "jax" and r["device"] == "cpu"
     assert r["compile_seconds"] > 0 and r["images_per_second"] > 0
+    # Loop mode (CPU) reports inside the epoch, one wait per report.
+    assert v["mode"] == "loop"
+    n = v["steps"][0][2]
+    assert [s[1] for s in v["steps"] if s[0] == 1] == list(range(1, n + 1))
     # One definition for every trainer: train_seconds includes the compile (and validation).
     assert r["train_seconds"] == pytest.approx(
         r["compile_seconds"] + sum(h["seconds"] for h in r["history"]), rel=1e-9)
