@@ -33,6 +33,7 @@ def test_build_saves_loadable_keras_model(config, tmp_path):
     assert loaded(x).shape == (2, 4)
 
 
+@pytest.mark.slow  # trains for real in a trial process
 def test_train_cli_round_trip_reports_test_accuracy(config, tmp_path):
     out = run_cli("train", "--config", str(config), "--epochs", "1", "--save",
                   str(tmp_path / "trained.keras"), cwd=tmp_path)

@@ -330,3 +330,16 @@ def test_resume_refuses_a_missing_project(tmp_path, fake_runner):
     shutil.rmtree(tmp_path / "run" / "keras_tuner")
     with pytest.raises(SearchError, match="keras_tuner is missing"):
         resume(tmp_path / "run", fake_runner, trials=2)
+
+
+@pytest.mark.slow  # a fresh search process that imports keras_tuner and TensorFlow
+def test_keras_tuner_search_prints_no_tensorflow_start_up_lines(tmp_path):
+    from tests.helpers import run_cli
+
+    space = tiny_space(tmp_path, trials=1, epochs=1)
+    out = run_cli("search", str(space), "--engine", "keras-tuner", "--sampler", "random",
+                  "--run-dir", str(tmp_path / "run"), "--no-progress", cwd=tmp_path, fake=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for noise in ("absl::InitializeLog", "oneDNN custom operations", "cuda drivers",
+                  "cpu_feature_guard"):
+        assert noise not in out.stderr + out.stdout, noise

@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-CORE = ["train", "bf16", "stop_and_diverge", "augment", "regularization", "schedule", "compile",
-        "release"]
+CORE = ["train", "stop_and_diverge", "augment", "schedule", "compile", "release"]
 #: The longer checks (a real CIFAR ResNet, buffer donation, both epoch modes, model.fit on
-#: JAX), in their own slow run.
-LONG = ["donation", "resnet", "modes", "fit_on_jax"]
+#: JAX, bf16 and L2 models of their own), in their own slow run.
+LONG = ["donation", "resnet", "modes", "fit_on_jax", "bf16", "regularization"]
 
 
 def run_checks(names: list[str], cache_dir: Path) -> dict:
@@ -87,8 +86,9 @@ def test_scan_and_loop_epochs_train_identically(long_checks):
             assert math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5)
 
 
-def test_bf16_keeps_float32_master_weights_and_bn_statistics(checks):
-    v = value(checks, "bf16")
+@pytest.mark.slow
+def test_bf16_keeps_float32_master_weights_and_bn_statistics(long_checks):
+    v = value(long_checks, "bf16")
     assert v["trainable_dtypes"] == ["float32"]
     assert {dtype for _, dtype in v["bn"]} == {"float32"}
     assert any("moving_mean" in path for path, _ in v["bn"])
@@ -126,8 +126,9 @@ def test_donated_state_trains_exactly_like_kept_state(long_checks):
     assert flat["scan_donated"][-1] == pytest.approx(flat["loop_donated"][-1], rel=1e-4)
 
 
-def test_l2_from_stateless_call_is_added_except_for_adamw(checks):
-    v = value(checks, "regularization")
+@pytest.mark.slow
+def test_l2_from_stateless_call_is_added_except_for_adamw(long_checks):
+    v = value(long_checks, "regularization")
     assert math.isclose(v["losses_sum"], v["expected_l2"], rel_tol=1e-4)
     assert math.isclose(v["loss_nesterov"], v["ce"] + v["expected_l2"], rel_tol=1e-4)
     assert math.isclose(v["loss_adamw"], v["ce"], rel_tol=1e-5)
