@@ -55,11 +55,7 @@ class Progress:
     def step(self, progress: dict[str, Any]) -> None:
         """Inside a long epoch: where it is, its pace and the epoch's time left."""
         if self.trial_bar is not None:
-            p = StepProgress(**progress)
-            eta = p.eta_seconds
-            left = f", {int(eta // 60)}:{int(eta % 60):02d} left" if eta == eta else ""
-            self.trial_bar.set_postfix_str(f"epoch {p.epoch}: step {p.step}/{p.steps}, "
-                                           f"{p.images_per_second:,.0f} img/s{left}")
+            self.trial_bar.set_postfix_str(StepProgress(**progress).describe())
 
     def epoch(self, metrics: dict[str, Any]) -> None:
         if self.trial_bar is not None:

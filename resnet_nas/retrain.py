@@ -57,10 +57,7 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
 
     def on_step(p: dict[str, Any]) -> None:  # inside long epochs, every few seconds
         if progress:
-            step = StepProgress(**p)
-            print(f"  epoch {step.epoch}: step {step.step}/{step.steps}  "
-                  f"{step.images_per_second:.0f} img/s  {step.eta_seconds:.0f} s left",
-                  flush=True)
+            print(f"  {StepProgress(**p).describe()}", flush=True)
 
     with TrialRunner(train.backend, max_trials_per_worker=1) as runner:
         outcome = runner.run(Job(arch=cfg.arch, train=train, data=data, evaluate_test=True,

@@ -33,3 +33,9 @@ def test_step_progress_eta():
     assert p.eta_seconds == 150.0
     assert StepProgress(1, 0, 400, 0.0, 0.0).eta_seconds != StepProgress(1, 0, 400, 0.0,
                                                                           0.0).eta_seconds
+
+
+def test_step_progress_from_its_counts_and_how_it_reads():
+    p = StepProgress.after(epoch=2, step=120, steps=390, batch_size=128, seconds=20.0)
+    assert p.images_per_second == 768.0 and p.eta_seconds == 45.0
+    assert p.describe() == "epoch 2: step 120/390, 768 img/s, 0:45 left"

@@ -162,10 +162,8 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
                 step_ends.append((batch, now))
             if on_step is not None and now - self.t_report >= STEP_REPORT_SECONDS:
                 self.t_report = now
-                elapsed = now - self.t0
-                on_step(StepProgress(epoch=len(history) + 1, step=batch + 1, steps=steps,
-                                     seconds=elapsed, images_per_second=(batch + 1)
-                                     * cfg.batch_size / max(elapsed, 1e-9)))
+                on_step(StepProgress.after(len(history) + 1, batch + 1, steps, cfg.batch_size,
+                                           now - self.t0))
 
         def on_epoch_end(self, epoch, logs=None):
             t_trained = time.perf_counter()

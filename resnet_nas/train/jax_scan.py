@@ -458,9 +458,8 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
         t_start = time.perf_counter()
 
         def report(done: int, epoch: int = epoch, t_start: float = t_start) -> None:
-            elapsed = time.perf_counter() - t_start
-            on_step(StepProgress(epoch=epoch, step=done, steps=steps, seconds=elapsed,
-                                 images_per_second=done * cfg.batch_size / max(elapsed, 1e-9)))
+            on_step(StepProgress.after(epoch, done, steps, cfg.batch_size,
+                                       time.perf_counter() - t_start))
 
         *new_state, loss_sum, correct_sum = runner.run(
             fresh_carry(state), x_train, y_train, jax.random.fold_in(key, epoch), mean, std,

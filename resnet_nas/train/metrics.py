@@ -61,6 +61,20 @@ class StepProgress:
     seconds: float
     images_per_second: float
 
+    @classmethod
+    def after(cls, epoch: int, step: int, steps: int, batch_size: int,
+              seconds: float) -> "StepProgress":
+        """The progress of `step` steps of `batch_size` images done in `seconds`."""
+        return cls(epoch=epoch, step=step, steps=steps, seconds=seconds,
+                   images_per_second=step * batch_size / max(seconds, 1e-9))
+
+    def describe(self) -> str:
+        """'epoch 1: step 120/390, 850 img/s, 5:12 left' (the time left once it is known)."""
+        eta = self.eta_seconds
+        left = f", {int(eta // 60)}:{int(eta % 60):02d} left" if eta == eta else ""
+        return (f"epoch {self.epoch}: step {self.step}/{self.steps}, "
+                f"{self.images_per_second:,.0f} img/s{left}")
+
     @property
     def eta_seconds(self) -> float:
         """Seconds left in the epoch's training at its pace so far (validation excluded)."""
