@@ -123,8 +123,9 @@ def _add_search(sub) -> None:
                    "(train/<class>/*, test/<class>/*) instead of the space's data set")
     p.add_argument("--limit-train", type=int_from(1, MAX_EXAMPLES),
                    help="use only N training examples")
-    p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=10,
-                   help="recycle the trial process after N trials (bounds memory)")
+    p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=100,
+                   help="recycle the trial process after N trials at most (it is recycled "
+                   "sooner when its memory passes 6 GB or a quarter of the machine's)")
     p.add_argument("--create-only", action="store_true",
                    help="create the study in --storage and exit (for `worker`)")
     p.add_argument("--no-progress", action="store_true", help="plain lines, no progress bars")
@@ -306,8 +307,8 @@ def _add_worker(sub) -> None:
                    "$RESNET_NAS_HEARTBEAT_GRACE or 40)")
     p.add_argument("--data", metavar="PATH", help="where the study's data set is on this machine "
                    "(image folder / .tar.gz)")
-    p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=10,
-                   help="recycle the trial process after N trials")
+    p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=100,
+                   help="recycle the trial process after N trials at most (sooner by memory)")
     p.add_argument("--no-progress", action="store_true", help="plain lines, no progress bars")
     p.add_argument("--collect", action="store_true", help="run no trials: write the whole "
                    "study's table from the storage into --run-dir (as the `collect` command)")

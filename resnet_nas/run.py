@@ -80,7 +80,7 @@ class SearchOptions:
     backend: str | None = None
     data: str | None = None  # --data PATH: an image folder / .tar.gz, overrides the data set
     limit_train: int | None = None
-    max_trials_per_worker: int = 10
+    max_trials_per_worker: int = 100
     create_only: bool = False
     progress: bool = True
     worker_env: dict[str, str] = field(default_factory=dict)

@@ -17,8 +17,13 @@ Protocol over a multiprocessing Pipe (pickled plain data):
   search -> trial: ("run", Job)                      trial -> search: ("epoch", metrics dict)
   search -> trial: ("continue", bool)                trial -> search: ("done", result dict)
   search -> trial: ("stop",)                         trial -> search: ("error", message)
-                                                     trial -> search: ("step", progress dict)
-("step" needs no answer: a long epoch reports its progress every few seconds.)
+  search -> trial: ("warm", (DataConfig, seed))      trial -> search: ("step", progress dict)
+("step" needs no answer: a long epoch reports its progress every few seconds. "warm" needs
+none either: an idle process loads the data set of the coming jobs before the first arrives.)
+
+Start-up is paid once per process, so the runner starts its process as soon as the search
+knows its data (`warm`): the backend's import and the data set's loading then overlap the
+search's own start (study, first sample) instead of delaying the first trial.
 """
 
 from __future__ import annotations
@@ -54,6 +59,16 @@ def rss_mb(pid: int | None = None) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def default_rss_limit_mb() -> float:
+    """The trial process's memory limit: 6000 MiB, or a quarter of the machine's memory when
+    that is less (several workers may share a machine)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return 6000.0
+    return float(min(6000.0, total / 4))
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,9 @@ class TrialRunnerLike:
 
     def close(self) -> None: ...
 
+    def warm(self, data: DataConfig, seed: int) -> None:
+        """Prepares for jobs on `data` (start the process, load the data set); optional."""
+
 
 # ---------------------------------------------------------------------------------------------
 # Trial-process side.
@@ -138,7 +156,8 @@ def become_trial_process(parent_pid: int) -> None:
     die_with_parent(parent_pid)
 
 
-def serve_jobs(conn, run_job: Callable[..., dict[str, Any]]) -> None:
+def serve_jobs(conn, run_job: Callable[..., dict[str, Any]],
+               warm: Callable[[DataConfig, int], None] | None = None) -> None:
     """The trial process's loop: runs the jobs it receives until told to stop.
 
     A job's exception is reported as an error (the search records a failed trial); when the
@@ -147,6 +166,8 @@ def serve_jobs(conn, run_job: Callable[..., dict[str, Any]]) -> None:
     Args:
       run_job: (job, on_epoch, on_step) -> result dict {"train": TrainResult.to_dict(), ...},
         where on_epoch(metrics dict) -> continue? and on_step(StepProgress dict) -> None.
+      warm: (data config, seed) -> None, for a "warm" message (loads the data set ahead); an
+        error there is left to the first job, which loads it again and reports it.
     """
     def on_epoch(metrics: dict[str, Any]) -> bool:
         conn.send(("epoch", metrics))
@@ -160,6 +181,13 @@ def serve_jobs(conn, run_job: Callable[..., dict[str, Any]]) -> None:
             msg = conn.recv()
             if msg[0] == "stop":
                 return
+            if msg[0] == "warm":
+                if warm is not None:
+                    try:
+                        warm(*msg[1])
+                    except Exception:  # noqa: BLE001 - the first job reports it
+                        pass
+                continue
             try:
                 reply = ("done", run_job(msg[1], on_epoch, on_step))
             except (EOFError, BrokenPipeError, ConnectionResetError):
@@ -181,25 +209,41 @@ def trial_main(conn, env: dict[str, str], parent_pid: int) -> None:
     warnings.filterwarnings("ignore")
     if env.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         import_tensorflow_quietly()
+    # Every job needs these: imported now, while the process waits for its first job.
+    import resnet_nas.nets.build  # noqa: F401
+    import resnet_nas.train  # noqa: F401
     datasets: dict[Any, Any] = {}
-    serve_jobs(conn, lambda job, on_epoch, on_step: _run_job(job, on_epoch, on_step, datasets))
+    serve_jobs(conn, lambda job, on_epoch, on_step: _run_job(job, on_epoch, on_step, datasets),
+               warm=lambda data, seed: _dataset(data, seed, datasets))
+    # Told to stop: every result is sent. The backend's own teardown at exit takes seconds
+    # (TensorFlow's) and would hold up a recycling search; nothing is left to flush but stdio.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _dataset(data_cfg: DataConfig, seed: int, datasets: dict[Any, Any]) -> Any:
+    """The process's one cached data set (loaded again only for another config or seed)."""
+    from resnet_nas.data import load_dataset
+
+    key = (data_cfg, seed)
+    if key not in datasets:
+        datasets.clear()
+        datasets[key] = load_dataset(data_cfg, seed=seed)
+    return datasets[key]
 
 
 def _run_job(job: Job, on_epoch: Callable[[dict[str, Any]], bool],
              on_step: Callable[[dict[str, Any]], None], datasets: dict[Any, Any]
              ) -> dict[str, Any]:
-    from resnet_nas.data import load_dataset
     from resnet_nas.nets.build import build_model
     from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
     from resnet_nas.train.runtime import release_memory, seed_all
 
-    key = (job.data, job.train.seed)
-    if key not in datasets:
-        datasets.clear()
-        datasets[key] = load_dataset(job.data, seed=job.train.seed)
-    data = datasets[key]
+    data = _dataset(job.data, job.train.seed, datasets)
+    # The last job released its memory when it ended (and a failed job's process is
+    # replaced): one release per trial, not two.
     seed_all(job.train.seed)
-    release_memory()
     with precision_policy(job.train.precision):
         model = build_model(job.arch, job.train.resnet_config())
     result = train_model(model, data, job.train, lambda m: on_epoch(m.to_dict()),
@@ -230,19 +274,22 @@ class TrialRunner(TrialRunnerLike):
 
     Args:
       backend: Keras backend of the trial process (KERAS_BACKEND).
-      max_trials_per_worker: recycle the process after this many jobs (bounds memory growth).
-      max_worker_rss_mb: recycle the process when its RSS after a job exceeds this.
+      max_trials_per_worker: recycle the process after this many jobs at most (a backstop:
+        a new process costs seconds of imports, so memory decides first).
+      max_worker_rss_mb: recycle the process when its RSS after a job exceeds this (default
+        default_rss_limit_mb()).
       env: extra environment for the trial process.
       target: the trial process's main function (default trial_main; tests give a light
         stand-in that trains nothing).
     """
 
-    def __init__(self, backend: str = "tensorflow", max_trials_per_worker: int = 10,
-                 max_worker_rss_mb: float = 6000.0, env: dict[str, str] | None = None,
+    def __init__(self, backend: str = "tensorflow", max_trials_per_worker: int = 100,
+                 max_worker_rss_mb: float | None = None, env: dict[str, str] | None = None,
                  target: Callable[..., None] = trial_main):
         self.backend = backend
         self.max_trials_per_worker = max_trials_per_worker
-        self.max_worker_rss_mb = max_worker_rss_mb
+        self.max_worker_rss_mb = default_rss_limit_mb() if max_worker_rss_mb is None \
+            else max_worker_rss_mb
         self.env = {"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
                     "PYTHONWARNINGS": "ignore", **(env or {})}
         self.target = target
@@ -250,9 +297,22 @@ class TrialRunner(TrialRunnerLike):
         self._proc = None
         self._conn = None
         self._jobs_done = 0
+        self._warm: tuple[DataConfig, int] | None = None
         self.restarts = 0
 
     # -- process management -----------------------------------------------------------------
+    def warm(self, data: DataConfig, seed: int) -> None:
+        """Starts the trial process now and has it load `data`: its imports and the data set
+        are ready when the first job comes (nothing happens if the process runs already)."""
+        if self._proc is not None and self._proc.is_alive():
+            return
+        self._start()
+        try:
+            self._conn.send(("warm", (data, seed)))
+        except OSError:
+            self.kill()
+        self._warm = (data, seed)
+
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(target=self.target, args=(child, self.env, os.getpid()),
@@ -368,3 +428,5 @@ class TrialRunner(TrialRunnerLike):
                 or worker_rss > self.max_worker_rss_mb):
             self.close()
             self.restarts += 1
+            if self._warm is not None:  # the next process starts while the search samples
+                self.warm(*self._warm)

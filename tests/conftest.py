@@ -23,4 +23,5 @@ def fake_runner():
 
     FakeRunner.jobs = []
     FakeRunner.script = {}
+    FakeRunner.warmed = []
     return FakeRunner

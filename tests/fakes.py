@@ -77,8 +77,9 @@ class FakeRunner:
 
     jobs: list[Job] = []
     script: dict[int, str] = {}
+    warmed: list[tuple[Any, int]] = []
 
-    def __init__(self, backend: str = "tensorflow", max_trials_per_worker: int = 10,
+    def __init__(self, backend: str = "tensorflow", max_trials_per_worker: int = 100,
                  env: dict[str, str] | None = None, **kw: Any):
         self.backend = backend
 
@@ -93,6 +94,9 @@ class FakeRunner:
         out = fake_job(job, on_epoch or (lambda m: True), diverge=action == "diverged")
         return JobResult(True, TrainResult.from_dict(out["train"]))
 
+    def warm(self, data, seed: int) -> None:
+        FakeRunner.warmed.append((data, seed))
+
     def close(self) -> None:
         pass
 
@@ -105,7 +109,7 @@ def fake_trial_main(conn, env: dict[str, str], parent_pid: int) -> None:
     serve_jobs(conn, functools.partial(fake_job, sleep=sleep))
 
 
-def fake_process_runner(backend: str = "tensorflow", max_trials_per_worker: int = 10,
+def fake_process_runner(backend: str = "tensorflow", max_trials_per_worker: int = 100,
                         env: dict[str, str] | None = None, **kw: Any) -> TrialRunner:
     """A runner factory: a real TrialRunner with the fake trial process."""
     return TrialRunner(backend, max_trials_per_worker, env=env, target=fake_trial_main, **kw)

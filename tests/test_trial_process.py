@@ -79,6 +79,35 @@ def test_the_process_is_recycled_after_max_trials():
     assert runner.restarts >= 2
 
 
+def test_the_process_is_recycled_by_memory_and_the_next_one_warms_at_once():
+    with fake_process_runner(max_worker_rss_mb=0.5) as runner:  # the fake reports 1 MiB
+        assert runner.max_trials_per_worker == 100
+        runner.warm(_job().data, 0)
+        warm_pid = runner.pid
+        first = runner.run(_job())
+        # recycled for its memory; its successor started (and was asked to warm) at once
+        assert runner.pid is not None and runner.pid != first.worker_pid
+        second = runner.run(_job())
+    assert first.ok and second.ok
+    assert first.worker_pid == warm_pid != second.worker_pid
+    assert runner.restarts == 2
+
+
+def test_warm_starts_the_process_once_and_jobs_use_it():
+    with fake_process_runner() as runner:
+        runner.warm(_job().data, 0)
+        pid = runner.pid
+        runner.warm(_job().data, 0)  # running already: nothing new
+        assert runner.pid == pid
+        assert [runner.run(_job()).worker_pid for _ in range(2)] == [pid, pid]
+
+
+def test_the_default_memory_limit_is_at_most_6000_mib():
+    from resnet_nas.trial_process import default_rss_limit_mb
+
+    assert 0 < default_rss_limit_mb() <= 6000.0
+
+
 PARENT = textwrap.dedent("""
     import os, sys, time
     from tests.fakes import fake_process_runner

@@ -54,7 +54,8 @@ class WorkerOptions:
       on_stale: 'retry' (enqueue a stale trial's parameters again) or 'fail'.
       heartbeat_interval, grace_period: seconds (default: storage.heartbeat_settings).
       data: local path of the data set (image folder / .tar.gz) on this machine.
-      max_trials_per_worker: recycle the trial process after N trials.
+      max_trials_per_worker: recycle the trial process after N trials at most (sooner by
+        memory).
       progress: tqdm bars (turned off with several worker processes).
       worker_env: extra environment of the trial processes (CUDA_VISIBLE_DEVICES, ...).
     """
@@ -72,7 +73,7 @@ class WorkerOptions:
     heartbeat_interval: int | None = None
     grace_period: int | None = None
     data: str | None = None
-    max_trials_per_worker: int = 10
+    max_trials_per_worker: int = 100
     progress: bool = True
     worker_env: dict[str, str] = field(default_factory=dict)
 

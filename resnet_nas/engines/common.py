@@ -83,7 +83,8 @@ class SearchContext:
       storage_url: the study's storage (never printed unredacted).
       timeout: seconds after which no new trial starts.
       progress: tqdm bars.
-      max_trials_per_worker: recycle the trial process after N trials.
+      max_trials_per_worker: recycle the trial process after N trials at most (it is
+        recycled by memory first: TrialRunner.max_worker_rss_mb).
       worker_env: extra environment of the trial processes.
     """
 
@@ -96,7 +97,7 @@ class SearchContext:
     storage_url: str
     timeout: float | None = None
     progress: bool = True
-    max_trials_per_worker: int = 10
+    max_trials_per_worker: int = 100
     worker_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -198,6 +199,8 @@ class TrialFlow:
         for row in results.read_rows(ctx.run_dir, ctx.run.study):
             self._count(TrialRecord.from_row(row), here=False)
         self.runner = ctx.runner(runner_factory)
+        # the trial process imports its backend and loads the data while the engine starts
+        self.runner.warm(ctx.data, ctx.train.seed)
         self.progress = Progress(ctx.target, min(self.tally.counted, ctx.target), ctx.progress)
 
     def __enter__(self) -> "TrialFlow":

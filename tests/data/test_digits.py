@@ -55,3 +55,35 @@ def test_digits_splits_are_stratified():
     assert np.all(np.abs(np.bincount(ds.y_test, minlength=10) - 0.2 * full) <= 1.0)
 
 
+
+
+def test_digits_read_without_importing_scikit_learn_are_its_arrays():
+    """The search and trial processes read the bundled file directly (sklearn's import costs
+    seconds); the arrays are exactly load_digits()'s, and the fallback gives the same."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    from resnet_nas.data import digits
+
+    assert digits.digits_file() is not None
+    images, target = digits.read_digits()
+    bunch = load_digits()
+    np.testing.assert_array_equal(images, bunch.images)
+    np.testing.assert_array_equal(target, bunch.target)
+    code = ("import sys; from resnet_nas.data.digits import load_digits; load_digits(); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_digits_fallback_when_the_file_is_elsewhere(monkeypatch):
+    from resnet_nas.data import digits
+
+    direct = digits.read_digits()
+    monkeypatch.setattr(digits, "digits_file", lambda: None)
+    via_sklearn = digits.read_digits()
+    np.testing.assert_array_equal(direct[0], via_sklearn[0])
+    np.testing.assert_array_equal(direct[1], via_sklearn[1])
