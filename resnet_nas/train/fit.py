@@ -105,6 +105,20 @@ def first_call_excess(seconds: list[float]) -> float | None:
     return max(0.0, seconds[0] - float(np.median(seconds[1:])))
 
 
+def build_training_state(model: Any, batch: tuple[np.ndarray, np.ndarray]) -> None:
+    """Creates the optimizer's slots and the metrics' state before `fit`, eagerly.
+
+    Without a distribution strategy, Keras on TensorFlow creates them inside the first traced
+    train step, and a tf.function that creates variables is traced a second time without
+    them: building them first halves the train step's trace, the bulk of a small model's
+    first epoch (experiments/search_time.py: quickstart compile 58 s -> see RESULTS.md).
+    """
+    model.optimizer.build(model.trainable_variables)
+    x, y = batch
+    model.compute_metrics(x[:1], y[:1], model(x[:1], training=False))
+    model.reset_metrics()
+
+
 def train_fit(model: Any, data: Any, cfg: TrainConfig,
               on_epoch: Callable[[EpochMetrics], bool] | None = None,
               on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
@@ -138,6 +152,7 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
 
     model.compile(optimizer=make_optimizer(cfg, steps, model), loss=loss,
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    build_training_state(model, batches[0])
     history: list[EpochMetrics] = []
     state = {"stopped_early": False, "diverged": False, "reason": "completed"}
     # Epoch 1's step-end and validation-batch times: their first calls hold the trace/compile.

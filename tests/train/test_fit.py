@@ -126,3 +126,26 @@ def test_a_long_epoch_reports_its_progress(data, monkeypatch):
     assert [p.step for p in seen if p.epoch == 1] == list(range(1, steps + 1))
     assert {p.epoch for p in seen} == {1, 2} and all(p.images_per_second > 0 for p in seen)
     assert seen[steps - 1].eta_seconds == 0.0
+
+
+def test_fit_creates_no_variable_inside_a_traced_step(data):
+    """Optimizer slots and metric state are built before fit: a tf.function that creates
+    variables is traced twice, which doubled a small model's first epoch."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.function tracing is the TensorFlow backend's")
+    import tensorflow as tf
+
+    inside = []
+
+    def creator(next_creator, **kw):
+        if tf.inside_function():
+            inside.append(kw.get("name"))
+        return next_creator(**kw)
+
+    model = _model()
+    with tf.variable_creator_scope(creator):
+        result = train_model(model, data, _cfg(epochs=1))
+    assert result.epochs_run == 1 and inside == []
+    assert model.optimizer.built and model.optimizer.iterations.numpy() > 0
