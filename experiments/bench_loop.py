@@ -42,7 +42,7 @@ from resnet_nas.space import load_space  # noqa: E402
 from resnet_nas.train.metrics import EpochMetrics, TrainResult  # noqa: E402
 from resnet_nas.trial_process import JobResult  # noqa: E402
 
-STEPS = ("ask", "sampler", "sample_arch", "dedup", "user_attrs", "heartbeat", "trial_stub",
+STEPS = ("ask", "sampler", "sample_arch", "dedup", "user_attrs", "heartbeat", "epoch_reports",
          "tell", "write_row", "finish_other", "other")
 
 
@@ -130,7 +130,7 @@ def instrumented(clock: StepClock):
     patch(common.TrialFlow, "sample", "sample_arch")
     patch(optuna_engine.LoopControl, "settle", "dedup")
     patch(optuna.Trial, "set_user_attr", "user_attrs")
-    patch(StubRunner, "run", "trial_stub")
+    patch(StubRunner, "run", "epoch_reports")
     patch(optuna_engine, "tell", "tell")
     patch(results, "write_record", "write_row")
     original_hb = optuna_engine.heartbeat

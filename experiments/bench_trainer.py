@@ -16,7 +16,8 @@ Examples:
   KERAS_BACKEND=jax python experiments/bench_trainer.py --data cifar10-jpeg --models 20 \\
       --trainers jax --recipe cifar_resnet20 --target-acc 0.90
 
-Columns: img/s is steady-state training throughput (epochs 2..N); compile_s is the JAX
+Columns: img/s is steady-state training throughput (epochs 2..N; '-' with one epoch, whose
+time holds fit's trace and would not compare like with like); compile_s is the JAX
 trainer's ahead-of-time compile time, or first-epoch minus steady epoch time for fit/torch
 (NaN with one epoch); first_epoch_s is the time from the start of training to the end of the
 first epoch, compilation included; val_acc is the final validation accuracy. With
@@ -51,7 +52,9 @@ if str(REPO) not in sys.path:
 
 DEFAULT_CIFAR = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 RESULTS = REPO / "experiments" / "results"
-TRAINERS = ("jax", "fit", "torch")
+TRAINERS = ("jax", "fit", "fit-tf", "torch")
+#: A trainer's Keras backend, where it is not the run's (KERAS_BACKEND, default jax).
+TRAINER_BACKENDS = {"fit-tf": "tensorflow"}
 COLUMNS = ["trainer", "model", "status", "backend", "device", "precision", "epochs_run",
            "batch_size", "images_per_second", "compile_seconds", "first_epoch_seconds",
            "train_seconds", "val_accuracy", "best_val_accuracy", "time_to_target_seconds",
@@ -67,13 +70,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-path", default=str(DEFAULT_CIFAR),
                    help="the CIFAR-10 JPEG archive (for --data cifar10-jpeg)")
     p.add_argument("--epochs", type=int, default=None,
-                   help="default: 5 (--tiny: 1; with --recipe: the recipe's)")
+                   help="default: 5 (--tiny: 3, the fewest with a steady state: epoch 1 "
+                        "holds fit's trace; with --recipe: the recipe's)")
     p.add_argument("--batch-size", type=int, default=None, help="default: 512 (--tiny: 128)")
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate; default the recipe's, scaled by batch/512")
     p.add_argument("--warmup-epochs", type=float, default=None)
     p.add_argument("--models", default="20,56", help="CIFAR ResNet depths, comma separated")
-    p.add_argument("--trainers", default="jax,fit,torch", help="subset of jax,fit,torch")
+    p.add_argument("--trainers", default="jax,fit,torch",
+                   help="subset of jax,fit,fit-tf,torch (fit: Keras fit on the run's backend; "
+                        "fit-tf: on TensorFlow)")
     p.add_argument("--precision", default=None, choices=("float32", "mixed_bfloat16"),
                    help="default: mixed_bfloat16 (--tiny: float32, fast on CPU)")
     p.add_argument("--recipe", default=None,
@@ -84,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="report the time to reach this validation accuracy")
     p.add_argument("--n-train", type=int, default=None, help="synthetic training examples")
     p.add_argument("--tiny", action="store_true",
-                   help="CPU smoke: 16x16 synthetic images, 512 examples, 1 epoch")
+                   help="CPU smoke: 16x16 synthetic images, 512 examples, 3 epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--torch-compile", action="store_true", help="torch.compile the torch model")
     p.add_argument("--xla-cache", default=None,
@@ -100,7 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--result-file", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.tiny:
-        args.epochs = args.epochs or 1
+        args.epochs = args.epochs or 3
         args.batch_size = args.batch_size or 128
     if args.epochs is None and args.recipe:
         args.epochs = 0  # each worker takes its recipe's epochs
@@ -208,6 +214,8 @@ def _summary(history: list[dict[str, float]], compile_seconds: float, images_per
             if h["val_accuracy"] >= target:
                 time_to_target = elapsed
                 break
+    if len(history) < 2:
+        images_per_second = float("nan")  # epoch 1 alone holds fit's trace: no steady state
     return {
         "epochs_run": len(history), "images_per_second": images_per_second,
         "compile_seconds": compile_seconds, "first_epoch_seconds": first_epoch_seconds,
@@ -474,6 +482,11 @@ def run_one(args: argparse.Namespace, trainer: str, depth: int, data_file: Path,
         return {**base, "status": "skipped", "message": "torch is not installed"}
     result_file = workdir / f"{trainer}-{depth}.json"
     env = worker_env(RESNET_NAS_XLA_CACHE=xla_cache)
+    if trainer in TRAINER_BACKENDS:  # e.g. fit-tf: Keras fit on the TensorFlow backend
+        if importlib.util.find_spec(TRAINER_BACKENDS[trainer]) is None:
+            return {**base, "status": "skipped",
+                    "message": f"{TRAINER_BACKENDS[trainer]} is not installed"}
+        env["KERAS_BACKEND"] = TRAINER_BACKENDS[trainer]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(_worker_argv(args, trainer, depth, data_file, result_file),
@@ -508,8 +521,10 @@ def print_table(rows: list[dict[str, Any]], ratios: list[dict[str, Any]]) -> Non
     for line in lines:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)))
     for r in ratios:
-        print(f"{r['model']}: img/s ratio jax/fit = {_fmt(r['jax_over_fit'], 2)}, "
-              f"jax/torch = {_fmt(r['jax_over_torch'], 2)}")
+        print(f"{r['model']}: steady img/s ratio jax/fit = {_fmt(r['jax_over_fit'], 2)}, "
+              f"jax/fit-tf = {_fmt(r['jax_over_fit_tf'], 2)}, "
+              f"jax/torch = {_fmt(r['jax_over_torch'], 2)}; first epoch incl. compile, "
+              f"fit/jax seconds = {_fmt(r['first_epoch_fit_over_jax'], 2)}")
     for r in rows:
         if r["status"] != "ok" and r.get("message"):
             print(f"{r['trainer']} {r['model']}: {r['status']}: {r['message']}")
@@ -518,16 +533,20 @@ def print_table(rows: list[dict[str, Any]], ratios: list[dict[str, Any]]) -> Non
 def compute_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for model in dict.fromkeys(r["model"] for r in rows):
-        ips = {r["trainer"]: r.get("images_per_second") for r in rows
-               if r["model"] == model and r["status"] == "ok"}
+        ok = [r for r in rows if r["model"] == model and r["status"] == "ok"]
 
-        def ratio(a: str, b: str) -> float | None:
-            if ips.get(a) and ips.get(b):
-                return ips[a] / ips[b]
+        def ratio(column: str, a: str, b: str) -> float | None:
+            values = {r["trainer"]: r.get(column) for r in ok}
+            x, y = values.get(a), values.get(b)
+            if x and y and not (math.isnan(x) or math.isnan(y)):
+                return x / y
             return None
 
-        out.append({"model": model, "jax_over_fit": ratio("jax", "fit"),
-                    "jax_over_torch": ratio("jax", "torch")})
+        out.append({"model": model,
+                    "jax_over_fit": ratio("images_per_second", "jax", "fit"),
+                    "jax_over_fit_tf": ratio("images_per_second", "jax", "fit-tf"),
+                    "jax_over_torch": ratio("images_per_second", "jax", "torch"),
+                    "first_epoch_fit_over_jax": ratio("first_epoch_seconds", "fit", "jax")})
     return out
 
 

@@ -3,7 +3,11 @@
 Rows are JSON files, one per trial, under `RUN_DIR/rows/`, created atomically and never
 rewritten: a later process cannot change a finished trial's row (`write_record` refuses). The
 tables `results.csv` and `results.parquet` are views derived from the rows (`write_tables`, at
-the end of a search); `load_table` always reads the rows, so a table is never stale.
+the end of a search); `load_table` always answers from the rows, so a table is never stale.
+
+Reading 10,000 row files costs seconds, so `write_tables` also records which row files (name,
+size, modification time) the Parquet table holds (`.results.index.json`); `load_table` takes
+those rows from the Parquet file and reads only the row files it does not hold or that changed.
 
 The schema (`COLUMNS`) is stable and documented in README.md; reports rely on it.
 """
@@ -75,9 +79,13 @@ SCHEMA: dict[str, tuple[str, str]] = {
 }
 COLUMNS: list[str] = list(SCHEMA)
 ROWS_DIR = "rows"
+#: Which row files results.parquet holds (see the module docstring).
+INDEX_FILE = ".results.index.json"
+INDEX_VERSION = 1
 
-__all__ = ["COLUMNS", "ROWS_DIR", "SCHEMA", "STATES", "RowExistsError", "load_table",
-           "load_tables", "read_rows", "row_path", "to_frame", "write_record", "write_tables"]
+__all__ = ["COLUMNS", "INDEX_FILE", "ROWS_DIR", "SCHEMA", "STATES", "RowExistsError",
+           "load_table", "load_tables", "read_rows", "row_files", "row_path", "to_frame",
+           "write_record", "write_tables"]
 
 
 class RowExistsError(RuntimeError):
@@ -103,15 +111,21 @@ def write_record(run_dir: str | os.PathLike, record: TrialRecord) -> Path:
     return path
 
 
-def read_rows(run_dir: str | os.PathLike, study: str | None = None) -> list[dict[str, Any]]:
-    """The rows of a run directory (of one study, or all), as JSON objects.
+def read_rows(run_dir: str | os.PathLike, study: str | None = None,
+              names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The rows of a run directory (of one study, or all; or the row files `names`), as JSON
+    objects.
 
     Raises:
       ConfigError: a row file that is not a valid row (naming the file).
     """
-    pattern = f"{study}--*.json" if study else "*.json"
+    folder = Path(run_dir) / ROWS_DIR
+    if names is not None:
+        paths = [folder / n for n in sorted(names)]
+    else:
+        paths = sorted(folder.glob(f"{study}--*.json" if study else "*.json"))
     rows = []
-    for p in sorted((Path(run_dir) / ROWS_DIR).glob(pattern)):
+    for p in paths:
         row = read_json_object(p, "a results row")
         for key in ("study", "trial", "state"):
             if key not in row:
@@ -141,6 +155,58 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return df.sort_values(["study", "trial"], kind="stable").reset_index(drop=True)
 
 
+def row_files(run_dir: str | os.PathLike) -> dict[str, tuple[int, int]]:
+    """The run directory's row files: name -> (size, modification time in ns)."""
+    try:
+        entries = list(os.scandir(Path(run_dir) / ROWS_DIR))
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for e in entries:
+        if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file():
+            st = e.stat()
+            out[e.name] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _stat(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _cached_rows(run_dir: Path, files: Mapping[str, tuple[int, int]]
+                 ) -> tuple[pd.DataFrame | None, set[str]]:
+    """(the rows results.parquet holds whose files are unchanged, their file names), or
+    (None, set()) when the index is missing, of another version, or not this Parquet file's."""
+    parquet = run_dir / "results.parquet"
+    try:
+        index = json.loads((run_dir / INDEX_FILE).read_text())
+        if index.get("version") != INDEX_VERSION or index.get("parquet") != _stat(parquet):
+            return None, set()
+        indexed = {name: tuple(v) for name, v in index["files"].items()}
+        df = pd.read_parquet(parquet)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, set()  # no usable cache: every row file is read
+    if list(df.columns) != [c for c in COLUMNS if c != "run_dir"] or len(df) != len(indexed):
+        return None, set()
+    names = [row_path("", s, t).name for s, t in zip(df["study"], df["trial"])]
+    keep = [files.get(n) is not None and files.get(n) == indexed.get(n) for n in names]
+    return df[keep], {n for n, k in zip(names, keep) if k}
+
+
+def _read_table(run_dir: Path, files: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
+    cached, names = _cached_rows(run_dir, files)
+    fresh = to_frame(read_rows(run_dir, names=[n for n in files if n not in names]))
+    if cached is None or cached.empty:
+        return fresh
+    cached = cached.assign(run_dir=pd.Series(pd.NA, index=cached.index, dtype="string"))
+    both = pd.concat([cached, fresh], ignore_index=True) if len(fresh) else cached
+    return both.sort_values(["study", "trial"], kind="stable").reset_index(drop=True)
+
+
 def load_table(run_dir: str | os.PathLike) -> pd.DataFrame:
     """Loads one run directory's results (from its per-trial rows) as a DataFrame.
 
@@ -151,11 +217,13 @@ def load_table(run_dir: str | os.PathLike) -> pd.DataFrame:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory {str(run_dir)!r} does not exist")
-    rows = read_rows(run_dir)
-    if not rows and (run_dir / "results.parquet").exists():
-        df = pd.read_parquet(run_dir / "results.parquet")
-        rows = df.to_dict("records")
-    df = to_frame(rows)
+    files = row_files(run_dir)
+    if files:
+        df = _read_table(run_dir, files)
+    elif (run_dir / "results.parquet").exists():  # a table without its rows (an export)
+        df = to_frame(pd.read_parquet(run_dir / "results.parquet").to_dict("records"))
+    else:
+        df = to_frame([])
     df["run_dir"] = str(run_dir)
     df["run_dir"] = df["run_dir"].astype("string")
     return df
@@ -175,10 +243,18 @@ def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        df = to_frame(read_rows(run_dir))
+        files = row_files(run_dir)
+        df = _read_table(run_dir, files)
         stored = df.drop(columns=["run_dir"])
         write_atomic(run_dir / "results.csv", stored.to_csv(index=False))
+        (run_dir / INDEX_FILE).unlink(missing_ok=True)  # never an index of another Parquet
         tmp = run_dir / ".results.parquet.tmp"
         stored.to_parquet(tmp, index=False)
         os.replace(tmp, run_dir / "results.parquet")
+        held = {row_path("", s, t).name for s, t in zip(stored["study"], stored["trial"])}
+        write_atomic(run_dir / INDEX_FILE, json.dumps({
+            "version": INDEX_VERSION, "parquet": _stat(run_dir / "results.parquet"),
+            "files": {n: list(v) for n, v in files.items() if n in held}}))
+    df["run_dir"] = str(run_dir)
+    df["run_dir"] = df["run_dir"].astype("string")
     return df

@@ -25,3 +25,64 @@ def test_the_table_has_the_schema_and_a_corrupted_row_is_named(tmp_path):
     bad.write_text('{"study": "s", "trial": "one", "state": "complete"}')
     with pytest.raises(ConfigError, match=f"{bad}: trial: expected an integer"):
         results.load_table(tmp_path)
+
+
+def _fresh(run_dir):
+    """The table as read from every row file (no cache)."""
+    df = results.to_frame(results.read_rows(run_dir))
+    df["run_dir"] = str(run_dir)
+    df["run_dir"] = df["run_dir"].astype("string")
+    return df
+
+
+def test_load_table_reads_only_the_rows_the_parquet_table_does_not_hold(tmp_path, monkeypatch):
+    import pandas as pd
+
+    for t in range(3):
+        write_row(tmp_path, trial=t, state="complete", best_val_accuracy=0.1 * t)
+    results.write_tables(tmp_path)
+    write_row(tmp_path, trial=3, state="pruned", best_val_accuracy=0.9)
+    asked = []
+    real = results.read_rows
+    monkeypatch.setattr(results, "read_rows",
+                        lambda run_dir, study=None, names=None: asked.append(names) or
+                        real(run_dir, study, names))
+    table = results.load_table(tmp_path)
+    assert asked == [["s--000003.json"]]
+    monkeypatch.setattr(results, "read_rows", real)
+    pd.testing.assert_frame_equal(table, _fresh(tmp_path))
+    assert list(table["trial"]) == [0, 1, 2, 3]
+
+
+def test_a_changed_or_removed_row_file_is_never_answered_from_the_cache(tmp_path):
+    import json
+    import os
+
+    import pandas as pd
+
+    for t in range(3):
+        write_row(tmp_path, trial=t, state="complete", best_val_accuracy=0.1 * t)
+    results.write_tables(tmp_path)
+    path = results.row_path(tmp_path, "s", 1)
+    row = json.loads(path.read_text())
+    os.chmod(path, 0o644)
+    path.write_text(json.dumps({**row, "best_val_accuracy": 0.75}))  # edited by hand
+    results.row_path(tmp_path, "s", 2).unlink()
+    table = results.load_table(tmp_path)
+    pd.testing.assert_frame_equal(table, _fresh(tmp_path))
+    assert list(table["trial"]) == [0, 1] and table["best_val_accuracy"][1] == 0.75
+
+
+def test_an_index_of_another_parquet_file_is_not_used(tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    other = tmp_path / "other"
+    for run, acc in ((tmp_path, 0.2), (other, 0.9)):
+        write_row(run, trial=0, state="complete", best_val_accuracy=acc)
+        results.write_tables(run)
+    shutil.copy(other / "results.parquet", tmp_path / "results.parquet")  # the index is stale
+    table = results.load_table(tmp_path)
+    assert table["best_val_accuracy"].tolist() == [0.2]
+    pd.testing.assert_frame_equal(table, _fresh(tmp_path))
