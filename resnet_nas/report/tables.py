@@ -173,10 +173,22 @@ def pareto_mask(cost: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
     """
     cost = np.asarray(cost, dtype=float)
     accuracy = np.asarray(accuracy, dtype=float)
-    le = cost[None, :] <= cost[:, None]      # [i, j]: j costs no more than i
-    ge = accuracy[None, :] >= accuracy[:, None]
-    strict = (cost[None, :] < cost[:, None]) | (accuracy[None, :] > accuracy[:, None])
-    return ~(le & ge & strict).any(axis=1)
+    n = len(cost)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    # One sweep in cost order (n log n; the all-pairs comparison took seconds at 10,000
+    # trials): a point survives when it is the most accurate of its cost and more accurate
+    # than everything cheaper.
+    order = np.lexsort((-accuracy, cost))
+    c, a = cost[order], accuracy[order]
+    first = np.r_[True, c[1:] != c[:-1]]
+    group = np.cumsum(first) - 1
+    best_of_cost = a[first]  # accuracy descends within a cost: the first is the best
+    cheaper_best = np.r_[-np.inf, np.maximum.accumulate(best_of_cost)[:-1]]
+    keep = (a == best_of_cost[group]) & (a > cheaper_best[group])
+    mask = np.empty(n, dtype=bool)
+    mask[order] = keep
+    return mask
 
 
 def pareto_front(df: pd.DataFrame, cost: str = "params", metric: str = "best_val_accuracy",

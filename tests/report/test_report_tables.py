@@ -105,3 +105,16 @@ def test_report_never_imports_a_deep_learning_backend():
 
     assert imported_backends("import resnet_nas.report.build, resnet_nas.report.html, "
                              "resnet_nas.report.tables") == []
+
+
+def test_pareto_mask_agrees_with_the_definition_on_random_points():
+    """The sweep keeps exactly the points no other point dominates (ties included)."""
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(1, 40))
+        cost = rng.integers(0, 6, n).astype(float)  # many ties on purpose
+        acc = rng.integers(0, 6, n).astype(float)
+        dominated = [any(cost[j] <= cost[i] and acc[j] >= acc[i]
+                         and (cost[j] < cost[i] or acc[j] > acc[i]) for j in range(n))
+                     for i in range(n)]
+        assert pareto_mask(cost, acc).tolist() == [not d for d in dominated]
