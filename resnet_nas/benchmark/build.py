@@ -130,7 +130,7 @@ def done_indices(out: Path) -> set[int]:
 def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Architecture],
           io: DataInfo, data: DataConfig, train: TrainConfig, workers: int = 1,
           runner_factory: RunnerFactory | None = None, exhaustive: bool = True,
-          max_trials_per_worker: int = 50,
+          max_trials_per_worker: int = 50, first: frozenset[str] = frozenset(),
           log: Callable[[str], None] = print) -> BuildReport:
     """Trains every architecture of `archs` that has no row yet, `workers` at a time.
 
@@ -145,6 +145,8 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
       exhaustive: whether `archs` is the whole space.
       max_trials_per_worker: recycle a trial process after this many (each start costs
         seconds, a lot next to a tiny net's training).
+      first: arch keys to train before the others (a sub-space that must be complete
+        first, when a build may not finish in one session).
       log: one line per finished architecture.
 
     Returns:
@@ -163,6 +165,8 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
     # enumeration's own order is depth-first, so its prefix would be one corner of it).
     order = sorted(set(range(len(archs))) - done_indices(out))
     random.Random(0).shuffle(order)
+    if first:  # a sub-space's architectures first (stable: the shuffle stays within each part)
+        order.sort(key=lambda i: archs[i].key() not in first)
     for i in order:
         todo.put(i)
     counts = {"trained": 0, "failed": 0}
@@ -220,6 +224,7 @@ def write_table(out: Path) -> Path:
 def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1,
                 epochs: int | None = None, seed: int = 0,
                 runner_factory: RunnerFactory | None = None,
+                first: Path | None = None,
                 log: Callable[[str], None] = print) -> BuildReport:
     """Enumerates a space (or `limit` unique samples of it) and builds its benchmark.
 
@@ -231,6 +236,7 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
       epochs: the epoch budget (default: the space's train.epochs).
       seed: seed of the random samples when the space has more than `limit`.
       runner_factory: the runner (tests give a fake).
+      first: a sub-space file (same data and recipe) whose architectures train first.
       log: progress lines.
 
     Returns:
@@ -248,5 +254,10 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
     log(f"{space.name}: {len(found.archs)} architectures "
         f"({'all of the space' if found.exhaustive else 'unique random samples'}), "
         f"{train.epochs} epochs each")
+    keys: frozenset[str] = frozenset()
+    if first is not None:
+        sub = enumerate_architectures(load_space(first), io.input_shape, io.num_classes)
+        keys = frozenset(a.key() for a in sub.archs)
     return build(out, space, space_file, found.archs, io, space.data, train, workers=workers,
-                 runner_factory=runner_factory, exhaustive=found.exhaustive, log=log)
+                 runner_factory=runner_factory, exhaustive=found.exhaustive, first=keys,
+                 log=log)

@@ -42,6 +42,8 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
     r.add_argument("--trials", default="100", help="trials per study (default 100)")
     r.add_argument("--budget", default=None, help="epochs per study (default: no limit)")
     r.add_argument("--processes", default="2", help="replay processes (default 2)")
+    r.add_argument("--space", default=None, help="replay this sub-space of the table's space "
+                   "(same data and recipe) on the table's rows")
     r.add_argument("--out", default=None, help="directory for replay.csv, curves.csv and "
                    "replay.md (default: TABLE's directory)")
 
@@ -107,7 +109,8 @@ def _replay(args: argparse.Namespace) -> int:
     from resnet_nas.benchmark.replay import Combo, quiet_optuna, replay_all
     from resnet_nas.benchmark.summary import (curves_frame, regret_curves, summarize,
                                               summary_frame, summary_markdown)
-    from resnet_nas.benchmark.table import TableError, read_table
+    from resnet_nas.benchmark.table import TableError, read_table, restrict
+    from resnet_nas.space import load_space, resolve_space_path
 
     samplers = names("--samplers", args.samplers, list(SAMPLERS))
     pruners = names("--pruners", args.pruners, list(PRUNERS))
@@ -118,10 +121,15 @@ def _replay(args: argparse.Namespace) -> int:
     if not Path(args.table).exists():
         raise UsageError("TABLE", args.table, "expected a benchmark directory or its "
                          "benchmark.parquet (no such file)")
+    subspace = load_space(resolve_space_path(args.space)) if args.space else None
     try:
         table = read_table(args.table)
+        if subspace is not None:
+            table, size = restrict(table, subspace)
+            print(f"{subspace.name}: {len(table.entries)} of its {size} architectures are in "
+                  "the table")
     except TableError as e:
-        raise UsageError("TABLE", None, str(e)) from None
+        raise UsageError("--space" if subspace else "TABLE", None, str(e)) from None
     out = Path(args.out) if args.out else Path(table.source).parent
     if out.exists() and not out.is_dir():
         raise UsageError("--out", args.out, "expected a directory (this is a file)")

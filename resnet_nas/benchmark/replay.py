@@ -118,7 +118,7 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
     compute_epochs, compute_seconds = 0, 0.0
     best_key: str | None = None
     # Bounds a sampler that keeps proposing missing or duplicate architectures.
-    max_asks = 50 * trials + 1000
+    max_asks = 10 * trials + 100
     for _ in range(max_asks):
         if len(steps) >= trials or (budget_epochs is not None and compute_epochs >= budget_epochs):
             break

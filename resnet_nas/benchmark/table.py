@@ -154,3 +154,38 @@ def read_table(path: str | Path) -> BenchmarkTable:
     return BenchmarkTable(space=space, input_shape=tuple(meta["input_shape"]),
                           num_classes=int(meta["num_classes"]), entries=entries,
                           source=str(table))
+
+
+def recipe(space: SearchSpace) -> dict:
+    """What decides a trial's result besides its architecture: the data and the training."""
+    from dataclasses import asdict
+
+    data = asdict(space.data)
+    data.pop("cache_dir", None)  # where decoded data is cached, not what it is
+    return {"data": data, "train": space.train.to_dict()}
+
+
+def restrict(table: BenchmarkTable, subspace: SearchSpace) -> tuple[BenchmarkTable, int]:
+    """The table of a sub-space: the entries of the architectures `subspace` can produce.
+
+    A row's result depends on its architecture, data and recipe only, so a space that trains
+    the same way (same data and train sections) can be replayed on a bigger space's table.
+
+    Returns:
+      (the sub-space's table, how many architectures the sub-space has).
+
+    Raises:
+      TableError: another data set or recipe, or no entry of the sub-space in the table.
+    """
+    from resnet_nas.benchmark.enumerate import enumerate_architectures
+
+    if recipe(subspace) != recipe(table.space):
+        raise TableError(f"{subspace.source} trains on other data or with another recipe than "
+                         f"the table's space ({table.space.source}): its rows do not apply")
+    archs = enumerate_architectures(subspace, table.input_shape, table.num_classes).archs
+    entries = {a.key(): table.entries[a.key()] for a in archs if a.key() in table.entries}
+    if not entries:
+        raise TableError(f"{table.source} holds none of the architectures of "
+                         f"{subspace.source}")
+    return BenchmarkTable(subspace, table.input_shape, table.num_classes, entries,
+                          source=table.source), len(archs)

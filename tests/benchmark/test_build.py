@@ -57,3 +57,28 @@ def test_a_benchmark_of_another_space_is_refused(tmp_path, fake_runner):
     (out / "space.yaml").write_text(path.read_text().replace("epochs: 2", "epochs: 5"))
     with pytest.raises(TableError, match="hash"):
         read_table(out)
+
+
+def test_a_sub_space_replays_on_the_bigger_table_and_builds_first(tmp_path, fake_runner):
+    from resnet_nas.benchmark.table import restrict
+    from resnet_nas.space import load_space
+
+    _, path = tiny_space(tmp_path)
+    sub_path = tmp_path / "sub.yaml"
+    sub_path.write_text(path.read_text().replace("unit: [v1_basic, v2_basic]", "unit: v2_basic"))
+    out = tmp_path / "bench"
+    fake_runner.script = {6: "interrupt"}
+    with pytest.raises(KeyboardInterrupt):
+        build_space(path, out, None, first=sub_path, runner_factory=fake_runner,
+                    log=lambda _: None)
+    fake_runner.script = {}
+    assert {job.arch.unit for job in fake_runner.jobs[:6]} == {"v2_basic"}
+    build_space(path, out, None, runner_factory=fake_runner, log=lambda _: None)
+    table, size = restrict(read_table(out), load_space(sub_path))
+    assert size == 6 and len(table.entries) == 6
+    r = replay_study(table, Combo("random", "none"), 0, trials=6)
+    assert {s.arch_key for s in r.steps} == set(table.entries) and r.missing == 0
+    other = tmp_path / "other.yaml"
+    other.write_text(sub_path.read_text().replace("epochs: 2", "epochs: 3"))
+    with pytest.raises(TableError, match="recipe"):
+        restrict(read_table(out), load_space(other))
