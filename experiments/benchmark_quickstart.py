@@ -60,6 +60,7 @@ def ratio_text(summary: pd.DataFrame, pruner: str) -> str:
 def replay(repeats: int, trials: int, processes: int, subspace: bool) -> None:
     from resnet_nas.benchmark.build import write_table
     from resnet_nas.benchmark.fidelity import rank_stability
+    from resnet_nas.benchmark.plot import write_html
     from resnet_nas.benchmark.replay import Combo, quiet_optuna, replay_all
     from resnet_nas.benchmark.summary import (curves_frame, regret_curves, summarize,
                                               summary_frame, summary_markdown)
@@ -87,7 +88,9 @@ def replay(repeats: int, trials: int, processes: int, subspace: bool) -> None:
     summaries = summarize(table, replays)
     summary = summary_frame(summaries)
     summary.to_csv(dest / "replay.csv", index=False)
-    curves_frame(regret_curves(table, replays)).to_csv(dest / "curves.csv", index=False)
+    points = regret_curves(table, replays)
+    curves_frame(points).to_csv(dest / "curves.csv", index=False)
+    write_html(dest / "replay.html", f"Replay: {table.space.name}", points, summaries)
     head = (f"{len(table.entries)} architectures in the table (best score "
             f"{table.best_score:.4f}, top-1% set {len(table.top_keys(0.01))}, top-5% set "
             f"{len(table.top_keys(0.05))}); {repeats} repeats x {len(combos)} combinations x "

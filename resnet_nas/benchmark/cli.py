@@ -44,8 +44,8 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
     r.add_argument("--processes", default="2", help="replay processes (default 2)")
     r.add_argument("--space", default=None, help="replay this sub-space of the table's space "
                    "(same data and recipe) on the table's rows")
-    r.add_argument("--out", default=None, help="directory for replay.csv, curves.csv and "
-                   "replay.md (default: TABLE's directory)")
+    r.add_argument("--out", default=None, help="directory for replay.csv, curves.csv, "
+                   "replay.md and replay.html (default: TABLE's directory)")
 
 
 def positive(flag: str, text: str | None, maximum: int = 1_000_000) -> int | None:
@@ -141,7 +141,11 @@ def _replay(args: argparse.Namespace) -> int:
     summaries = summarize(table, replays)
     out.mkdir(parents=True, exist_ok=True)
     summary_frame(summaries).to_csv(out / "replay.csv", index=False)
-    curves_frame(regret_curves(table, replays)).to_csv(out / "curves.csv", index=False)
+    from resnet_nas.benchmark.plot import write_html
+
+    points = regret_curves(table, replays)
+    write_html(out / "replay.html", f"Replay on {table.source}", points, summaries)
+    curves_frame(points).to_csv(out / "curves.csv", index=False)
     text = summary_markdown(summaries)
     (out / "replay.md").write_text(
         f"{len(table.entries)} architectures, best score {table.best_score:.4f}; "

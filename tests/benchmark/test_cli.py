@@ -29,5 +29,5 @@ def test_replay_writes_its_tables(tmp_path, capsys, fake_runner):
                  "--pruners", "none,hyperband", "--repeats", "2", "--trials", "5",
                  "--processes", "1", "--out", str(tmp_path / "r")]) == 0
     assert {p.name for p in (tmp_path / "r").iterdir()} == {"replay.csv", "curves.csv",
-                                                            "replay.md"}
+                                                            "replay.md", "replay.html"}
     assert "random+hyperband" in capsys.readouterr().out
