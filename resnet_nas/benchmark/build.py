@@ -9,64 +9,30 @@ trains one twice and never collides), the space file as `space.yaml`, `benchmark
 
 from __future__ import annotations
 
-import json
 import queue
 import random
 import shutil
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from resnet_nas import results
+from resnet_nas.benchmark.table import META, SPACE_FILE, TABLE, BenchmarkMeta
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.engines.common import DataInfo, RunnerFactory, SearchContext, TrialFlow
 from resnet_nas.fileio import write_atomic
 from resnet_nas.nets import Architecture
 from resnet_nas.run import Run, file_sha256, now
-from resnet_nas.benchmark.table import META, SPACE_FILE, TABLE
 from resnet_nas.space import SearchSpace
 from resnet_nas.trial_process import Job, JobResult, TrialRunner, TrialRunnerLike
 
 STUDY = "benchmark"
 
 
-@dataclass(frozen=True)
-class BenchmarkMeta:
-    """What a benchmark directory holds (benchmark.json).
-
-    Attributes:
-      space / space_hash: the space's name and result-relevant hash.
-      archs: architectures planned (the enumeration's size).
-      exhaustive: whether they are all the space's architectures (else unique random samples).
-      epochs: epochs each architecture trains for.
-      dataset / data_fingerprint: the data set.
-      input_shape / num_classes: of the data set (to re-sample the space in replay).
-    """
-
-    space: str
-    space_hash: str
-    archs: int
-    exhaustive: bool
-    epochs: int
-    dataset: str
-    data_fingerprint: str
-    input_shape: tuple[int, int, int]
-    num_classes: int
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
-
-    @classmethod
-    def read(cls, path: Path) -> "BenchmarkMeta":
-        data = json.loads(path.read_text())
-        data["input_shape"] = tuple(data["input_shape"])
-        return cls(**data)
-
-
-class TestEvaluatingRunner(TrialRunnerLike):
+class EvaluatingRunner(TrialRunnerLike):
     """A runner that also evaluates every job on the test split (a benchmark row carries the
     architecture's test accuracy) and keeps the last job's, for the record."""
 
@@ -174,7 +140,7 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
     errors: list[BaseException] = []
 
     def factory(*args: Any, **kw: Any) -> TrialRunnerLike:
-        return TestEvaluatingRunner((runner_factory or TrialRunner)(*args, **kw))
+        return EvaluatingRunner((runner_factory or TrialRunner)(*args, **kw))
 
     def work() -> None:
         try:
@@ -187,7 +153,7 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
                         return
                     rec = flow.train(flow.record(i, archs[i], train.epochs), archs[i],
                                      train.epochs)
-                    assert isinstance(runner, TestEvaluatingRunner)
+                    assert isinstance(runner, EvaluatingRunner)
                     rec = flow.finish(replace(rec, test_accuracy=runner.last_test_accuracy))
                     with lock:
                         counts["trained"] += 1

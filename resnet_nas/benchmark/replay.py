@@ -187,10 +187,17 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def _init_worker(table: BenchmarkTable) -> None:
+def _init_worker(table: BenchmarkTable, forked: bool = False) -> None:
     global _TABLE
     _TABLE = table
     quiet_optuna()
+    if forked:
+        import signal
+
+        # A forked worker inherits the CLI's stop handlers (resnet_nas.interrupts), which would
+        # turn the pool's SIGTERM at shutdown into a traceback; Ctrl-C is the parent's to handle.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_task(task: tuple[Combo, int, int, int | None]) -> StudyReplay:
@@ -222,5 +229,5 @@ def replay_all(table: BenchmarkTable, combos: Sequence[Combo], repeats: int, tri
     # fork: the replay is pure Python (no Keras, no threads of a backend), and a forked worker
     # starts in milliseconds with the table already in memory.
     ctx = mp.get_context("fork")
-    with ctx.Pool(processes, initializer=_init_worker, initargs=(table,)) as pool:
+    with ctx.Pool(processes, initializer=_init_worker, initargs=(table, True)) as pool:
         return pool.map(_run_task, tasks, chunksize=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +21,39 @@ from resnet_nas.space import SearchSpace, load_space
 TABLE = "benchmark.parquet"
 META = "benchmark.json"
 SPACE_FILE = "space.yaml"
+
+
+@dataclass(frozen=True)
+class BenchmarkMeta:
+    """What a benchmark directory holds (benchmark.json).
+
+    Attributes:
+      space / space_hash: the space's name and result-relevant hash.
+      archs: architectures planned (the enumeration's size).
+      exhaustive: whether they are all the space's architectures (else unique random samples).
+      epochs: epochs each architecture trains for.
+      dataset / data_fingerprint: the data set.
+      input_shape / num_classes: of the data set (to re-sample the space in replay).
+    """
+
+    space: str
+    space_hash: str
+    archs: int
+    exhaustive: bool
+    epochs: int
+    dataset: str
+    data_fingerprint: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def read(cls, path: Path) -> "BenchmarkMeta":
+        data = json.loads(path.read_text())
+        data["input_shape"] = tuple(data["input_shape"])
+        return cls(**data)
 
 
 class TableError(ValueError):
@@ -139,20 +172,20 @@ def read_table(path: str | Path) -> BenchmarkTable:
                              "the space file and benchmark.json it was built with beside it")
     try:
         df = pd.read_parquet(table)
-        meta = json.loads((directory / META).read_text())
-    except (OSError, ValueError) as e:
+        meta = BenchmarkMeta.read(directory / META)
+    except (OSError, ValueError, TypeError, KeyError) as e:
         raise TableError(f"cannot read benchmark {str(table)!r}: {e}") from None
     space = load_space(directory / SPACE_FILE)
     hashes = set(df["space_hash"].dropna().astype(str))
-    if hashes - {space.hash()} or meta.get("space_hash") != space.hash():
+    if hashes - {space.hash()} or meta.space_hash != space.hash():
         raise TableError(f"{str(table)!r} was built for space hash(es) "
-                         f"{sorted(hashes | {meta.get('space_hash')})}, but its space file "
+                         f"{sorted(hashes | {meta.space_hash})}, but its space file "
                          f"hashes to {space.hash()}")
     entries = entries_from_frame(df)
     if not entries:
         raise TableError(f"{str(table)!r} has no complete architecture to replay")
-    return BenchmarkTable(space=space, input_shape=tuple(meta["input_shape"]),
-                          num_classes=int(meta["num_classes"]), entries=entries,
+    return BenchmarkTable(space=space, input_shape=meta.input_shape,
+                          num_classes=meta.num_classes, entries=entries,
                           source=str(table))
 
 
