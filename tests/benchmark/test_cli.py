@@ -31,3 +31,18 @@ def test_replay_writes_its_tables(tmp_path, capsys, fake_runner):
     assert {p.name for p in (tmp_path / "r").iterdir()} == {"replay.csv", "curves.csv",
                                                             "replay.md", "replay.html"}
     assert "random+hyperband" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_real_tiny_build_and_replay(tmp_path, capsys):
+    """Real training (Keras in trial processes): 3 architectures of the tiny space, 1 epoch."""
+    from tests.benchmark.spaces import tiny_space
+
+    _, path = tiny_space(tmp_path)
+    out = tmp_path / "bench"
+    assert main(["benchmark", "build", str(path), "--out", str(out), "--archs", "3",
+                 "--epochs", "1"]) == 0
+    assert "3 architectures" in capsys.readouterr().out
+    assert main(["benchmark", "replay", str(out), "--samplers", "random", "--pruners", "none",
+                 "--repeats", "2", "--trials", "3", "--processes", "1"]) == 0
+    assert (out / "replay.csv").exists()
