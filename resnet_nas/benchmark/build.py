@@ -190,7 +190,7 @@ def write_table(out: Path) -> Path:
 def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1,
                 epochs: int | None = None, seed: int = 0,
                 runner_factory: RunnerFactory | None = None,
-                first: Path | None = None,
+                first: Path | None = None, data: str | None = None,
                 log: Callable[[str], None] = print) -> BuildReport:
     """Enumerates a space (or `limit` unique samples of it) and builds its benchmark.
 
@@ -203,6 +203,8 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
       seed: seed of the random samples when the space has more than `limit`.
       runner_factory: the runner (tests give a fake).
       first: a sub-space file (same data and recipe) whose architectures train first.
+      data: an image folder or .tar.gz to train on instead of the space's data set (as
+        `search --data`).
       log: progress lines.
 
     Returns:
@@ -214,7 +216,8 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
 
     space = load_space(space_file)
     train = space.train if epochs is None else replace(space.train, epochs=epochs)
-    io = data_info(space.data, train.seed)
+    data_cfg = space.data if data is None else replace(space.data, name="folder", path=data)
+    io = data_info(data_cfg, train.seed)
     found = enumerate_architectures(space, io.input_shape, io.num_classes, limit=limit,
                                     seed=seed)
     log(f"{space.name}: {len(found.archs)} architectures "
@@ -224,6 +227,6 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
     if first is not None:
         sub = enumerate_architectures(load_space(first), io.input_shape, io.num_classes)
         keys = frozenset(a.key() for a in sub.archs)
-    return build(out, space, space_file, found.archs, io, space.data, train, workers=workers,
+    return build(out, space, space_file, found.archs, io, data_cfg, train, workers=workers,
                  runner_factory=runner_factory, exhaustive=found.exhaustive, first=keys,
                  log=log)

@@ -31,6 +31,8 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
                    "architectures (N unique random samples when the space has more)")
     b.add_argument("--workers", default="1", help="trial processes in parallel (default 1)")
     b.add_argument("--epochs", default=None, help="epoch budget (default: the space's)")
+    b.add_argument("--data", default=None, help="an image folder or .tar.gz to train on "
+                   "instead of the space's data set (as search --data)")
     r = sub.add_parser("replay", help="replay samplers and pruners on a benchmark table",
                        description="Run real Optuna studies whose objective reads the table "
                        "(a pruner sees exactly the stored per-epoch values) and report anytime "
@@ -87,11 +89,15 @@ def run_benchmark(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from resnet_nas.benchmark.build import build_space
+    from resnet_nas.run import absolute_path, check_data_path
     from resnet_nas.space import load_space, resolve_space_path
 
     archs = None if args.archs == ALL else positive("--archs", args.archs)
     workers = positive("--workers", args.workers, 64)
     epochs = positive("--epochs", args.epochs, 10_000)
+    data = absolute_path(args.data)
+    if data is not None:
+        check_data_path(data, "--data")
     space_file = resolve_space_path(args.space)
     load_space(space_file)  # a bad space file is one line (ConfigError) before anything else
     out = Path(args.out)
@@ -99,7 +105,7 @@ def _build(args: argparse.Namespace) -> int:
         raise UsageError("--out", args.out, "expected a directory (this is a file)")
     t0 = time.perf_counter()
     report = build_space(space_file, out, archs, workers=workers or 1, epochs=epochs,
-                         log=lambda line: print(line, flush=True))
+                         data=data, log=lambda line: print(line, flush=True))
     print(f"benchmark: {report.rows} architectures in {report.table} ({report.trained} "
           f"trained now, {report.failed} failed) in {time.perf_counter() - t0:.0f} s")
     return 0
