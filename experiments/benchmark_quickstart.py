@@ -6,8 +6,10 @@
     python experiments/benchmark_quickstart.py replay --subspace --trials 40
 
 The space (experiments/spaces/benchmark-quickstart.yaml) has 416 distinct architectures, each
-trained once for 4 epochs. `replay` works on the table as it stands (a partial table's missing
-architectures are failed samples at no cost) and writes, into
+trained once for 4 epochs; the build trains the 104 of the sub-space
+experiments/spaces/benchmark-quickstart-v2b.yaml first. `replay` works on the table as it
+stands (a partial table's missing architectures are failed samples at no cost, but TPE then
+keeps proposing missing ones: use `--subspace` until the build is complete) and writes, into
 experiments/results/benchmark-quickstart/: replay.csv / replay.md (one row per combination),
 curves.csv (mean anytime regret), fidelity.csv (rank stability epoch k vs final) and
 tpe_vs_random.md (the compute ratio to reach the top 1% / 5%).
