@@ -377,6 +377,20 @@ def _cmd_worker(args) -> int:
     return EXIT_CODES.get(summary.interrupted, 0) if summary.interrupted else 0
 
 
+def _add_benchmark(sub) -> None:
+    from resnet_nas.benchmark.cli import add_benchmark_arguments
+
+    p = sub.add_parser("benchmark", help="tabular benchmark of a space: build it, replay "
+                       "samplers and pruners on it")
+    add_benchmark_arguments(p, Parser)
+
+
+def _cmd_benchmark(args) -> int:
+    from resnet_nas.benchmark.cli import run_benchmark
+
+    return run_benchmark(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog=PROG, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -387,12 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_build(sub)
     _add_report(sub)
     _add_worker(sub)
+    _add_benchmark(sub)
     return parser
 
 
 COMMANDS = {"search": _cmd_search, "spaces": _cmd_spaces, "export": _cmd_export,
             "train": _cmd_train, "build": _cmd_build, "report": _cmd_report,
-            "worker": _cmd_worker, "collect": _cmd_collect}
+            "worker": _cmd_worker, "collect": _cmd_collect, "benchmark": _cmd_benchmark}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

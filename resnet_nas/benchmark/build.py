@@ -1,0 +1,232 @@
+"""Building a benchmark: train each architecture of a space once, for the space's full epoch
+budget, through the search's own trial flow (TrialFlow: trial processes, records, rows).
+
+A benchmark directory is a run directory: one row per architecture under `DIR/rows/` (trial
+number = the architecture's index in the enumeration, so a resumed or parallel build never
+trains one twice and never collides), the space file as `space.yaml`, `benchmark.json`
+(BenchmarkMeta) and, derived from the rows, `benchmark.parquet`.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from resnet_nas import results
+from resnet_nas.benchmark.table import META, SPACE_FILE, TABLE, BenchmarkMeta
+from resnet_nas.config import DataConfig, TrainConfig
+from resnet_nas.engines.common import DataInfo, RunnerFactory, SearchContext, TrialFlow
+from resnet_nas.fileio import write_atomic
+from resnet_nas.nets import Architecture
+from resnet_nas.run import Run, file_sha256, now
+from resnet_nas.space import SearchSpace
+from resnet_nas.trial_process import Job, JobResult, TrialRunner, TrialRunnerLike
+
+STUDY = "benchmark"
+
+
+class EvaluatingRunner(TrialRunnerLike):
+    """A runner that also evaluates every job on the test split (a benchmark row carries the
+    architecture's test accuracy) and keeps the last job's, for the record."""
+
+    def __init__(self, inner: TrialRunnerLike):
+        self.inner = inner
+        self.last_test_accuracy: float | None = None
+
+    def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
+            on_step: Callable[[dict[str, Any]], None] | None = None) -> JobResult:
+        outcome = self.inner.run(replace(job, evaluate_test=True), on_epoch, on_step)
+        self.last_test_accuracy = outcome.test_accuracy
+        return outcome
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """How a build ended: rows now in the table, trained by this call, failed among them."""
+
+    rows: int
+    trained: int
+    failed: int
+    table: Path
+
+
+def benchmark_run(space: SearchSpace, space_file: Path, io: DataInfo) -> Run:
+    """The Run that the benchmark's records name (engine 'benchmark', no sampler)."""
+    return Run(run_id=uuid.uuid4().hex[:12], study=STUDY, space=space.name,
+               space_hash=space.hash(), space_sha256=file_sha256(space_file),
+               engine="benchmark", sampler="enumerate", pruner="none",
+               objectives=("val_accuracy",), seed=space.train.seed, trials=0, storage="",
+               created=now(), dataset=io.label, data_fingerprint=io.fingerprint)
+
+
+def prepare_dir(out: Path, space: SearchSpace, space_file: Path, meta: BenchmarkMeta) -> None:
+    """Creates (or checks, on resume) the benchmark directory.
+
+    Raises:
+      ValueError: the directory holds a benchmark of another space, data set or epoch budget.
+    """
+    meta_path = out / META
+    if meta_path.exists():
+        old = BenchmarkMeta.read(meta_path)
+        for what in ("space_hash", "data_fingerprint", "epochs", "archs", "exhaustive"):
+            if getattr(old, what) != getattr(meta, what):
+                raise ValueError(f"{out} holds a benchmark with {what} {getattr(old, what)!r}, "
+                                 f"not {getattr(meta, what)!r}; use another output directory")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(space_file, out / SPACE_FILE)
+    write_atomic(out / META, meta.to_json())
+
+
+def done_indices(out: Path) -> set[int]:
+    """Trial numbers (enumeration indices) that have a row already."""
+    return {int(r["trial"]) for r in results.read_rows(out, STUDY)}
+
+
+def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Architecture],
+          io: DataInfo, data: DataConfig, train: TrainConfig, workers: int = 1,
+          runner_factory: RunnerFactory | None = None, exhaustive: bool = True,
+          max_trials_per_worker: int = 50, first: frozenset[str] = frozenset(),
+          log: Callable[[str], None] = print) -> BuildReport:
+    """Trains every architecture of `archs` that has no row yet, `workers` at a time.
+
+    Args:
+      out: the benchmark directory (created, or resumed).
+      space / space_file: the space and the file it was read from.
+      archs: the architectures, in enumeration order (index = trial number).
+      io: the data set's shape, classes and fingerprint.
+      data / train: the trials' configs (train.epochs is the full budget).
+      workers: trial processes training in parallel.
+      runner_factory: the runner (default TrialRunner; tests give a fake).
+      exhaustive: whether `archs` is the whole space.
+      max_trials_per_worker: recycle a trial process after this many (each start costs
+        seconds, a lot next to a tiny net's training).
+      first: arch keys to train before the others (a sub-space that must be complete
+        first, when a build may not finish in one session).
+      log: one line per finished architecture.
+
+    Returns:
+      The BuildReport; `benchmark.parquet` is rewritten from all rows.
+    """
+    meta = BenchmarkMeta(space=space.name, space_hash=space.hash(), archs=len(archs),
+                         exhaustive=exhaustive, epochs=train.epochs, dataset=io.label,
+                         data_fingerprint=io.fingerprint, input_shape=tuple(io.input_shape),
+                         num_classes=io.num_classes)
+    prepare_dir(out, space, space_file, meta)
+    ctx = SearchContext(run=benchmark_run(space, space_file, io), run_dir=out, space=space,
+                        data=data, train=train, io=io, storage_url="", progress=False,
+                        max_trials_per_worker=max_trials_per_worker)
+    todo: queue.Queue[int] = queue.Queue()
+    # A seeded shuffle: a build stopped part way leaves a uniform sample of the space (the
+    # enumeration's own order is depth-first, so its prefix would be one corner of it).
+    order = sorted(set(range(len(archs))) - done_indices(out))
+    random.Random(0).shuffle(order)
+    if first:  # a sub-space's architectures first (stable: the shuffle stays within each part)
+        order.sort(key=lambda i: archs[i].key() not in first)
+    for i in order:
+        todo.put(i)
+    counts = {"trained": 0, "failed": 0}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def factory(*args: Any, **kw: Any) -> TrialRunnerLike:
+        return EvaluatingRunner((runner_factory or TrialRunner)(*args, **kw))
+
+    def work() -> None:
+        try:
+            with TrialFlow(ctx, factory) as flow:
+                runner = flow.runner
+                while True:
+                    try:
+                        i = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    rec = flow.train(flow.record(i, archs[i], train.epochs), archs[i],
+                                     train.epochs)
+                    assert isinstance(runner, EvaluatingRunner)
+                    rec = flow.finish(replace(rec, test_accuracy=runner.last_test_accuracy))
+                    with lock:
+                        counts["trained"] += 1
+                        counts["failed"] += rec.state == "failed"
+                        log(f"arch {i + 1}/{len(archs)} {rec.state} val "
+                            f"{rec.final_val_accuracy} test {rec.test_accuracy} "
+                            f"{rec.train_seconds or 0:.1f}s")
+        except BaseException as e:  # re-raised in the calling thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, name=f"benchmark-{k}")
+               for k in range(max(1, workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    table = write_table(out)
+    if errors:
+        raise errors[0]
+    return BuildReport(rows=len(done_indices(out)), trained=counts["trained"],
+                       failed=counts["failed"], table=table)
+
+
+def write_table(out: Path) -> Path:
+    """Rewrites benchmark.parquet from the rows (the rows stay the source of truth)."""
+    df = results.to_frame(results.read_rows(out, STUDY))
+    path = out / TABLE
+    tmp = out / f".{TABLE}.tmp"
+    df.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1,
+                epochs: int | None = None, seed: int = 0,
+                runner_factory: RunnerFactory | None = None,
+                first: Path | None = None, data: str | None = None,
+                log: Callable[[str], None] = print) -> BuildReport:
+    """Enumerates a space (or `limit` unique samples of it) and builds its benchmark.
+
+    Args:
+      space_file: the space's YAML file.
+      out: the benchmark directory.
+      limit: at most this many architectures (None: all of them).
+      workers: trial processes in parallel.
+      epochs: the epoch budget (default: the space's train.epochs).
+      seed: seed of the random samples when the space has more than `limit`.
+      runner_factory: the runner (tests give a fake).
+      first: a sub-space file (same data and recipe) whose architectures train first.
+      data: an image folder or .tar.gz to train on instead of the space's data set (as
+        `search --data`).
+      log: progress lines.
+
+    Returns:
+      The BuildReport.
+    """
+    from resnet_nas.benchmark.enumerate import enumerate_architectures
+    from resnet_nas.engines.common import data_info
+    from resnet_nas.space import load_space
+
+    space = load_space(space_file)
+    train = space.train if epochs is None else replace(space.train, epochs=epochs)
+    data_cfg = space.data if data is None else replace(space.data, name="folder", path=data)
+    io = data_info(data_cfg, train.seed)
+    found = enumerate_architectures(space, io.input_shape, io.num_classes, limit=limit,
+                                    seed=seed)
+    log(f"{space.name}: {len(found.archs)} architectures "
+        f"({'all of the space' if found.exhaustive else 'unique random samples'}), "
+        f"{train.epochs} epochs each")
+    keys: frozenset[str] = frozenset()
+    if first is not None:
+        sub = enumerate_architectures(load_space(first), io.input_shape, io.num_classes)
+        keys = frozenset(a.key() for a in sub.archs)
+    return build(out, space, space_file, found.archs, io, data_cfg, train, workers=workers,
+                 runner_factory=runner_factory, exhaustive=found.exhaustive, first=keys,
+                 log=log)

@@ -1,0 +1,162 @@
+"""`python -m resnet_nas benchmark build|replay`: the command line of resnet_nas.benchmark.
+
+Every flag is checked before anything is written: a bad value is one line naming the flag
+(UsageError, exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from resnet_nas.errors import UsageError
+from resnet_nas.space import PRUNERS, SAMPLERS
+
+#: What `--archs` takes besides a number.
+ALL = "all"
+
+
+def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> None:
+    """Adds `build` and `replay` under the `benchmark` subcommand's parser `p`."""
+    sub = p.add_subparsers(dest="benchmark_command", required=True, parser_class=parser_class)
+    b = sub.add_parser("build", help="train every architecture of a space once, into a table",
+                       description="Enumerate the space's distinct architectures (or N unique "
+                       "samples), train each for the space's full epoch budget in the search's "
+                       "trial processes, and write DIR/benchmark.parquet. Resumable: rerun the "
+                       "same command to train what is missing.")
+    b.add_argument("space", help="a shipped space name or a space YAML file")
+    b.add_argument("--out", required=True, help="benchmark directory (created, or resumed)")
+    b.add_argument("--archs", default=ALL, help="'all' (default) or N: at most N "
+                   "architectures (N unique random samples when the space has more)")
+    b.add_argument("--workers", default="1", help="trial processes in parallel (default 1)")
+    b.add_argument("--epochs", default=None, help="epoch budget (default: the space's)")
+    b.add_argument("--data", default=None, help="an image folder or .tar.gz to train on "
+                   "instead of the space's data set (as search --data)")
+    r = sub.add_parser("replay", help="replay samplers and pruners on a benchmark table",
+                       description="Run real Optuna studies whose objective reads the table "
+                       "(a pruner sees exactly the stored per-epoch values) and report anytime "
+                       "regret, compute to the top 1%%/5%% and the final pick's test accuracy.")
+    r.add_argument("table", help="a benchmark directory or its benchmark.parquet")
+    r.add_argument("--samplers", default="tpe,random", help=f"comma-separated, of {SAMPLERS}")
+    r.add_argument("--pruners", default="none,median", help=f"comma-separated, of {PRUNERS}")
+    r.add_argument("--repeats", default="20", help="studies per combination (default 20)")
+    r.add_argument("--trials", default="100", help="trials per study (default 100)")
+    r.add_argument("--budget", default=None, help="epochs per study (default: no limit)")
+    r.add_argument("--processes", default="2", help="replay processes (default 2)")
+    r.add_argument("--space", default=None, help="replay this sub-space of the table's space "
+                   "(same data and recipe) on the table's rows")
+    r.add_argument("--out", default=None, help="directory for replay.csv, curves.csv, "
+                   "replay.md and replay.html (default: TABLE's directory)")
+
+
+def positive(flag: str, text: str | None, maximum: int = 1_000_000) -> int | None:
+    """An integer from 1 to `maximum` given as `flag` (None stays None).
+
+    Raises:
+      UsageError: naming the flag.
+    """
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= maximum:
+        raise UsageError(flag, text, f"expected an integer from 1 to {maximum}")
+    return value
+
+
+def names(flag: str, text: str, allowed: tuple[str, ...] | list[str]) -> list[str]:
+    """A comma-separated list of allowed names, in order, without repeats.
+
+    Raises:
+      UsageError: an empty list or an unknown name (naming the flag).
+    """
+    out = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    bad = [n for n in out if n not in allowed]
+    if not out or bad:
+        raise UsageError(flag, text, f"expected comma-separated names of {list(allowed)}"
+                         + (f" ({bad[0]!r} is none of them)" if bad else ""))
+    return out
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    if args.benchmark_command == "build":
+        return _build(args)
+    return _replay(args)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from resnet_nas.benchmark.build import build_space
+    from resnet_nas.run import absolute_path, check_data_path
+    from resnet_nas.space import load_space, resolve_space_path
+
+    archs = None if args.archs == ALL else positive("--archs", args.archs)
+    workers = positive("--workers", args.workers, 64)
+    epochs = positive("--epochs", args.epochs, 10_000)
+    data = absolute_path(args.data)
+    if data is not None:
+        check_data_path(data, "--data")
+    space_file = resolve_space_path(args.space)
+    load_space(space_file)  # a bad space file is one line (ConfigError) before anything else
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError("--out", args.out, "expected a directory (this is a file)")
+    t0 = time.perf_counter()
+    report = build_space(space_file, out, archs, workers=workers or 1, epochs=epochs,
+                         data=data, log=lambda line: print(line, flush=True))
+    print(f"benchmark: {report.rows} architectures in {report.table} ({report.trained} "
+          f"trained now, {report.failed} failed) in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from resnet_nas.benchmark.replay import Combo, quiet_optuna, replay_all
+    from resnet_nas.benchmark.summary import (curves_frame, regret_curves, summarize,
+                                              summary_frame, summary_markdown)
+    from resnet_nas.benchmark.table import TableError, read_table, restrict
+    from resnet_nas.space import load_space, resolve_space_path
+
+    samplers = names("--samplers", args.samplers, list(SAMPLERS))
+    pruners = names("--pruners", args.pruners, list(PRUNERS))
+    repeats = positive("--repeats", args.repeats, 10_000)
+    trials = positive("--trials", args.trials, 100_000)
+    budget = positive("--budget", args.budget, 10_000_000)
+    processes = positive("--processes", args.processes, 64)
+    if not Path(args.table).exists():
+        raise UsageError("TABLE", args.table, "expected a benchmark directory or its "
+                         "benchmark.parquet (no such file)")
+    subspace = load_space(resolve_space_path(args.space)) if args.space else None
+    try:
+        table = read_table(args.table)
+        if subspace is not None:
+            table, size = restrict(table, subspace)
+            print(f"{subspace.name}: {len(table.entries)} of its {size} architectures are in "
+                  "the table")
+    except TableError as e:
+        raise UsageError("--space" if subspace else "TABLE", None, str(e)) from None
+    out = Path(args.out) if args.out else Path(table.source).parent
+    if out.exists() and not out.is_dir():
+        raise UsageError("--out", args.out, "expected a directory (this is a file)")
+    quiet_optuna()
+    combos = [Combo(s, p) for s in samplers for p in pruners]
+    t0 = time.perf_counter()
+    replays = replay_all(table, combos, repeats or 1, trials or 1, budget, processes or 1)
+    seconds = time.perf_counter() - t0
+    summaries = summarize(table, replays)
+    out.mkdir(parents=True, exist_ok=True)
+    summary_frame(summaries).to_csv(out / "replay.csv", index=False)
+    from resnet_nas.benchmark.plot import write_html
+
+    points = regret_curves(table, replays)
+    write_html(out / "replay.html", f"Replay on {table.source}", points, summaries)
+    curves_frame(points).to_csv(out / "curves.csv", index=False)
+    text = summary_markdown(summaries)
+    (out / "replay.md").write_text(
+        f"{len(table.entries)} architectures, best score {table.best_score:.4f}; "
+        f"{repeats} repeats x {len(combos)} combinations x {trials} trials, replayed in "
+        f"{seconds:.1f} s\n\n{text}\n")
+    print(text)
+    print(f"replayed {len(replays)} studies in {seconds:.1f} s -> {out / 'replay.csv'}")
+    return 0

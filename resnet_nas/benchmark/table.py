@@ -1,0 +1,224 @@
+"""A benchmark table as replay reads it: one Entry per trained architecture, and the space.
+
+Pure Python (pandas, no Keras). The table is `benchmark.parquet` in a benchmark directory, with
+the space file (`space.yaml`) and `benchmark.json` beside it; the space is rebuilt from that
+file and its hash checked against the table's, so a replay samples the very space the table
+was built from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from resnet_nas.space import SearchSpace, load_space
+
+TABLE = "benchmark.parquet"
+META = "benchmark.json"
+SPACE_FILE = "space.yaml"
+
+
+@dataclass(frozen=True)
+class BenchmarkMeta:
+    """What a benchmark directory holds (benchmark.json).
+
+    Attributes:
+      space / space_hash: the space's name and result-relevant hash.
+      archs: architectures planned (the enumeration's size).
+      exhaustive: whether they are all the space's architectures (else unique random samples).
+      epochs: epochs each architecture trains for.
+      dataset / data_fingerprint: the data set.
+      input_shape / num_classes: of the data set (to re-sample the space in replay).
+    """
+
+    space: str
+    space_hash: str
+    archs: int
+    exhaustive: bool
+    epochs: int
+    dataset: str
+    data_fingerprint: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def read(cls, path: Path) -> "BenchmarkMeta":
+        data = json.loads(path.read_text())
+        data["input_shape"] = tuple(data["input_shape"])
+        return cls(**data)
+
+
+class TableError(ValueError):
+    """A benchmark table that cannot be replayed (missing, empty, or of another space)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One trained architecture.
+
+    Attributes:
+      arch_key: canonical key (Architecture.key()).
+      curve: validation accuracy after each epoch.
+      score: what a search's study is told of it: the best validation accuracy of its curve
+        (TrialRecord.objective_values('val_accuracy')).
+      test_accuracy: test-split accuracy after the last epoch (None when not evaluated).
+      seconds: training seconds of the whole curve.
+      params / flops: complexity.
+    """
+
+    arch_key: str
+    curve: tuple[float, ...]
+    test_accuracy: float | None = None
+    seconds: float = 0.0
+    params: int | None = None
+    flops: int | None = None
+
+    @property
+    def score(self) -> float:
+        return max(self.curve)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.curve)
+
+
+@dataclass(frozen=True)
+class BenchmarkTable:
+    """The entries of a benchmark and the space they come from.
+
+    Attributes:
+      space: the search space (to sample architectures through it).
+      input_shape / num_classes: of the data set.
+      entries: arch_key -> Entry (complete trainings only).
+      source: where it was read from.
+    """
+
+    space: SearchSpace
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    entries: Mapping[str, Entry]
+    source: str = "<memory>"
+
+    @property
+    def epochs(self) -> int:
+        return max(e.epochs for e in self.entries.values())
+
+    @property
+    def best_score(self) -> float:
+        return max(e.score for e in self.entries.values())
+
+    @property
+    def worst_score(self) -> float:
+        return min(e.score for e in self.entries.values())
+
+    def top_keys(self, fraction: float) -> frozenset[str]:
+        """The top `fraction` of architectures by score: the ceil(fraction * n) best, plus any
+        tied with the last of them (accuracies on a small validation set tie often)."""
+        scores = sorted((e.score for e in self.entries.values()), reverse=True)
+        n = max(1, math.ceil(fraction * len(scores)))
+        cut = scores[n - 1]
+        return frozenset(k for k, e in self.entries.items() if e.score >= cut)
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _optional_int(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def entries_from_frame(df: pd.DataFrame) -> dict[str, Entry]:
+    """The complete rows of a results-schema frame, one Entry per arch_key (first row wins)."""
+    out: dict[str, Entry] = {}
+    for row in df.itertuples(index=False):
+        if row.state != "complete" or pd.isna(row.arch_key) or pd.isna(row.val_accuracy_curve):
+            continue
+        curve = tuple(float(v) for v in json.loads(row.val_accuracy_curve))
+        if not curve or str(row.arch_key) in out:
+            continue
+        out[str(row.arch_key)] = Entry(
+            arch_key=str(row.arch_key), curve=curve,
+            test_accuracy=_optional_float(row.test_accuracy),
+            seconds=_optional_float(row.train_seconds) or 0.0,
+            params=_optional_int(row.params), flops=_optional_int(row.flops))
+    return out
+
+
+def read_table(path: str | Path) -> BenchmarkTable:
+    """Reads a benchmark (its directory, or its benchmark.parquet).
+
+    Raises:
+      TableError: no such table, no space file beside it, no complete rows, or a space whose
+        hash is not the table's.
+    """
+    path = Path(path)
+    directory = path if path.is_dir() else path.parent
+    table = path / TABLE if path.is_dir() else path
+    if not table.is_file():
+        raise TableError(f"no benchmark table at {str(table)!r} (build one with: python -m "
+                         "resnet_nas benchmark build SPACE --out DIR)")
+    for needed in (SPACE_FILE, META):
+        if not (directory / needed).is_file():
+            raise TableError(f"{str(directory / needed)!r} is missing: a benchmark table needs "
+                             "the space file and benchmark.json it was built with beside it")
+    try:
+        df = pd.read_parquet(table)
+        meta = BenchmarkMeta.read(directory / META)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise TableError(f"cannot read benchmark {str(table)!r}: {e}") from None
+    space = load_space(directory / SPACE_FILE)
+    hashes = set(df["space_hash"].dropna().astype(str))
+    if hashes - {space.hash()} or meta.space_hash != space.hash():
+        raise TableError(f"{str(table)!r} was built for space hash(es) "
+                         f"{sorted(hashes | {meta.space_hash})}, but its space file "
+                         f"hashes to {space.hash()}")
+    entries = entries_from_frame(df)
+    if not entries:
+        raise TableError(f"{str(table)!r} has no complete architecture to replay")
+    return BenchmarkTable(space=space, input_shape=meta.input_shape,
+                          num_classes=meta.num_classes, entries=entries,
+                          source=str(table))
+
+
+def recipe(space: SearchSpace) -> dict:
+    """What decides a trial's result besides its architecture: the data and the training."""
+    from dataclasses import asdict
+
+    data = asdict(space.data)
+    data.pop("cache_dir", None)  # where decoded data is cached, not what it is
+    return {"data": data, "train": space.train.to_dict()}
+
+
+def restrict(table: BenchmarkTable, subspace: SearchSpace) -> tuple[BenchmarkTable, int]:
+    """The table of a sub-space: the entries of the architectures `subspace` can produce.
+
+    A row's result depends on its architecture, data and recipe only, so a space that trains
+    the same way (same data and train sections) can be replayed on a bigger space's table.
+
+    Returns:
+      (the sub-space's table, how many architectures the sub-space has).
+
+    Raises:
+      TableError: another data set or recipe, or no entry of the sub-space in the table.
+    """
+    from resnet_nas.benchmark.enumerate import enumerate_architectures
+
+    if recipe(subspace) != recipe(table.space):
+        raise TableError(f"{subspace.source} trains on other data or with another recipe than "
+                         f"the table's space ({table.space.source}): its rows do not apply")
+    archs = enumerate_architectures(subspace, table.input_shape, table.num_classes).archs
+    entries = {a.key(): table.entries[a.key()] for a in archs if a.key() in table.entries}
+    if not entries:
+        raise TableError(f"{table.source} holds none of the architectures of "
+                         f"{subspace.source}")
+    return BenchmarkTable(subspace, table.input_shape, table.num_classes, entries,
+                          source=table.source), len(archs)

@@ -1,0 +1,65 @@
+import pytest
+
+from resnet_nas.benchmark.replay import Combo, replay_all, replay_study
+from tests.benchmark.spaces import EPOCHS, optimum_key, synthetic_table, tiny_space
+
+
+@pytest.fixture
+def table(tmp_path):
+    return synthetic_table(tiny_space(tmp_path)[0])
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_replay_finds_the_known_optimum(table, sampler):
+    # 12 architectures, 12 counted trials: every one is read once, duplicates are free
+    r = replay_study(table, Combo(sampler, "none"), repeat=0, trials=12)
+    assert len(r.steps) == 12
+    assert r.steps[-1].best_key == optimum_key(table)
+    assert r.steps[-1].regret == pytest.approx(0.0)
+    assert r.steps[-1].pick_test_accuracy == pytest.approx(0.98)
+    assert r.steps[-1].compute_epochs == 12 * EPOCHS
+
+
+def test_regret_is_monotone_and_compute_grows(table):
+    for repeat in range(3):
+        r = replay_study(table, Combo("random", "median"), repeat, trials=12)
+        regrets = [s.regret for s in r.steps]
+        assert all(b <= a + 1e-12 for a, b in zip(regrets, regrets[1:]))
+        computes = [s.compute_epochs for s in r.steps]
+        assert all(b > a for a, b in zip(computes, computes[1:]))
+        assert computes[-1] == sum(s.epochs_read for s in r.steps)
+
+
+def test_pruned_trials_read_only_the_epochs_a_real_trial_runs(table):
+    r = replay_study(table, Combo("random", "successive_halving"), 0, trials=12)
+    pruned = [s for s in r.steps if s.pruned]
+    assert pruned, "successive halving prunes some of 12 trials"
+    assert all(1 <= s.epochs_read < EPOCHS for s in pruned)
+    assert all(s.epochs_read == EPOCHS for s in r.steps if not s.pruned)
+    # a pruned trial is never the pick: its final accuracy was never seen
+    picks = {s.best_key for s in r.steps}
+    assert not picks & {s.arch_key for s in pruned} - {s.arch_key for s in r.steps
+                                                      if not s.pruned}
+
+
+def test_budget_stops_the_study(table):
+    r = replay_study(table, Combo("random", "none"), 0, trials=12, budget_epochs=10)
+    assert r.steps[-1].compute_epochs >= 10 and len(r.steps) == 3
+
+
+def test_missing_architectures_are_free_and_counted(table):
+    from dataclasses import replace
+
+    half = dict(list(table.entries.items())[:6])
+    partial = replace(table, entries=half)
+    r = replay_study(partial, Combo("random", "none"), 0, trials=6)
+    assert r.missing > 0
+    assert {s.arch_key for s in r.steps} <= set(half)
+    assert r.steps[-1].compute_epochs == 6 * EPOCHS
+
+
+def test_parallel_replay_equals_serial(table):
+    combos = [Combo("random", "none"), Combo("tpe", "median")]
+    serial = replay_all(table, combos, repeats=2, trials=6, processes=1)
+    parallel = replay_all(table, combos, repeats=2, trials=6, processes=2)
+    assert serial == parallel
