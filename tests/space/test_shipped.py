@@ -44,7 +44,7 @@ def test_quickstart_settings():
     assert space.data.name == "digits"
     assert (space.train.epochs, space.train.batch_size) == (10, 64)
     assert space.train.weight_decay == 1e-4  # '1e-4' is a float, not YAML 1.1's string
-    assert (space.search.trials, space.search.sampler, space.search.pruner) == (6, "tpe", "median")
+    assert (space.search.trials, space.search.sampler, space.search.pruner) == (6, "tpe", "hyperband")
     trials = random_trials(1)
     for _ in range(20):
         arch = sample_architecture(space, next(trials), input_shape=(8, 8, 1), num_classes=10)
