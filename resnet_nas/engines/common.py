@@ -199,8 +199,9 @@ class TrialFlow:
         for row in results.read_rows(ctx.run_dir, ctx.run.study):
             self._count(TrialRecord.from_row(row), here=False)
         self.runner = ctx.runner(runner_factory)
-        # the trial process imports its backend and loads the data while the engine starts
-        self.runner.warm(ctx.data, ctx.train.seed)
+        if not self.done:  # a run at its target trains nothing: no process to start
+            # the trial process imports its backend and loads the data while the engine starts
+            self.runner.warm(ctx.data, ctx.train.seed)
         self.progress = Progress(ctx.target, min(self.tally.counted, ctx.target), ctx.progress)
 
     def __enter__(self) -> "TrialFlow":

@@ -30,3 +30,20 @@ def test_failures():
     assert trial_state(_outcome(0), 3, False) == ("failed", "no validation accuracy reported")
     state, reason = trial_state(_outcome(2), 3, pruned=False)
     assert state == "failed" and "stopped after epoch 2 of 3" in reason
+
+
+def test_the_trial_process_is_warmed_once_with_the_run_data_and_not_for_a_finished_run(
+        tmp_path, fake_runner):
+    from resnet_nas.engines import SearchOptions, run_search
+    from tests.helpers import tiny_space
+
+    space = tiny_space(tmp_path, trials=2, epochs=1)
+    run_dir = tmp_path / "run"
+    run_search(SearchOptions(space=str(space), run_dir=str(run_dir), progress=False),
+               out=lambda line: None, runner_factory=fake_runner)
+    assert len(fake_runner.warmed) == 1
+    data, seed = fake_runner.warmed[0]
+    assert data == fake_runner.jobs[0].data and seed == fake_runner.jobs[0].train.seed
+    run_search(SearchOptions(space=None, run_dir=str(run_dir), resume=True, progress=False),
+               out=lambda line: None, runner_factory=fake_runner)
+    assert len(fake_runner.warmed) == 1  # at its target: nothing to train, nothing started
