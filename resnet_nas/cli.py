@@ -125,7 +125,7 @@ def _add_search(sub) -> None:
                    help="use only N training examples")
     p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=100,
                    help="recycle the trial process after N trials at most (it is recycled "
-                   "sooner when its memory passes 6 GB or a quarter of the machine's)")
+                   "sooner when its memory passes 6000 MiB or a quarter of the machine's)")
     p.add_argument("--create-only", action="store_true",
                    help="create the study in --storage and exit (for `worker`)")
     p.add_argument("--no-progress", action="store_true", help="plain lines, no progress bars")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -84,4 +85,26 @@ def test_recipe_epochs_batch_scaling_and_overrides():
     assert (cfg.epochs, cfg.learning_rate, cfg.warmup_epochs, cfg.trainer) == (5, 0.05, 1.25,
                                                                                "fit")
     tiny = bench.parse_args(["--tiny"])
-    assert (tiny.epochs, tiny.batch_size, tiny.precision) == (1, 128, "float32")
+    # 3 epochs: a steady state (epochs 2..N) that leaves fit's trace in epoch 1 out
+    assert (tiny.epochs, tiny.batch_size, tiny.precision) == (3, 128, "float32")
+
+
+def test_one_epoch_has_no_steady_state_and_ratios_compare_like_with_like():
+    spec = importlib.util.spec_from_file_location("bench_trainer_ratios", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_trainer_ratios"] = bench
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        sys.modules.pop("bench_trainer_ratios", None)
+    one = bench._summary([{"val_accuracy": 0.5, "seconds": 2.0}], 1.0, 100.0, 3.0, None)
+    assert math.isnan(one["images_per_second"])
+    rows = [{"trainer": "jax", "model": "resnet20", "status": "ok", "images_per_second": 300.0,
+             "first_epoch_seconds": 4.0},
+            {"trainer": "fit-tf", "model": "resnet20", "status": "ok",
+             "images_per_second": 400.0, "first_epoch_seconds": 6.0},
+            {"trainer": "fit", "model": "resnet20", "status": "ok",
+             "images_per_second": float("nan"), "first_epoch_seconds": 8.0}]
+    (r,) = bench.compute_ratios(rows)
+    assert r["jax_over_fit_tf"] == 0.75 and r["jax_over_fit"] is None
+    assert r["first_epoch_fit_over_jax"] == 2.0
