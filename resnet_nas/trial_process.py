@@ -299,6 +299,8 @@ class TrialRunner(TrialRunnerLike):
         self._jobs_done = 0
         self._warm: tuple[DataConfig, int] | None = None
         self.restarts = 0
+        #: exit code of the last process close() stopped (0: it stopped when asked)
+        self.exitcode: int | None = None
 
     # -- process management -----------------------------------------------------------------
     def warm(self, data: DataConfig, seed: int) -> None:
@@ -325,18 +327,29 @@ class TrialRunner(TrialRunnerLike):
         self._jobs_done = 0
 
     def close(self) -> None:
-        """Stops the trial process (gracefully if it is idle, else by force)."""
+        """Stops the trial process: gracefully once it has run a job, else by force.
+
+        A process that has run no job holds nothing to finish, and may still be importing
+        its backend (it was warmed after a recycle that followed the search's last trial): it
+        would read "stop" only after the import, so asking it would cost the join's timeout.
+        `exitcode` then tells how the process ended.
+        """
         if self._proc is None or self._conn is None:
             self._proc = None
             return
-        try:
-            self._conn.send(("stop",))
+        if self._jobs_done == 0:
+            self._proc.kill()
             self._proc.join(timeout=5)
-        except OSError:
-            pass
+        else:
+            try:
+                self._conn.send(("stop",))
+                self._proc.join(timeout=5)
+            except OSError:
+                pass
         if self._proc.is_alive():
             self._proc.kill()
             self._proc.join(timeout=5)
+        self.exitcode = self._proc.exitcode
         self._conn.close()
         self._proc = None
         self._conn = None

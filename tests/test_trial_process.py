@@ -102,6 +102,24 @@ def test_warm_starts_the_process_once_and_jobs_use_it():
         assert [runner.run(_job()).worker_pid for _ in range(2)] == [pid, pid]
 
 
+def test_close_stops_a_process_that_ran_jobs_when_asked():
+    runner = fake_process_runner()
+    assert runner.run(_job()).ok
+    runner.close()
+    assert runner.exitcode == 0 and runner.pid is None
+
+
+def test_close_kills_a_warmed_process_that_ran_no_job_at_once():
+    # e.g. the successor warmed by a recycle after the search's last trial: it may still be
+    # importing its backend and would read "stop" only afterwards
+    runner = fake_process_runner(max_worker_rss_mb=0.5)  # the fake reports 1 MiB: recycles
+    runner.warm(_job().data, 0)
+    assert runner.run(_job()).ok
+    assert runner.pid is not None  # the successor, warming
+    runner.close()
+    assert runner.exitcode == -signal.SIGKILL and runner.pid is None
+
+
 def test_the_default_memory_limit_is_at_most_6000_mib():
     from resnet_nas.trial_process import default_rss_limit_mb
 
