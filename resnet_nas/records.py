@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields, replace
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from resnet_nas import trial_attrs
 from resnet_nas.nets import Architecture, complexity
 from resnet_nas.run import Run, now
 
@@ -187,14 +188,15 @@ def new_record(run: Run, number: int, arch: Architecture | None, epochs: int, se
 def record_from_trial(t: "FrozenTrial", run: Run, state: str, reason: str) -> TrialRecord:
     """A record for a storage trial that left none of its own (its process died, or a stop cut
     it short): what the trial's attributes say, plus the state and reason."""
-    arch = Architecture.from_dict(t.user_attrs["arch"]) if "arch" in t.user_attrs else None
-    rec = new_record(run, t.number, arch, t.user_attrs.get("epochs_planned", 0), run.seed,
-                     t.user_attrs.get("backend"))
-    rec = replace(rec, state=state, reason=reason, worker=t.user_attrs.get("worker"),
+    plan, owner = trial_attrs.plan_of(t.user_attrs), trial_attrs.owner_of(t.user_attrs)
+    arch = Architecture.from_dict(plan.arch) if plan is not None else None
+    rec = new_record(run, t.number, arch, plan.epochs if plan else 0, run.seed,
+                     plan.backend if plan else None)
+    rec = replace(rec, state=state, reason=reason, worker=owner.worker if owner else None,
                   started_at=_iso(t.datetime_start), finished_at=_iso(t.datetime_complete)
                   or now())
-    if "record" in t.user_attrs:  # written just before its process died: keep what it knew
-        old = TrialRecord.from_row(json.loads(t.user_attrs["record"]))
+    if trial_attrs.RECORD in t.user_attrs:  # written just before its process died: keep it
+        old = TrialRecord.from_row(json.loads(t.user_attrs[trial_attrs.RECORD]))
         rec = replace(rec, **{k: getattr(old, k) for k in ("worker", "started_at", "versions",
                                                             "seed", "rejections")
                               if getattr(old, k) is not None})

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import TrialState
 
+from resnet_nas import trial_attrs
 from resnet_nas.interrupts import pause
 
 CLAIM_ATTR = "arch_claim"  # trial user attr: 'won' / 'lost' once its architecture claim is decided
@@ -36,14 +37,14 @@ def claim_architecture(study: optuna.Study, trial: optuna.Trial, key: str,
       it (CLAIM_ATTR 'lost').
     """
     trial.set_user_attr(CLAIM_ATTR, "pending")  # first: a second claim undoes an earlier 'lost'
-    trial.set_user_attr("arch_key", key)
+    trial.set_user_attr(trial_attrs.ARCH_KEY, key)
     deadline = time.monotonic() + timeout
     holder: int | None = None
     while True:
         others = [t for t in study.get_trials(deepcopy=False,
                                               states=(*TRAINED_STATES, TrialState.RUNNING))
-                  if t.number != trial.number and t.user_attrs.get("arch_key") == key
-                  and t.user_attrs.get("duplicate_of") is None
+                  if t.number != trial.number and t.user_attrs.get(trial_attrs.ARCH_KEY) == key
+                  and t.user_attrs.get(trial_attrs.DUPLICATE_OF) is None
                   and t.user_attrs.get(CLAIM_ATTR) != "lost"]
         first = [t for t in others if t.state != TrialState.RUNNING or t.number < trial.number
                  or t.user_attrs.get(CLAIM_ATTR) == "won"]
@@ -68,8 +69,8 @@ def architecture_holders(study: optuna.Study, trial_number: int,
     trained = None
     running = None
     for t in study.get_trials(deepcopy=False, states=(*TRAINED_STATES, TrialState.RUNNING)):
-        if (t.number == trial_number or t.user_attrs.get("arch_key") != key
-                or t.user_attrs.get("duplicate_of") is not None):
+        if (t.number == trial_number or t.user_attrs.get(trial_attrs.ARCH_KEY) != key
+                or t.user_attrs.get(trial_attrs.DUPLICATE_OF) is not None):
             continue
         if t.state != TrialState.RUNNING:
             if trained is None or t.number < trained.number:

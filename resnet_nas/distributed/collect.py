@@ -17,8 +17,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from resnet_nas import results
-from resnet_nas.engines.optuna_engine import ATTR_RECORD, ATTR_REJECTED
+from resnet_nas import results, trial_attrs
 from resnet_nas.engines.optuna_study import STUDY_RUN_META, STUDY_SPACE_YAML
 from resnet_nas.errors import SearchError
 from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial
@@ -95,11 +94,11 @@ def storage_records(study: optuna.Study, run: Run) -> list[TrialRecord]:
             retried_by[n] = t.number
     out = []
     for t in trials:
-        if not t.state.is_finished() or ATTR_REJECTED in t.user_attrs:
+        if not t.state.is_finished() or trial_attrs.REJECTED in t.user_attrs:
             continue
         rec = None
-        if ATTR_RECORD in t.user_attrs:
-            rec = replace(TrialRecord.from_row(json.loads(t.user_attrs[ATTR_RECORD])),
+        if trial_attrs.RECORD in t.user_attrs:
+            rec = replace(TrialRecord.from_row(json.loads(t.user_attrs[trial_attrs.RECORD])),
                           trial=t.number)
             if t.state == TrialState.FAIL and rec.state != "failed":
                 rec = None  # its process died between the record and the tell

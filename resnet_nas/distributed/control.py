@@ -15,11 +15,11 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from resnet_nas import results
+from resnet_nas import results, trial_attrs
 from resnet_nas.distributed.claims import settle_architecture
 from resnet_nas.distributed.stale import StaleHandler, count_finished, recover_stale_trials
 from resnet_nas.engines.common import TrialFlow
-from resnet_nas.engines.optuna_engine import ATTR_RECORD, LoopControl
+from resnet_nas.engines.optuna_engine import LoopControl
 from resnet_nas.interrupts import pause
 from resnet_nas.records import TrialRecord, record_from_trial
 
@@ -97,8 +97,8 @@ class StudyControl(LoopControl):
 
     def _record_of(self, t: FrozenTrial) -> TrialRecord:
         """The record of a trained trial: its storage copy, else a row here."""
-        if ATTR_RECORD in t.user_attrs:
-            return TrialRecord.from_row(json.loads(t.user_attrs[ATTR_RECORD]))
+        if trial_attrs.RECORD in t.user_attrs:
+            return TrialRecord.from_row(json.loads(t.user_attrs[trial_attrs.RECORD]))
         state = "complete" if t.state == TrialState.COMPLETE else "pruned"
         return record_from_trial(t, self.flow.ctx.run, state, "no record")
 

@@ -16,6 +16,8 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
+from resnet_nas import trial_attrs
+
 ON_STALE = ("retry", "fail")
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -71,8 +73,8 @@ def counts_toward_total(t: FrozenTrial, retried: set[int]) -> bool:
     if t.state not in COUNTED_STATES:
         return False
     if t.state == TrialState.FAIL:
-        return "rejected" not in t.user_attrs and t.number not in retried
-    return t.user_attrs.get("duplicate_of") is None
+        return trial_attrs.REJECTED not in t.user_attrs and t.number not in retried
+    return t.user_attrs.get(trial_attrs.DUPLICATE_OF) is None
 
 
 def count_finished(trials: Sequence[FrozenTrial]) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import optuna
 from optuna.trial import TrialState
 
-from resnet_nas import results
+from resnet_nas import results, trial_attrs
 from resnet_nas.engines.common import (LoopResult, RunnerFactory, Sample, SearchContext,
                                        TrialFlow)
 from resnet_nas.engines.optuna_study import create_study, load_study, trial_id
@@ -31,12 +31,6 @@ from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial, this
 from resnet_nas.storage import heartbeat, open_storage, redact
 
 NAME = "optuna"
-#: Trial user attributes (the storage's copy of what a row says).
-ATTR_ARCH_KEY = "arch_key"
-ATTR_DUPLICATE_OF = "duplicate_of"
-ATTR_RECORD = "record"
-ATTR_REJECTED = "rejected"
-ATTR_RUN_ID = "run_id"
 
 
 @dataclass
@@ -53,14 +47,10 @@ class OptunaPruning:
         return self.trial.should_prune()
 
 
-#: Record fields also set as plain user attributes (the record itself is one JSON string).
-DASHBOARD_ATTRS = ("params", "flops", "epochs_run", "train_seconds")
-
-
 def reject(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     """Tells Optuna a sample that is not run (infeasible, taken, surplus): failed + 'rejected'."""
     try:
-        trial.set_user_attr(ATTR_REJECTED, reason)
+        trial.set_user_attr(trial_attrs.REJECTED, reason)
         study.tell(trial, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         pass  # another worker found it stale and failed it already
@@ -69,8 +59,8 @@ def reject(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
 def tell(study: optuna.Study, trial: optuna.Trial, rec: TrialRecord, objectives: tuple[str, ...],
          original_state: TrialState | None = None) -> None:
     """Tells Optuna a finished trial's outcome and keeps its record in the storage."""
-    trial.set_user_attr(ATTR_RECORD, json.dumps(rec.to_row()))
-    for key in DASHBOARD_ATTRS:  # their own attributes: optuna-dashboard sorts and plots them
+    trial.set_user_attr(trial_attrs.RECORD, json.dumps(rec.to_row()))
+    for key in trial_attrs.DASHBOARD:
         value = getattr(rec, key)
         if value is not None:
             trial.set_user_attr(key, value)
@@ -110,7 +100,7 @@ class LoopControl:
         to train; (None, None, reasons) to reject the sample."""
         original = self.flow.original(key, epochs)
         if original is None:
-            trial.set_user_attr(ATTR_ARCH_KEY, key)
+            trial.set_user_attr(trial_attrs.ARCH_KEY, key)
             return None, None, ()
         state = TrialState.PRUNED if original.state == "pruned" else TrialState.COMPLETE
         return original, state, ()
@@ -190,8 +180,8 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
             if surplus:
                 reject(study, trial, surplus)
                 continue
-            trial.set_user_attr("worker", this_process())
-            trial.set_user_attr(ATTR_RUN_ID, ctx.run.run_id)
+            trial.set_user_attr(trial_attrs.OWNER,
+                                trial_attrs.TrialOwner(ctx.run.run_id, this_process()).to_attr())
             sample = current.sample = flow.sample(trial)
             original = original_state = None
             reasons = sample.reasons
@@ -201,16 +191,15 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
                 original, original_state, reasons = control.settle(study, trial, key, epochs)
                 if original is not None:
                     # before arch_key, so that no other worker takes it for a claimant
-                    trial.set_user_attr(ATTR_DUPLICATE_OF, original.trial)
-                    trial.set_user_attr(ATTR_ARCH_KEY, key)
+                    trial.set_user_attr(trial_attrs.DUPLICATE_OF, original.trial)
+                    trial.set_user_attr(trial_attrs.ARCH_KEY, key)
             if reasons:
                 reject(study, trial, "; ".join(reasons))
                 continue
             rec = flow.record(trial.number, sample.arch, epochs)
             try:
-                trial.set_user_attr("arch", sample.arch.to_dict())
-                trial.set_user_attr("epochs_planned", epochs)
-                trial.set_user_attr("backend", ctx.train.backend)
+                trial.set_user_attr(trial_attrs.PLAN, trial_attrs.TrialPlan(
+                    sample.arch.to_dict(), epochs, ctx.train.backend).to_attr())
                 if original is not None:
                     rec = flow.reuse(rec, original)
                 else:
@@ -235,7 +224,8 @@ def fail_orphaned_trials(study: optuna.Study, flow: TrialFlow) -> int:
     interrupted. Trials of other workers sharing the study are left alone."""
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get(ATTR_RUN_ID, flow.ctx.run.run_id) != flow.ctx.run.run_id:
+        owner = trial_attrs.owner_of(t.user_attrs)
+        if owner is not None and owner.run_id != flow.ctx.run.run_id:
             continue
         try:
             study.tell(t.number, state=TrialState.FAIL)

@@ -16,7 +16,7 @@ import pytest
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from resnet_nas import cli, results
+from resnet_nas import cli, results, trial_attrs
 from resnet_nas.distributed.claims import CLAIM_ATTR
 from resnet_nas.distributed.collect import results_from_storage
 from resnet_nas.distributed.fanout import parse_gpus, worker_processes
@@ -181,7 +181,7 @@ def test_gpu_id_reaches_the_trial_process_env(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # End to end: several worker processes, one killed mid-trial.
 def _pid(trial) -> int | None:
-    worker = trial.user_attrs.get("worker", "")
+    worker = getattr(trial_attrs.owner_of(trial.user_attrs), "worker", "")
     return int(worker.rsplit(":", 1)[1]) if ":" in worker else None
 
 

@@ -6,7 +6,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from resnet_nas import results
+from resnet_nas import results, trial_attrs
 from resnet_nas.engines import SearchOptions, run_search
 from resnet_nas.errors import SearchError
 from tests.helpers import tiny_space
@@ -42,6 +42,11 @@ def test_search_records_every_trial(tmp_path, fake_runner):
     for t in finished:
         row = table[table["trial"] == t.number].iloc[0]
         assert t.user_attrs["params"] == row["params"] and t.user_attrs["flops"] == row["flops"]
+        # every attribute is a storage round trip: what is known at once travels as one
+        assert set(t.user_attrs) == {"owner", "plan", "arch_key", "record", "params", "flops"}
+        plan = trial_attrs.plan_of(t.user_attrs)
+        assert plan.arch == json.loads(row["arch"]) and plan.epochs == 2
+        assert trial_attrs.owner_of(t.user_attrs).worker == row["worker"]
     # Each row says which data it was trained on; a CSV names no run directory (it can move).
     assert set(table["dataset"]) == {"synthetic"} and table["data_fingerprint"].notna().all()
     assert (table["wall_seconds"] > 0).all()
