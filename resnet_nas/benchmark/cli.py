@@ -36,7 +36,7 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
     r = sub.add_parser("replay", help="replay samplers and pruners on a benchmark table",
                        description="Run real Optuna studies whose objective reads the table "
                        "(a pruner sees exactly the stored per-epoch values) and report anytime "
-                       "regret, compute to the top 1%%/5%% and the final pick's test accuracy.")
+                       "regret, compute to the top 1% / 5% and the final pick's test accuracy.")
     r.add_argument("table", help="a benchmark directory or its benchmark.parquet")
     r.add_argument("--samplers", default="tpe,random", help=f"comma-separated, of {SAMPLERS}")
     r.add_argument("--pruners", default="none,median", help=f"comma-separated, of {PRUNERS}")
@@ -115,6 +115,7 @@ def _replay(args: argparse.Namespace) -> int:
     from resnet_nas.benchmark.replay import Combo, quiet_optuna, replay_all
     from resnet_nas.benchmark.summary import (curves_frame, regret_curves, summarize,
                                               summary_frame, summary_markdown)
+    from resnet_nas.report.replays import CURVES_CSV, REPLAY_CSV
     from resnet_nas.benchmark.table import TableError, read_table, restrict
     from resnet_nas.space import load_space, resolve_space_path
 
@@ -146,17 +147,17 @@ def _replay(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     summaries = summarize(table, replays)
     out.mkdir(parents=True, exist_ok=True)
-    summary_frame(summaries).to_csv(out / "replay.csv", index=False)
+    summary_frame(summaries).to_csv(out / REPLAY_CSV, index=False)
     from resnet_nas.benchmark.plot import write_html
 
     points = regret_curves(table, replays)
     write_html(out / "replay.html", f"Replay on {table.source}", points, summaries)
-    curves_frame(points).to_csv(out / "curves.csv", index=False)
+    curves_frame(points).to_csv(out / CURVES_CSV, index=False)
     text = summary_markdown(summaries)
     (out / "replay.md").write_text(
         f"{len(table.entries)} architectures, best score {table.best_score:.4f}; "
         f"{repeats} repeats x {len(combos)} combinations x {trials} trials, replayed in "
         f"{seconds:.1f} s\n\n{text}\n")
     print(text)
-    print(f"replayed {len(replays)} studies in {seconds:.1f} s -> {out / 'replay.csv'}")
+    print(f"replayed {len(replays)} studies in {seconds:.1f} s -> {out / REPLAY_CSV}")
     return 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from resnet_nas.report import anytime, edf, fidelity, tables
+from resnet_nas.report import anytime, edf, fidelity, replays, tables
 from resnet_nas.report.frame import COMPARE_BY, UNKNOWN_DATA, ReportError
 
 #: Trial counts at which the anytime summary reports the best-so-far accuracy.
@@ -88,6 +88,8 @@ class Report:
     edf: edf.EDFResult
     sections: list[Section] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: benchmark replays found in the run directories, each with its section `replay_<i>`
+    replays: list[replays.FoundReplay] = field(default_factory=list)
 
     def section(self, key: str) -> Section:
         """The section whose export key is `key`."""
@@ -219,4 +221,14 @@ def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> R
         Section("rank_stability_budget_pairs", "Accuracy pairs across epoch budgets",
                 fidelity.budget_pairs(frame), terminal=False),
     ]
-    return Report(frame=frame, options=opt, edf=edf_res, sections=sections, notes=notes)
+    found, replay_notes = replays.find_replays(sorted(frame["run_dir"].dropna().unique()))
+    notes += replay_notes
+    for i, r in enumerate(found, start=1):
+        sections.append(Section(
+            f"replay_{i}", f"Replayed search on the benchmark in {r.label}", r.summary,
+            "`benchmark replay` on this table: per sampler+pruner, mean over repeats of the "
+            "final regret (the table's best score minus the pick's, 95% interval), the share "
+            "of repeats whose pick reached the table's top 1% / 5% and the epochs it took, and "
+            "the pick's test accuracy", display=replays.replay_display(r.summary)))
+    return Report(frame=frame, options=opt, edf=edf_res, sections=sections, notes=notes,
+                  replays=found)

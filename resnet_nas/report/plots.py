@@ -21,6 +21,7 @@ from resnet_nas.report.build import Report
 from resnet_nas.report.edf import group_labels
 from resnet_nas.report.fidelity import correlation_text
 from resnet_nas.report.frame import COMPARE_BY, complete
+from resnet_nas.report.replays import regret_png
 
 #: Panels per row of a figure with one panel per data set.
 MAX_COLUMNS = 2
@@ -282,8 +283,15 @@ def rank_budgets_figure(report: Report) -> Figure | None:
                   section="rank_stability_budgets")
 
 
+def replay_figures(report: Report) -> list[Figure]:
+    """The anytime-regret figure of each benchmark replay, under its section."""
+    return [Figure(f"replay_{i}", f"anytime regret of the replay in {r.label}",
+                   regret_png(r.curves, r.summary), section=f"replay_{i}")
+            for i, r in enumerate(report.replays, start=1)]
+
+
 def report_figures(report: Report) -> list[Figure]:
     """Every figure that has data to show, in report order."""
     makers = (lambda r: pareto_figure(r, "params"), lambda r: pareto_figure(r, "flops"),
               edf_figure, anytime_figure, rank_epochs_figure, rank_budgets_figure)
-    return [f for f in (m(report) for m in makers) if f is not None]
+    return [f for f in (m(report) for m in makers) if f is not None] + replay_figures(report)
