@@ -81,6 +81,8 @@ class Job:
       data: which data to train it on.
       evaluate_test: also evaluate on the test split (final training of an exported config).
       save_model: path to save the trained model as .keras, or None.
+      data_seed: seeds the train/validation split instead of `train.seed` (None: train.seed);
+        a benchmark trains one architecture with several training seeds on one split.
     """
 
     arch: Architecture
@@ -88,6 +90,7 @@ class Job:
     data: DataConfig
     evaluate_test: bool = False
     save_model: str | None = None
+    data_seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,8 @@ def _run_job(job: Job, on_epoch: Callable[[dict[str, Any]], bool],
     from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
     from resnet_nas.train.runtime import release_memory, seed_all
 
-    data = _dataset(job.data, job.train.seed, datasets)
+    data = _dataset(job.data, job.train.seed if job.data_seed is None else job.data_seed,
+                    datasets)
     # The last job released its memory when it ended (and a failed job's process is
     # replaced): one release per trial, not two.
     seed_all(job.train.seed)

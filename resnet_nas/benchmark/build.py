@@ -1,10 +1,14 @@
 """Building a benchmark: train each architecture of a space once, for the space's full epoch
 budget, through the search's own trial flow (TrialFlow: trial processes, records, rows).
 
-A benchmark directory is a run directory: one row per architecture under `DIR/rows/` (trial
-number = the architecture's index in the enumeration, so a resumed or parallel build never
-trains one twice and never collides), the space file as `space.yaml`, `benchmark.json`
-(BenchmarkMeta) and, derived from the rows, `benchmark.parquet`.
+A benchmark directory is a run directory: one row per architecture and training seed under
+`DIR/rows/` (trial number = seed index x architectures + the architecture's index in the
+enumeration, so a resumed or parallel build never trains one twice and never collides, and a
+one-seed benchmark numbers its rows by architecture), the space file as `space.yaml`,
+`benchmark.json` (BenchmarkMeta) and, derived from the rows, `benchmark.parquet`.
+
+Seed k trains with `train.seed + k` (weights, data order and augmentation) on the split of
+`train.seed`, so the seeds of one architecture differ only by the training's randomness.
 """
 
 from __future__ import annotations
@@ -72,8 +76,11 @@ def benchmark_run(space: SearchSpace, space_file: Path, io: DataInfo) -> Run:
 def prepare_dir(out: Path, space: SearchSpace, space_file: Path, meta: BenchmarkMeta) -> None:
     """Creates (or checks, on resume) the benchmark directory.
 
+    A resumed build may add seeds (the rows of the first ones keep their trial numbers).
+
     Raises:
-      ValueError: the directory holds a benchmark of another space, data set or epoch budget.
+      ValueError: the directory holds a benchmark of another space, data set or epoch budget,
+        or of more seeds than asked for.
     """
     meta_path = out / META
     if meta_path.exists():
@@ -82,6 +89,11 @@ def prepare_dir(out: Path, space: SearchSpace, space_file: Path, meta: Benchmark
             if getattr(old, what) != getattr(meta, what):
                 raise ValueError(f"{out} holds a benchmark with {what} {getattr(old, what)!r}, "
                                  f"not {getattr(meta, what)!r}; use another output directory")
+        if old.seeds > meta.seeds:
+            raise ValueError(f"{out} holds a benchmark of {old.seeds} seeds; resume it with "
+                             f"--seeds {old.seeds} (or more), not {meta.seeds}")
+        if old.seeds < meta.seeds:
+            write_atomic(meta_path, meta.to_json())
         return
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(space_file, out / SPACE_FILE)
@@ -89,7 +101,7 @@ def prepare_dir(out: Path, space: SearchSpace, space_file: Path, meta: Benchmark
 
 
 def done_indices(out: Path) -> set[int]:
-    """Trial numbers (enumeration indices) that have a row already."""
+    """Trial numbers (seed index x architectures + enumeration index) that have a row."""
     return {int(r["trial"]) for r in results.read_rows(out, STUDY)}
 
 
@@ -97,8 +109,9 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
           io: DataInfo, data: DataConfig, train: TrainConfig, workers: int = 1,
           runner_factory: RunnerFactory | None = None, exhaustive: bool = True,
           max_trials_per_worker: int = 50, first: frozenset[str] = frozenset(),
-          log: Callable[[str], None] = print) -> BuildReport:
-    """Trains every architecture of `archs` that has no row yet, `workers` at a time.
+          seeds: int = 1, log: Callable[[str], None] = print) -> BuildReport:
+    """Trains every architecture of `archs` with each of `seeds` training seeds that has no
+    row yet, `workers` at a time: all architectures with the first seed, then the next seed.
 
     Args:
       out: the benchmark directory (created, or resumed).
@@ -113,6 +126,7 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
         seconds, a lot next to a tiny net's training).
       first: arch keys to train before the others (a sub-space that must be complete
         first, when a build may not finish in one session).
+      seeds: training seeds per architecture (seed k is `train.seed + k`).
       log: one line per finished architecture.
 
     Returns:
@@ -121,20 +135,25 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
     meta = BenchmarkMeta(space=space.name, space_hash=space.hash(), archs=len(archs),
                          exhaustive=exhaustive, epochs=train.epochs, dataset=io.label,
                          data_fingerprint=io.fingerprint, input_shape=tuple(io.input_shape),
-                         num_classes=io.num_classes)
+                         num_classes=io.num_classes, seeds=seeds)
     prepare_dir(out, space, space_file, meta)
     ctx = SearchContext(run=benchmark_run(space, space_file, io), run_dir=out, space=space,
                         data=data, train=train, io=io, storage_url="", progress=False,
                         max_trials_per_worker=max_trials_per_worker)
     todo: queue.Queue[int] = queue.Queue()
+    n = len(archs)
+    done = done_indices(out)
     # A seeded shuffle: a build stopped part way leaves a uniform sample of the space (the
     # enumeration's own order is depth-first, so its prefix would be one corner of it).
-    order = sorted(set(range(len(archs))) - done_indices(out))
-    random.Random(0).shuffle(order)
+    shuffled = list(range(n))
+    random.Random(0).shuffle(shuffled)
     if first:  # a sub-space's architectures first (stable: the shuffle stays within each part)
-        order.sort(key=lambda i: archs[i].key() not in first)
-    for i in order:
-        todo.put(i)
+        shuffled.sort(key=lambda i: archs[i].key() not in first)
+    # every architecture once before any is trained again with the next seed
+    for k in range(seeds):
+        for i in shuffled:
+            if k * n + i not in done:
+                todo.put(k * n + i)
     counts = {"trained": 0, "failed": 0}
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -148,17 +167,19 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
                 runner = flow.runner
                 while True:
                     try:
-                        i = todo.get_nowait()
+                        number = todo.get_nowait()
                     except queue.Empty:
                         return
-                    rec = flow.train(flow.record(i, archs[i], train.epochs), archs[i],
-                                     train.epochs)
+                    k, i = divmod(number, n)
+                    rec = flow.train(flow.record(number, archs[i], train.epochs), archs[i],
+                                     train.epochs, seed=train.seed + k)
                     assert isinstance(runner, EvaluatingRunner)
                     rec = flow.finish(replace(rec, test_accuracy=runner.last_test_accuracy))
                     with lock:
                         counts["trained"] += 1
                         counts["failed"] += rec.state == "failed"
-                        log(f"arch {i + 1}/{len(archs)} {rec.state} val "
+                        log(f"arch {i + 1}/{n}{f' seed {k + 1}/{seeds}' if seeds > 1 else ''}"
+                            f" {rec.state} val "
                             f"{rec.final_val_accuracy} test {rec.test_accuracy} "
                             f"{rec.train_seconds or 0:.1f}s")
         except BaseException as e:  # re-raised in the calling thread
@@ -190,7 +211,7 @@ def write_table(out: Path) -> Path:
 def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1,
                 epochs: int | None = None, seed: int = 0,
                 runner_factory: RunnerFactory | None = None,
-                first: Path | None = None, data: str | None = None,
+                first: Path | None = None, data: str | None = None, seeds: int = 1,
                 log: Callable[[str], None] = print) -> BuildReport:
     """Enumerates a space (or `limit` unique samples of it) and builds its benchmark.
 
@@ -205,6 +226,7 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
       first: a sub-space file (same data and recipe) whose architectures train first.
       data: an image folder or .tar.gz to train on instead of the space's data set (as
         `search --data`).
+      seeds: training seeds per architecture.
       log: progress lines.
 
     Returns:
@@ -222,11 +244,11 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
                                     seed=seed)
     log(f"{space.name}: {len(found.archs)} architectures "
         f"({'all of the space' if found.exhaustive else 'unique random samples'}), "
-        f"{train.epochs} epochs each")
+        f"{train.epochs} epochs each" + (f", {seeds} seeds" if seeds > 1 else ""))
     keys: frozenset[str] = frozenset()
     if first is not None:
         sub = enumerate_architectures(load_space(first), io.input_shape, io.num_classes)
         keys = frozenset(a.key() for a in sub.archs)
     return build(out, space, space_file, found.archs, io, data_cfg, train, workers=workers,
                  runner_factory=runner_factory, exhaustive=found.exhaustive, first=keys,
-                 log=log)
+                 seeds=seeds, log=log)

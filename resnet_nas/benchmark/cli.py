@@ -29,6 +29,8 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
     b.add_argument("--out", required=True, help="benchmark directory (created, or resumed)")
     b.add_argument("--archs", default=ALL, help="'all' (default) or N: at most N "
                    "architectures (N unique random samples when the space has more)")
+    b.add_argument("--seeds", default="1", help="training seeds per architecture (default 1; "
+                   "replay then shows each study one seed's training of each architecture)")
     b.add_argument("--workers", default="1", help="trial processes in parallel (default 1)")
     b.add_argument("--epochs", default=None, help="epoch budget (default: the space's)")
     b.add_argument("--data", default=None, help="an image folder or .tar.gz to train on "
@@ -93,6 +95,7 @@ def _build(args: argparse.Namespace) -> int:
     from resnet_nas.space import load_space, resolve_space_path
 
     archs = None if args.archs == ALL else positive("--archs", args.archs)
+    seeds = positive("--seeds", args.seeds, 100)
     workers = positive("--workers", args.workers, 64)
     epochs = positive("--epochs", args.epochs, 10_000)
     data = absolute_path(args.data)
@@ -105,8 +108,8 @@ def _build(args: argparse.Namespace) -> int:
         raise UsageError("--out", args.out, "expected a directory (this is a file)")
     t0 = time.perf_counter()
     report = build_space(space_file, out, archs, workers=workers or 1, epochs=epochs,
-                         data=data, log=lambda line: print(line, flush=True))
-    print(f"benchmark: {report.rows} architectures in {report.table} ({report.trained} "
+                         data=data, seeds=seeds or 1, log=lambda line: print(line, flush=True))
+    print(f"benchmark: {report.rows} rows in {report.table} ({report.trained} "
           f"trained now, {report.failed} failed) in {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -50,3 +50,37 @@ def rank_stability(table: BenchmarkTable) -> list[FidelityRank]:
         out.append(FidelityRank(k, final_epoch, int(c["n"]), float(c["spearman"]),
                                 float(c["kendall"]), len(best & top)))
     return out
+
+
+@dataclass(frozen=True)
+class SeedNoise:
+    """How much an architecture's result depends on its training seed (tables of 2+ seeds).
+
+    Attributes:
+      seeds: seeds compared (pairs of seed runs, by position).
+      n: architectures with that many seeds.
+      spearman / kendall: rank correlation of the final accuracy between two seeds, the mean
+        over the pairs: the ceiling of any ranking one training per architecture can give.
+      final_std: the mean over architectures of the standard deviation of the final accuracy
+        over their seeds.
+    """
+
+    seeds: int
+    n: int
+    spearman: float
+    kendall: float
+    final_std: float
+
+
+def seed_noise(table: BenchmarkTable) -> SeedNoise | None:
+    """The SeedNoise of a table (None when no architecture has two seeds)."""
+    seeds = max((len(e.runs) for e in table.entries.values()), default=0)
+    if seeds < 2:
+        return None
+    finals = np.array([[r.curve[-1] for r in e.runs] for e in table.entries.values()
+                       if len(e.runs) == seeds])
+    pairs = [rank_correlation(finals[:, a], finals[:, b])
+             for a in range(seeds) for b in range(a + 1, seeds)]
+    return SeedNoise(seeds, len(finals), float(np.mean([p["spearman"] for p in pairs])),
+                     float(np.mean([p["kendall"] for p in pairs])),
+                     float(np.mean(finals.std(axis=1))))

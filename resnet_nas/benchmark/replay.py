@@ -15,7 +15,11 @@ the Optuna engine drives a search (ask, sample through the space, tell):
   result at no cost and does not count it, and so does the replay (too many in a row end
   the study, like `search.max_duplicates`);
 - an infeasible sample, or one missing from a partial table, is told failed and costs nothing
-  (counted as `missing`).
+  (counted as `missing`);
+- on a table of several seeds, a study sees one seed's training of each architecture
+  (`Entry.run(repeat)`): the pruner and the pick work on that noisy curve, as a search's do,
+  while regret and the pick's test accuracy are the pick's mean over seeds (its expected
+  quality, not its lucky draw).
 
 Compute is counted in epochs read and in seconds (the entry's train seconds, pro rata for a
 pruned trial).
@@ -57,7 +61,7 @@ class Step:
       compute_epochs / compute_seconds: cumulative cost so far.
       best_key: the pick so far: the complete trial with the highest score (None before the
         first complete one).
-      best_score: its score.
+      best_score: its score (on a table of several seeds, the mean over them).
       regret: table best score - best_score (the table's best - worst before any pick).
       pick_test_accuracy: the pick's test accuracy.
       pruned: this trial was pruned.
@@ -108,7 +112,11 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
       The StudyReplay.
     """
     epochs = table.epochs
-    study = optuna.create_study(direction="maximize", sampler=make_sampler(combo.sampler, repeat),
+    # A fixed name: Hyperband assigns trials to brackets by hashing the study's name with the
+    # trial number, and an in-memory study's default name is random, so a replay would not be
+    # reproducible.
+    study = optuna.create_study(study_name=f"replay-{combo.label}-{repeat}",
+                                direction="maximize", sampler=make_sampler(combo.sampler, repeat),
                                 pruner=make_pruner(combo.pruner, epochs, False))
     space = table.space
     best = table.best_score
@@ -117,6 +125,7 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
     missing = duplicates = in_a_row = 0
     compute_epochs, compute_seconds = 0, 0.0
     best_key: str | None = None
+    observed = 0.0  # the pick's score as this study saw it (its seed's curve)
     # Bounds a sampler that keeps proposing missing or duplicate architectures.
     max_asks = 10 * trials + 100
     for _ in range(max_asks):
@@ -140,28 +149,29 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
             in_a_row += 1
             state = seen[entry.arch_key]
             if state == TrialState.COMPLETE:
-                study.tell(trial, entry.score)
+                study.tell(trial, entry.run(repeat).score)
             else:
                 study.tell(trial, state=state)
             continue
         in_a_row = 0
+        run = entry.run(repeat)
         read, pruned = 0, False
-        for e, value in enumerate(entry.curve, start=1):
+        for e, value in enumerate(run.curve, start=1):
             read = e
             trial.report(value, e)
-            if e < entry.epochs and trial.should_prune():
+            if e < len(run.curve) and trial.should_prune():
                 pruned = True
                 break
         if pruned:
             study.tell(trial, state=TrialState.PRUNED)
             seen[entry.arch_key] = TrialState.PRUNED
         else:
-            study.tell(trial, entry.score)
+            study.tell(trial, run.score)
             seen[entry.arch_key] = TrialState.COMPLETE
-            if best_key is None or entry.score > table.entries[best_key].score:
-                best_key = entry.arch_key
+            if best_key is None or run.score > observed:
+                best_key, observed = entry.arch_key, run.score
         compute_epochs += read
-        compute_seconds += entry.seconds * read / entry.epochs
+        compute_seconds += run.seconds * read / len(run.curve)
         pick = table.entries[best_key] if best_key is not None else None
         steps.append(Step(
             trial=len(steps) + 1, arch_key=entry.arch_key, epochs_read=read,

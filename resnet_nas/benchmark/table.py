@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class BenchmarkMeta:
       epochs: epochs each architecture trains for.
       dataset / data_fingerprint: the data set.
       input_shape / num_classes: of the data set (to re-sample the space in replay).
+      seeds: training seeds per architecture (1 in a benchmark.json written before seeds).
     """
 
     space: str
@@ -45,6 +47,7 @@ class BenchmarkMeta:
     data_fingerprint: str
     input_shape: tuple[int, int, int]
     num_classes: int
+    seeds: int = 1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -61,17 +64,41 @@ class TableError(ValueError):
 
 
 @dataclass(frozen=True)
+class SeedRun:
+    """One training of an architecture with one seed.
+
+    Attributes:
+      seed: the training seed.
+      curve: validation accuracy after each epoch.
+      test_accuracy: test-split accuracy after the last epoch (None when not evaluated).
+      seconds: training seconds of the whole curve.
+    """
+
+    seed: int
+    curve: tuple[float, ...]
+    test_accuracy: float | None = None
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return max(self.curve)
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One trained architecture.
+    """One trained architecture: the mean over its seeds, and each seed's training.
 
     Attributes:
       arch_key: canonical key (Architecture.key()).
-      curve: validation accuracy after each epoch.
+      curve: validation accuracy after each epoch (the mean over the seeds).
       score: what a search's study is told of it: the best validation accuracy of its curve
-        (TrialRecord.objective_values('val_accuracy')).
+        (TrialRecord.objective_values('val_accuracy')); over seeds, of the mean curve, i.e.
+        the architecture's expected quality, which regret is measured in.
       test_accuracy: test-split accuracy after the last epoch (None when not evaluated).
       seconds: training seconds of the whole curve.
       params / flops: complexity.
+      runs: one SeedRun per seed when the table has more than one ((): a one-seed table,
+        whose only run is the entry itself).
     """
 
     arch_key: str
@@ -80,6 +107,7 @@ class Entry:
     seconds: float = 0.0
     params: int | None = None
     flops: int | None = None
+    runs: tuple[SeedRun, ...] = ()
 
     @property
     def score(self) -> float:
@@ -88,6 +116,15 @@ class Entry:
     @property
     def epochs(self) -> int:
         return len(self.curve)
+
+    def run(self, repeat: int) -> SeedRun:
+        """The training a replayed study of repeat `repeat` sees: one seed per architecture
+        and repeat, as a real search trains each architecture once; different repeats see
+        different seeds of one architecture, and architectures of one repeat different ones."""
+        if len(self.runs) <= 1:
+            return self.runs[0] if self.runs else SeedRun(0, self.curve, self.test_accuracy,
+                                                           self.seconds)
+        return self.runs[(repeat + zlib.crc32(self.arch_key.encode())) % len(self.runs)]
 
 
 @dataclass(frozen=True)
@@ -136,20 +173,41 @@ def _optional_int(value: object) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
 def entries_from_frame(df: pd.DataFrame) -> dict[str, Entry]:
-    """The complete rows of a results-schema frame, one Entry per arch_key (first row wins)."""
-    out: dict[str, Entry] = {}
+    """The complete rows of a results-schema frame, one Entry per arch_key.
+
+    One row per (arch_key, seed) is used (the first); an architecture trained with several
+    seeds gets their mean curve, test accuracy and seconds, and its SeedRuns in seed order.
+    Runs with a shorter curve than the architecture's longest are left out of the mean.
+    """
+    runs: dict[str, dict[int, SeedRun]] = {}
+    complexity: dict[str, tuple[int | None, int | None]] = {}
     for row in df.itertuples(index=False):
         if row.state != "complete" or pd.isna(row.arch_key) or pd.isna(row.val_accuracy_curve):
             continue
         curve = tuple(float(v) for v in json.loads(row.val_accuracy_curve))
-        if not curve or str(row.arch_key) in out:
+        key, seed = str(row.arch_key), _optional_int(row.seed) or 0
+        if not curve or seed in runs.get(key, {}):
             continue
-        out[str(row.arch_key)] = Entry(
-            arch_key=str(row.arch_key), curve=curve,
-            test_accuracy=_optional_float(row.test_accuracy),
-            seconds=_optional_float(row.train_seconds) or 0.0,
-            params=_optional_int(row.params), flops=_optional_int(row.flops))
+        runs.setdefault(key, {})[seed] = SeedRun(
+            seed, curve, _optional_float(row.test_accuracy),
+            _optional_float(row.train_seconds) or 0.0)
+        complexity.setdefault(key, (_optional_int(row.params), _optional_int(row.flops)))
+    out: dict[str, Entry] = {}
+    for key, by_seed in runs.items():
+        longest = max(len(r.curve) for r in by_seed.values())
+        full = [by_seed[s] for s in sorted(by_seed) if len(by_seed[s].curve) == longest]
+        curve = tuple(sum(c) / len(full) for c in zip(*(r.curve for r in full)))
+        out[key] = Entry(arch_key=key, curve=curve,
+                         test_accuracy=_mean([r.test_accuracy for r in full]),
+                         seconds=_mean([r.seconds for r in full]) or 0.0,
+                         params=complexity[key][0], flops=complexity[key][1],
+                         runs=tuple(full) if len(full) > 1 else ())
     return out
 
 

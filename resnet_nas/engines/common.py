@@ -276,15 +276,20 @@ class TrialFlow:
                            + (f" [{note}]" if note else ""))
 
     def train(self, rec: TrialRecord, arch: Architecture, epochs: int,
-              pruning: Pruning | None = None, note: str = "") -> TrialRecord:
+              pruning: Pruning | None = None, note: str = "",
+              seed: int | None = None) -> TrialRecord:
         """Trains `arch` for `epochs` epochs in the trial process; the record with its result.
 
         The pruner sees every epoch's validation accuracy but is asked whether to stop only
-        before the last epoch: a trial that ran all its epochs is complete.
+        before the last epoch: a trial that ran all its epochs is complete. `seed` (default:
+        the run's) seeds the weights and the data order; the split stays the run's.
         """
         train = self.ctx.train if epochs == self.ctx.train.epochs else replace(self.ctx.train,
                                                                               epochs=epochs)
-        job = Job(arch=arch, train=train, data=self.ctx.data)
+        if seed is not None:
+            train = replace(train, seed=seed)
+            rec = replace(rec, seed=seed)
+        job = Job(arch=arch, train=train, data=self.ctx.data, data_seed=self.ctx.train.seed)
         stopped = [False]
 
         def on_epoch(metrics: dict[str, Any]) -> bool:

@@ -82,3 +82,38 @@ def test_a_sub_space_replays_on_the_bigger_table_and_builds_first(tmp_path, fake
     other.write_text(sub_path.read_text().replace("epochs: 2", "epochs: 3"))
     with pytest.raises(TableError, match="recipe"):
         restrict(read_table(out), load_space(other))
+
+
+def test_seeds_train_every_architecture_once_per_seed_on_one_split(tmp_path, fake_runner):
+    _, path = tiny_space(tmp_path)
+    out = tmp_path / "bench"
+    report = build_space(path, out, None, seeds=2, runner_factory=fake_runner,
+                         log=lambda _: None)
+    assert report.rows == 24 and report.trained == 24
+    jobs = fake_runner.jobs
+    # all architectures with the first seed before any with the second
+    assert [j.train.seed for j in jobs] == [0] * 12 + [1] * 12
+    assert {j.data_seed for j in jobs} == {0}  # the split is the space's, for every seed
+    assert [j.arch.key() for j in jobs[:12]] == [j.arch.key() for j in jobs[12:]]
+    df = pd.read_parquet(out / "benchmark.parquet")
+    assert sorted(df["trial"]) == list(range(24))
+    assert {k: sorted(g) for k, g in df.groupby("arch_key")["seed"]} == {
+        k: [0, 1] for k in df["arch_key"]}
+    table = read_table(out)
+    assert len(table.entries) == 12
+    assert all([r.seed for r in e.runs] == [0, 1] for e in table.entries.values())
+    assert json.loads((out / "benchmark.json").read_text())["seeds"] == 2
+
+
+def test_a_build_resumes_with_more_seeds_and_refuses_fewer(tmp_path, fake_runner):
+    _, path = tiny_space(tmp_path)
+    out = tmp_path / "bench"
+    build_space(path, out, None, runner_factory=fake_runner, log=lambda _: None)
+    before = {p.name: p.read_text() for p in (out / "rows").glob("*.json")}
+    more = build_space(path, out, None, seeds=2, runner_factory=fake_runner,
+                       log=lambda _: None)
+    assert more.trained == 12 and more.rows == 24
+    assert all((out / "rows" / name).read_text() == text for name, text in before.items())
+    assert {j.train.seed for j in fake_runner.jobs[12:]} == {1}
+    with pytest.raises(ValueError, match="--seeds 2"):
+        build_space(path, out, None, seeds=1, runner_factory=fake_runner, log=lambda _: None)

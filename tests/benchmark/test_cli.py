@@ -10,6 +10,7 @@ from resnet_nas.cli import main
     (["replay", "T"], "TABLE"),
     (["build", "quickstart", "--out", "OUT", "--archs", "0"], "--archs"),
     (["build", "quickstart", "--out", "OUT", "--workers", "x"], "--workers"),
+    (["build", "quickstart", "--out", "OUT", "--seeds", "0"], "--seeds"),
     (["build", "quickstart", "--out", "OUT", "--data", "T"], "--data"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, argv, flag):

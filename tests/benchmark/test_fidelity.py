@@ -20,3 +20,20 @@ def test_reversed_early_ranking_correlates_negatively(tmp_path):
     entries = {k: Entry(k, (1.0 - e.curve[-1],) + e.curve[1:]) for k, e in table.entries.items()}
     (first, *_) = rank_stability(replace(table, entries=entries))
     assert first.spearman == pytest.approx(-1.0) and first.kendall == pytest.approx(-1.0)
+
+
+def test_seed_noise_compares_the_seeds_final_accuracies(tmp_path):
+    from resnet_nas.benchmark.fidelity import seed_noise
+    from resnet_nas.benchmark.table import SeedRun
+
+    table = synthetic_table(tiny_space(tmp_path)[0])
+    assert seed_noise(table) is None  # one seed
+    same = {k: replace(e, runs=(SeedRun(0, e.curve), SeedRun(1, e.curve)))
+            for k, e in table.entries.items()}
+    noise = seed_noise(replace(table, entries=same))
+    assert (noise.seeds, noise.n) == (2, 12) and noise.spearman == pytest.approx(1.0)
+    assert noise.final_std == pytest.approx(0.0)
+    flipped = {k: replace(e, runs=(SeedRun(0, e.curve), SeedRun(1, (1.0 - e.curve[-1],))))
+               for k, e in table.entries.items()}
+    noise = seed_noise(replace(table, entries=flipped))
+    assert noise.spearman == pytest.approx(-1.0) and noise.final_std > 0

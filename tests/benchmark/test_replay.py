@@ -63,3 +63,35 @@ def test_parallel_replay_equals_serial(table):
     serial = replay_all(table, combos, repeats=2, trials=6, processes=1)
     parallel = replay_all(table, combos, repeats=2, trials=6, processes=2)
     assert serial == parallel
+
+
+def test_on_several_seeds_a_study_picks_by_what_it_saw_and_regret_uses_the_mean(table):
+    from dataclasses import replace
+
+    from resnet_nas.benchmark.table import SeedRun
+
+    # each architecture's two seeds straddle its mean by an amount that does not follow it,
+    # so the best seen curve is not always the best mean
+    noisy = {}
+    for i, (k, e) in enumerate(table.entries.items()):
+        d = 0.2 * ((i * 7) % 5) / 4
+        runs = (SeedRun(0, tuple(v - d for v in e.curve), e.test_accuracy, e.seconds),
+                SeedRun(1, tuple(v + d for v in e.curve), e.test_accuracy, e.seconds))
+        noisy[k] = replace(e, runs=runs)
+    seeded = replace(table, entries=noisy)
+    picks = set()
+    for repeat in range(4):
+        r = replay_study(seeded, Combo("random", "none"), repeat, trials=12)
+        last = r.steps[-1]
+        seen = max(seeded.entries.values(), key=lambda e: e.run(repeat).score)
+        assert last.best_key == seen.arch_key
+        assert last.best_score == pytest.approx(seen.score)
+        assert last.regret == pytest.approx(seeded.best_score - seen.score)
+        picks.add(last.best_key)
+    assert picks != {optimum_key(seeded)}, "seed noise changes some repeat's pick"
+
+
+def test_a_replay_with_hyperband_is_reproducible(table):
+    # Hyperband's brackets hash the study name: a random default name would change them
+    runs = [replay_study(table, Combo("random", "hyperband"), 1, trials=12) for _ in range(2)]
+    assert runs[0] == runs[1]
