@@ -83,6 +83,18 @@ def names(flag: str, text: str, allowed: tuple[str, ...] | list[str]) -> list[st
     return out
 
 
+def seed_noise_text(table) -> str:
+    """One line on how much the table's results depend on the training seed ('' for one seed)."""
+    from resnet_nas.benchmark.fidelity import seed_noise
+
+    noise = seed_noise(table)
+    if noise is None:
+        return ""
+    return (f"{noise.seeds} seeds per architecture ({noise.n} architectures): final accuracy "
+            f"of two seeds, Spearman {noise.spearman:.3f}, Kendall tau {noise.kendall:.3f}; "
+            f"std over seeds {noise.final_std:.4f} (mean over architectures)")
+
+
 def run_benchmark(args: argparse.Namespace) -> int:
     if args.benchmark_command == "build":
         return _build(args)
@@ -157,10 +169,13 @@ def _replay(args: argparse.Namespace) -> int:
     write_html(out / "replay.html", f"Replay on {table.source}", points, summaries)
     curves_frame(points).to_csv(out / CURVES_CSV, index=False)
     text = summary_markdown(summaries)
+    noise = seed_noise_text(table)
     (out / "replay.md").write_text(
         f"{len(table.entries)} architectures, best score {table.best_score:.4f}; "
         f"{repeats} repeats x {len(combos)} combinations x {trials} trials, replayed in "
-        f"{seconds:.1f} s\n\n{text}\n")
+        f"{seconds:.1f} s\n\n{noise + chr(10) * 2 if noise else ''}{text}\n")
+    if noise:
+        print(noise)
     print(text)
     print(f"replayed {len(replays)} studies in {seconds:.1f} s -> {out / REPLAY_CSV}")
     return 0

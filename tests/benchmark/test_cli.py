@@ -48,3 +48,21 @@ def test_a_real_tiny_build_and_replay(tmp_path, capsys):
     assert main(["benchmark", "replay", str(out), "--samplers", "random", "--pruners", "none",
                  "--repeats", "2", "--trials", "3", "--processes", "1"]) == 0
     assert (out / "replay.csv").exists()
+
+
+def test_a_build_of_two_seeds_replays_and_says_how_the_seeds_agree(tmp_path, capsys, monkeypatch,
+                                                                    fake_runner):
+    from resnet_nas.benchmark import build
+    from tests.benchmark.spaces import tiny_space
+
+    monkeypatch.setattr(build, "TrialRunner", fake_runner)
+    _, path = tiny_space(tmp_path)
+    out = tmp_path / "bench"
+    assert main(["benchmark", "build", str(path), "--out", str(out), "--seeds", "2"]) == 0
+    assert "24 rows" in capsys.readouterr().out
+    assert main(["benchmark", "replay", str(out), "--samplers", "random", "--pruners", "none",
+                 "--repeats", "2", "--trials", "4", "--processes", "1"]) == 0
+    printed = capsys.readouterr().out
+    # the fake trains every seed alike: the two seeds agree perfectly
+    assert "2 seeds per architecture (12 architectures)" in printed and "Spearman 1.000" in printed
+    assert "Spearman 1.000" in (out / "replay.md").read_text()
