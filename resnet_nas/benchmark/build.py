@@ -13,7 +13,6 @@ Seed k trains with `train.seed + k` (weights, data order and augmentation) on th
 
 from __future__ import annotations
 
-import queue
 import random
 import shutil
 import threading
@@ -24,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas import results
+from resnet_nas.benchmark.jobs import LocalJobs, StorageJobs, open_build_study, sync_rows
 from resnet_nas.benchmark.table import META, SPACE_FILE, TABLE, BenchmarkMeta
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.engines.common import DataInfo, RunnerFactory, SearchContext, TrialFlow
 from resnet_nas.fileio import write_atomic
+from resnet_nas.lock import RunLock
 from resnet_nas.nets import Architecture
 from resnet_nas.run import Run, file_sha256, now
 from resnet_nas.space import SearchSpace
+from resnet_nas.storage import redact
 from resnet_nas.trial_process import Job, JobResult, TrialRunner, TrialRunnerLike
 
 STUDY = "benchmark"
@@ -56,12 +58,14 @@ class EvaluatingRunner(TrialRunnerLike):
 
 @dataclass(frozen=True)
 class BuildReport:
-    """How a build ended: rows now in the table, trained by this call, failed among them."""
+    """How a build ended: rows now in the table, trained by this call, failed among them, and
+    rows of other builds (sharing a storage) written into this build's directory."""
 
     rows: int
     trained: int
     failed: int
     table: Path
+    synced: int = 0
 
 
 def benchmark_run(space: SearchSpace, space_file: Path, io: DataInfo) -> Run:
@@ -85,13 +89,7 @@ def prepare_dir(out: Path, space: SearchSpace, space_file: Path, meta: Benchmark
     meta_path = out / META
     if meta_path.exists():
         old = BenchmarkMeta.read(meta_path)
-        for what in ("space_hash", "data_fingerprint", "epochs", "archs", "exhaustive"):
-            if getattr(old, what) != getattr(meta, what):
-                raise ValueError(f"{out} holds a benchmark with {what} {getattr(old, what)!r}, "
-                                 f"not {getattr(meta, what)!r}; use another output directory")
-        if old.seeds > meta.seeds:
-            raise ValueError(f"{out} holds a benchmark of {old.seeds} seeds; resume it with "
-                             f"--seeds {old.seeds} (or more), not {meta.seeds}")
+        meta.check_continues(old, str(out), "another output directory")
         if old.seeds < meta.seeds:
             write_atomic(meta_path, meta.to_json())
         return
@@ -105,16 +103,31 @@ def done_indices(out: Path) -> set[int]:
     return {int(r["trial"]) for r in results.read_rows(out, STUDY)}
 
 
+def job_order(archs: Sequence[Architecture], seeds: int, first: frozenset[str]) -> list[int]:
+    """Every job number (seed index x architectures + architecture index) in training order:
+    a seeded shuffle of the architectures (a build stopped part way leaves a uniform sample of
+    the space; the enumeration's own order is depth-first, so its prefix would be one corner
+    of it), the `first` ones first, and every architecture once before any is trained again
+    with the next seed."""
+    n = len(archs)
+    shuffled = list(range(n))
+    random.Random(0).shuffle(shuffled)
+    if first:  # stable: the shuffle stays within each part
+        shuffled.sort(key=lambda i: archs[i].key() not in first)
+    return [k * n + i for k in range(seeds) for i in shuffled]
+
+
 def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Architecture],
           io: DataInfo, data: DataConfig, train: TrainConfig, workers: int = 1,
           runner_factory: RunnerFactory | None = None, exhaustive: bool = True,
           max_trials_per_worker: int = 50, first: frozenset[str] = frozenset(),
-          seeds: int = 1, log: Callable[[str], None] = print) -> BuildReport:
+          seeds: int = 1, storage: str | None = None, study_name: str | None = None,
+          log: Callable[[str], None] = print) -> BuildReport:
     """Trains every architecture of `archs` with each of `seeds` training seeds that has no
     row yet, `workers` at a time: all architectures with the first seed, then the next seed.
 
     Args:
-      out: the benchmark directory (created, or resumed).
+      out: the benchmark directory (created, or resumed; held with its lock while it builds).
       space / space_file: the space and the file it was read from.
       archs: the architectures, in enumeration order (index = trial number).
       io: the data set's shape, classes and fingerprint.
@@ -127,33 +140,55 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
       first: arch keys to train before the others (a sub-space that must be complete
         first, when a build may not finish in one session).
       seeds: training seeds per architecture (seed k is `train.seed + k`).
+      storage: an Optuna storage URL shared with the builds of other machines (each with its
+        own `out`): jobs are claimed there, and every build's rows are synced into `out`
+        (resnet_nas.benchmark.jobs). None: this build alone.
+      study_name: the study in `storage` (default 'benchmark-' + the space's name).
       log: one line per finished architecture.
 
     Returns:
       The BuildReport; `benchmark.parquet` is rewritten from all rows.
+
+    Raises:
+      ValueError: `out` (or the study) holds another benchmark.
+      RunBusyError: another process builds in `out`.
+      StorageError / SearchError: the storage cannot be used, or its study is not this
+        benchmark's.
     """
     meta = BenchmarkMeta(space=space.name, space_hash=space.hash(), archs=len(archs),
                          exhaustive=exhaustive, epochs=train.epochs, dataset=io.label,
                          data_fingerprint=io.fingerprint, input_shape=tuple(io.input_shape),
                          num_classes=io.num_classes, seeds=seeds)
-    prepare_dir(out, space, space_file, meta)
+    if (out / META).exists():  # refused before the storage or the lock is touched
+        meta.check_continues(BenchmarkMeta.read(out / META), str(out), "another output directory")
+    shared = None
+    if storage is not None:
+        name = study_name or f"{STUDY}-{space.name}"
+        shared = open_build_study(storage, name, meta, space_file.read_text())
+        log(f"sharing the build through study {name!r} in {redact(storage)}")
+    out.mkdir(parents=True, exist_ok=True)
+    with RunLock(out).acquire("benchmark build") as run_lock:
+        run_lock.announce()
+        prepare_dir(out, space, space_file, meta)
+        synced = sync_rows(shared[1], out) if shared is not None else 0
+        done = done_indices(out)
+        # A row here is never trained again, also when the storage does not know it (a build
+        # made before the storage was shared); the other builds may still train it.
+        left = [number for number in job_order(archs, seeds, first) if number not in done]
+        jobs = LocalJobs(left) if shared is None else StorageJobs(*shared, left)
+        return _train_jobs(out, space, space_file, archs, io, data, train, jobs, workers,
+                           runner_factory, max_trials_per_worker, seeds, synced, log)
+
+
+def _train_jobs(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Architecture],
+                io: DataInfo, data: DataConfig, train: TrainConfig,
+                jobs: "LocalJobs | StorageJobs", workers: int,
+                runner_factory: RunnerFactory | None, max_trials_per_worker: int, seeds: int,
+                synced: int, log: Callable[[str], None]) -> BuildReport:
     ctx = SearchContext(run=benchmark_run(space, space_file, io), run_dir=out, space=space,
                         data=data, train=train, io=io, storage_url="", progress=False,
                         max_trials_per_worker=max_trials_per_worker)
-    todo: queue.Queue[int] = queue.Queue()
     n = len(archs)
-    done = done_indices(out)
-    # A seeded shuffle: a build stopped part way leaves a uniform sample of the space (the
-    # enumeration's own order is depth-first, so its prefix would be one corner of it).
-    shuffled = list(range(n))
-    random.Random(0).shuffle(shuffled)
-    if first:  # a sub-space's architectures first (stable: the shuffle stays within each part)
-        shuffled.sort(key=lambda i: archs[i].key() not in first)
-    # every architecture once before any is trained again with the next seed
-    for k in range(seeds):
-        for i in shuffled:
-            if k * n + i not in done:
-                todo.put(k * n + i)
     counts = {"trained": 0, "failed": 0}
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -165,16 +200,17 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
         try:
             with TrialFlow(ctx, factory) as flow:
                 runner = flow.runner
-                while True:
+                assert isinstance(runner, EvaluatingRunner)
+                while (claim := jobs.next()) is not None:
+                    k, i = divmod(claim.number, n)
                     try:
-                        number = todo.get_nowait()
-                    except queue.Empty:
-                        return
-                    k, i = divmod(number, n)
-                    rec = flow.train(flow.record(number, archs[i], train.epochs), archs[i],
-                                     train.epochs, seed=train.seed + k)
-                    assert isinstance(runner, EvaluatingRunner)
-                    rec = flow.finish(replace(rec, test_accuracy=runner.last_test_accuracy))
+                        rec = flow.train(flow.record(claim.number, archs[i], train.epochs),
+                                         archs[i], train.epochs, seed=train.seed + k)
+                        rec = flow.finish(replace(rec, test_accuracy=runner.last_test_accuracy))
+                    except BaseException:
+                        jobs.release(claim)  # a stop cut it short: another build may take it
+                        raise
+                    jobs.done(claim, rec)
                     with lock:
                         counts["trained"] += 1
                         counts["failed"] += rec.state == "failed"
@@ -191,11 +227,12 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
         t.start()
     for t in threads:
         t.join()
+    synced += jobs.sync(out)  # what the other builds finished meanwhile
     table = write_table(out)
     if errors:
         raise errors[0]
     return BuildReport(rows=len(done_indices(out)), trained=counts["trained"],
-                       failed=counts["failed"], table=table)
+                       failed=counts["failed"], table=table, synced=synced)
 
 
 def write_table(out: Path) -> Path:
@@ -212,6 +249,7 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
                 epochs: int | None = None, seed: int = 0,
                 runner_factory: RunnerFactory | None = None,
                 first: Path | None = None, data: str | None = None, seeds: int = 1,
+                storage: str | None = None, study_name: str | None = None,
                 log: Callable[[str], None] = print) -> BuildReport:
     """Enumerates a space (or `limit` unique samples of it) and builds its benchmark.
 
@@ -227,6 +265,7 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
       data: an image folder or .tar.gz to train on instead of the space's data set (as
         `search --data`).
       seeds: training seeds per architecture.
+      storage / study_name: share the build with other machines' builds (see `build`).
       log: progress lines.
 
     Returns:
@@ -251,4 +290,4 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
         keys = frozenset(a.key() for a in sub.archs)
     return build(out, space, space_file, found.archs, io, data_cfg, train, workers=workers,
                  runner_factory=runner_factory, exhaustive=found.exhaustive, first=keys,
-                 seeds=seeds, log=log)
+                 seeds=seeds, storage=storage, study_name=study_name, log=log)

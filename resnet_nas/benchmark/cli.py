@@ -12,6 +12,7 @@ from pathlib import Path
 
 from resnet_nas.errors import UsageError
 from resnet_nas.space import PRUNERS, SAMPLERS
+from resnet_nas.validation import SAFE_NAME
 
 #: What `--archs` takes besides a number.
 ALL = "all"
@@ -32,6 +33,12 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
     b.add_argument("--seeds", default="1", help="training seeds per architecture (default 1; "
                    "replay then shows each study one seed's training of each architecture)")
     b.add_argument("--workers", default="1", help="trial processes in parallel (default 1)")
+    b.add_argument("--storage", default=None, help="an Optuna storage URL (PostgreSQL, MySQL, "
+                   "journal:///FILE on a shared disk) shared with builds of the same space on "
+                   "other machines: each job is trained by one build, every build's --out gets "
+                   "all rows")
+    b.add_argument("--study-name", default=None, help="the study in --storage (default: "
+                   "benchmark-SPACE_NAME)")
     b.add_argument("--epochs", default=None, help="epoch budget (default: the space's)")
     b.add_argument("--data", default=None, help="an image folder or .tar.gz to train on "
                    "instead of the space's data set (as search --data)")
@@ -108,6 +115,11 @@ def _build(args: argparse.Namespace) -> int:
 
     archs = None if args.archs == ALL else positive("--archs", args.archs)
     seeds = positive("--seeds", args.seeds, 100)
+    if args.study_name is not None and not SAFE_NAME.fullmatch(args.study_name):
+        raise UsageError("--study-name", args.study_name, "expected letters, digits, '.', '_' "
+                         "and '-' (at most 128, starting with a letter or digit)")
+    if args.study_name is not None and args.storage is None:
+        raise UsageError("--study-name", args.study_name, "needs --storage URL")
     workers = positive("--workers", args.workers, 64)
     epochs = positive("--epochs", args.epochs, 10_000)
     data = absolute_path(args.data)
@@ -120,9 +132,11 @@ def _build(args: argparse.Namespace) -> int:
         raise UsageError("--out", args.out, "expected a directory (this is a file)")
     t0 = time.perf_counter()
     report = build_space(space_file, out, archs, workers=workers or 1, epochs=epochs,
-                         data=data, seeds=seeds or 1, log=lambda line: print(line, flush=True))
+                         data=data, seeds=seeds or 1, storage=args.storage,
+                         study_name=args.study_name, log=lambda line: print(line, flush=True))
+    synced = f", {report.synced} from other builds" if report.synced else ""
     print(f"benchmark: {report.rows} rows in {report.table} ({report.trained} "
-          f"trained now, {report.failed} failed) in {time.perf_counter() - t0:.0f} s")
+          f"trained now, {report.failed} failed{synced}) in {time.perf_counter() - t0:.0f} s")
     return 0
 
 

@@ -52,6 +52,19 @@ class BenchmarkMeta:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
 
+    def check_continues(self, old: "BenchmarkMeta", where: str, instead: str) -> None:
+        """Raises ValueError unless a build of this benchmark may continue `old`, found in
+        `where`: same space, data, epochs and architectures, and at least its seeds (seeds may
+        be added). `instead` says what to give instead (e.g. 'another output directory')."""
+        for what in ("space_hash", "data_fingerprint", "epochs", "archs", "exhaustive"):
+            if getattr(old, what) != getattr(self, what):
+                raise ValueError(f"{where} holds a benchmark with {what} "
+                                 f"{getattr(old, what)!r}, not {getattr(self, what)!r}; use "
+                                 f"{instead}")
+        if old.seeds > self.seeds:
+            raise ValueError(f"{where} holds a benchmark of {old.seeds} seeds; resume it with "
+                             f"--seeds {old.seeds} (or more), not {self.seeds}")
+
     @classmethod
     def read(cls, path: Path) -> "BenchmarkMeta":
         data = json.loads(path.read_text())

@@ -20,9 +20,13 @@ CLAIM_ATTR = "arch_claim"  # trial user attr: 'won' / 'lost' once its architectu
 TRAINED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def claim_architecture(study: optuna.Study, trial: optuna.Trial, key: str,
-                       timeout: float = 60.0, poll: float = 0.2) -> int | None:
+def claim_architecture(study: optuna.Study, trial: optuna.Trial, key: str | int,
+                       timeout: float = 60.0, poll: float = 0.2,
+                       attr: str = trial_attrs.ARCH_KEY) -> int | None:
     """Claims architecture `key` for the RUNNING `trial` against other workers of the study.
+
+    `attr` is the user attribute that holds the key: the architecture's by default; a
+    distributed benchmark build claims its jobs (architecture x seed) by number the same way.
 
     Protocol: write the trial's `arch_key`, then read the other claimants of the key (trials
     with that key that are not duplicates). A trained or lower-numbered claimant holds it. A
@@ -37,13 +41,13 @@ def claim_architecture(study: optuna.Study, trial: optuna.Trial, key: str,
       it (CLAIM_ATTR 'lost').
     """
     trial.set_user_attr(CLAIM_ATTR, "pending")  # first: a second claim undoes an earlier 'lost'
-    trial.set_user_attr(trial_attrs.ARCH_KEY, key)
+    trial.set_user_attr(attr, key)
     deadline = time.monotonic() + timeout
     holder: int | None = None
     while True:
         others = [t for t in study.get_trials(deepcopy=False,
                                               states=(*TRAINED_STATES, TrialState.RUNNING))
-                  if t.number != trial.number and t.user_attrs.get(trial_attrs.ARCH_KEY) == key
+                  if t.number != trial.number and t.user_attrs.get(attr) == key
                   and t.user_attrs.get(trial_attrs.DUPLICATE_OF) is None
                   and t.user_attrs.get(CLAIM_ATTR) != "lost"]
         first = [t for t in others if t.state != TrialState.RUNNING or t.number < trial.number

@@ -117,3 +117,16 @@ def test_a_build_resumes_with_more_seeds_and_refuses_fewer(tmp_path, fake_runner
     assert {j.train.seed for j in fake_runner.jobs[12:]} == {1}
     with pytest.raises(ValueError, match="--seeds 2"):
         build_space(path, out, None, seeds=1, runner_factory=fake_runner, log=lambda _: None)
+
+
+def test_one_build_per_benchmark_directory(tmp_path, fake_runner):
+    from resnet_nas.errors import RunBusyError
+    from resnet_nas.lock import RunLock
+
+    _, path = tiny_space(tmp_path)
+    out = tmp_path / "bench"
+    build_space(path, out, 3, runner_factory=fake_runner, log=lambda _: None)
+    with RunLock(out).acquire("benchmark build"):
+        with pytest.raises(RunBusyError, match="in use"):
+            build_space(path, out, 3, runner_factory=fake_runner, log=lambda _: None)
+    assert len(fake_runner.jobs) == 3
