@@ -4,6 +4,7 @@
     python experiments/benchmark_quickstart.py replay    # 4 samplers x 4 pruners, 20 repeats
     python experiments/benchmark_quickstart.py all
     python experiments/benchmark_quickstart.py replay --subspace --trials 40
+    python experiments/benchmark_quickstart.py seeds --trials 40   # the sub-space, 2 seeds
 
 The space (experiments/spaces/benchmark-quickstart.yaml) has 416 distinct architectures, each
 trained once for 4 epochs; the build trains the 104 of the sub-space
@@ -30,6 +31,8 @@ SPACE = HERE / "spaces" / "benchmark-quickstart.yaml"
 #: Trained first, so that a build stopped part way leaves this sub-space complete.
 SUBSPACE = HERE / "spaces" / "benchmark-quickstart-v2b.yaml"
 OUT = HERE / "results" / "benchmark-quickstart"
+#: The sub-space trained with 2 seeds (`seeds`): how noisy one training is.
+SEEDS_OUT = HERE / "results" / "benchmark-quickstart-seeds"
 ARCHS: int | None = None  # all of the space's architectures
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("none", "median", "successive_halving", "hyperband")
@@ -108,9 +111,62 @@ def replay(repeats: int, trials: int, processes: int, subspace: bool) -> None:
     print(ratio)
 
 
+def one_seed(table, index: int):
+    """The table as a one-seed build would have given it: seed run `index` of each entry."""
+    from dataclasses import replace
+
+    entries = {k: replace(e, curve=e.runs[index].curve, test_accuracy=e.runs[index].test_accuracy,
+                          seconds=e.runs[index].seconds, runs=())
+               for k, e in table.entries.items() if len(e.runs) > index}
+    return replace(table, entries=entries)
+
+
+def seeds(workers: int, repeats: int, trials: int, processes: int) -> None:
+    """The sub-space trained with 2 seeds: how much one training's noise moves the ranking and
+    the replayed comparison (written to SEEDS_OUT)."""
+    from resnet_nas.benchmark.build import build_space
+    from resnet_nas.benchmark.fidelity import seed_noise
+    from resnet_nas.benchmark.replay import Combo, quiet_optuna, replay_all
+    from resnet_nas.benchmark.summary import summarize, summary_frame, summary_markdown
+    from resnet_nas.benchmark.table import read_table, restrict
+    from resnet_nas.space import load_space
+
+    t0 = time.perf_counter()
+    report = build_space(SUBSPACE, SEEDS_OUT, None, workers=workers, seeds=2,
+                         log=lambda line: print(line, flush=True))
+    print(f"build: {report.rows} rows ({report.trained} trained now) in "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    quiet_optuna()
+    table = read_table(SEEDS_OUT)
+    noise = seed_noise(table)
+    main_table, _ = restrict(read_table(OUT), load_space(SUBSPACE))
+    same = [k for k in table.entries if k in main_table.entries]
+    diff = max(abs(a - b) for k in same
+               for a, b in zip(table.entries[k].runs[0].curve, main_table.entries[k].curve))
+    lines = [f"{len(table.entries)} architectures x 2 seeds; seed 0 retrained vs. the main "
+             f"table's row of the same architecture ({len(same)}): largest curve difference "
+             f"{diff:.4f}",
+             f"final accuracy of seed 0 vs seed 1: Spearman {noise.spearman:.3f}, Kendall tau "
+             f"{noise.kendall:.3f}; std over the 2 seeds {noise.final_std:.4f} (mean over "
+             "architectures)"]
+    combos = [Combo(sm, pr) for sm in ("tpe", "random") for pr in ("none", "hyperband")]
+    views = (("2-seeds", "2 seeds (one seed per architecture and repeat, regret on the mean)",
+              table), ("seed-0", "seed 0 only", one_seed(table, 0)),
+             ("seed-1", "seed 1 only", one_seed(table, 1)))
+    for name, label, view in views:
+        summaries = summarize(view, replay_all(view, combos, repeats, trials,
+                                               processes=processes))
+        summary_frame(summaries).to_csv(SEEDS_OUT / f"replay-{name}.csv", index=False)
+        lines += ["", f"**{label}**: best score {view.best_score:.4f}, top-1% set "
+                  f"{len(view.top_keys(0.01))}", "", summary_markdown(summaries)]
+    text = "\n".join(lines)
+    (SEEDS_OUT / "seeds.md").write_text(text + "\n")
+    print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["build", "replay", "all"])
+    parser.add_argument("what", choices=["build", "replay", "all", "seeds"])
     parser.add_argument("--workers", type=int, default=2, help="trial processes (build)")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--trials", type=int, default=100)
@@ -122,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         build(args.workers)
     if args.what in ("replay", "all"):
         replay(args.repeats, args.trials, args.processes, args.subspace)
+    if args.what == "seeds":
+        seeds(args.workers, args.repeats, args.trials, args.processes)
     return 0
 
 
