@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resnet_nas import results
 from resnet_nas.benchmark.jobs import LocalJobs, StorageJobs, open_build_study, sync_rows
@@ -34,6 +34,9 @@ from resnet_nas.run import Run, file_sha256, now
 from resnet_nas.space import SearchSpace
 from resnet_nas.storage import redact
 from resnet_nas.trial_process import Job, JobResult, TrialRunner, TrialRunnerLike
+
+if TYPE_CHECKING:
+    import optuna
 
 STUDY = "benchmark"
 
@@ -161,7 +164,7 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
                          num_classes=io.num_classes, seeds=seeds)
     if (out / META).exists():  # refused before the storage or the lock is touched
         meta.check_continues(BenchmarkMeta.read(out / META), str(out), "another output directory")
-    shared = None
+    shared: tuple[optuna.storages.BaseStorage, optuna.Study] | None = None
     if storage is not None:
         name = study_name or f"{STUDY}-{space.name}"
         shared = open_build_study(storage, name, meta, space_file.read_text())
