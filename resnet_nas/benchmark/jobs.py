@@ -99,13 +99,12 @@ def open_build_study(url: str, name: str, meta: BenchmarkMeta, space_text: str
         study.set_user_attr(SPACE_ATTR, space_text)
         study.set_user_attr(META_ATTR, asdict(meta))
         return storage, study
-    old = dict(attrs[META_ATTR])
-    old["input_shape"] = tuple(old["input_shape"])
+    old = BenchmarkMeta.from_dict(attrs[META_ATTR])
     try:
-        meta.check_continues(BenchmarkMeta(**old), where, "another --study-name")
+        meta.check_continues(old, where, "another --study-name")
     except ValueError as e:
         raise SearchError(str(e)) from None
-    if meta.seeds > old["seeds"]:
+    if meta.seeds > old.seeds:
         study.set_user_attr(META_ATTR, asdict(meta))
     return storage, study
 

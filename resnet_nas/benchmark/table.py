@@ -66,10 +66,13 @@ class BenchmarkMeta:
                              f"--seeds {old.seeds} (or more), not {self.seeds}")
 
     @classmethod
+    def from_dict(cls, data: Mapping) -> "BenchmarkMeta":
+        """The inverse of asdict (benchmark.json, or a build study's attribute)."""
+        return cls(**{**data, "input_shape": tuple(data["input_shape"])})
+
+    @classmethod
     def read(cls, path: Path) -> "BenchmarkMeta":
-        data = json.loads(path.read_text())
-        data["input_shape"] = tuple(data["input_shape"])
-        return cls(**data)
+        return cls.from_dict(json.loads(path.read_text()))
 
 
 class TableError(ValueError):
