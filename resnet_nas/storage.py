@@ -125,10 +125,7 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
             engine_kwargs = {"pool_pre_ping": True}
             if "connect_timeout" not in url:  # an unreachable host fails in seconds, not minutes
                 engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(_with_driver(url), engine_kwargs=engine_kwargs,
-                                                 **kwargs)
+        storage = _rdb_storage(_with_driver(url), engine_kwargs, kwargs)
         if url.startswith("sqlite:///"):
             # Closing the last connection folds the write-ahead log into the database file and
             # deletes it: study.db alone is then the whole study (copied or replaced on its
@@ -140,6 +137,33 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
         reason = scrub(str(e).splitlines()[0] if str(e) else "", url)
         raise StorageError(f"cannot open storage {redact(url)!r}: {type(e).__name__}: "
                            f"{reason}") from None
+
+
+#: Attempts at opening an RDB storage whose tables another process may be creating.
+SCHEMA_ATTEMPTS = 3
+
+
+def _rdb_storage(url: str, engine_kwargs: dict[str, Any],
+                 kwargs: dict[str, Any]) -> optuna.storages.RDBStorage:
+    """Optuna's RDBStorage, tolerating another process creating its tables at the same time.
+
+    RDBStorage creates the schema of an empty database with SQLAlchemy's check-then-create, so
+    two processes that open one new database at once (builds or workers starting together)
+    can both try to create a table: one of them gets a unique-key or "already exists" error.
+    The tables exist by then, so opening again succeeds.
+    """
+    import sqlalchemy.exc
+
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as e:
+            racing = isinstance(e, sqlalchemy.exc.IntegrityError) or "already exists" in str(e)
+            if not racing or attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _sqlite_connector(path: str) -> Callable[[], sqlite3.Connection]:

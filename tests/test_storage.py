@@ -81,3 +81,44 @@ def test_a_process_that_is_done_with_a_sqlite_study_leaves_no_write_ahead_log(tm
             "t = s.ask(); t.set_user_attr('x', 1); s.tell(t, 1.0)")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, env=cli_env(), check=True)
     assert db.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["study.db"]
+
+
+def test_a_schema_created_by_another_process_meanwhile_is_opened(tmp_path, monkeypatch):
+    """Two processes opening one new database at once: the loser of the table-creation race
+    gets a unique-key error from SQLAlchemy and opens the (now existing) schema again."""
+    import optuna
+    import sqlalchemy.exc
+
+    from resnet_nas.storage import open_storage
+
+    real = optuna.storages.RDBStorage
+    calls = []
+
+    def racing(*args, **kw):
+        calls.append(args[0])
+        if len(calls) == 1:
+            raise sqlalchemy.exc.IntegrityError("CREATE TABLE studies", {}, Exception(
+                'duplicate key value violates unique constraint "pg_type_typname_nsp_index"'))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat=False)
+    assert len(calls) == 2 and storage.get_all_studies() == []
+
+
+def test_other_database_errors_are_not_retried(tmp_path, monkeypatch):
+    import optuna
+    import sqlalchemy.exc
+
+    from resnet_nas.storage import StorageError, open_storage
+
+    calls = []
+
+    def broken(*args, **kw):
+        calls.append(args[0])
+        raise sqlalchemy.exc.ProgrammingError("SELECT", {}, Exception("permission denied"))
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
+    with pytest.raises(StorageError, match="permission denied"):
+        open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat=False)
+    assert len(calls) == 1
