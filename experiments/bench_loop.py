@@ -1,7 +1,7 @@
 """The study loop's own cost per trial: the real search loop with a stub trial runner.
 
     python experiments/bench_loop.py [--trials 100,1000] [--storages sqlite,journal,postgresql]
-        [--sampler tpe] [--out experiments/results/bench-loop]
+        [--sampler tpe] [--sampler-history N] [--out experiments/results/bench-loop]
 
 Runs `run_search` (the CLI's search, the Optuna engine) on the `anynet` space with synthetic
 data and a stub runner that trains nothing (it returns a fixed curve per architecture at once),
@@ -37,6 +37,7 @@ import optuna  # noqa: E402
 
 from resnet_nas import results  # noqa: E402
 from resnet_nas.engines import common, optuna_engine, run_search  # noqa: E402
+from resnet_nas.engines.history_window import HistoryWindowSampler  # noqa: E402
 from resnet_nas.run import SearchOptions  # noqa: E402
 from resnet_nas.space import load_space  # noqa: E402
 from resnet_nas.train.metrics import EpochMetrics, TrainResult  # noqa: E402
@@ -122,7 +123,8 @@ def instrumented(clock: StepClock):
 
     patch(optuna.Study, "ask", "ask")
     for cls in (optuna.samplers.TPESampler, optuna.samplers.RandomSampler,
-                optuna.samplers.CmaEsSampler, optuna.samplers.NSGAIISampler):
+                optuna.samplers.CmaEsSampler, optuna.samplers.NSGAIISampler,
+                HistoryWindowSampler):
         for name in ("infer_relative_search_space", "sample_relative", "sample_independent",
                      "before_trial", "after_trial"):
             if name in vars(cls):
@@ -184,12 +186,13 @@ def storage_url(kind: str, run_dir: Path, postgres: str | None) -> str | None:
 
 
 def run_one(kind: str, trials: int, sampler: str, folder: Path, postgres: str | None,
-            pruner: str) -> tuple[list[dict[str, float]], float]:
-    run_dir = folder / f"run-{kind}-{sampler}-{trials}"
+            pruner: str, history: int | None = None) -> tuple[list[dict[str, float]], float]:
+    run_dir = folder / f"run-{kind}-{sampler}{history or ''}-{trials}"
     url = storage_url(kind, run_dir, postgres)
     clock = StepClock()
     opts = SearchOptions(space=str(bench_space(folder)), trials=trials, run_dir=str(run_dir),
-                         storage=url, sampler=sampler, pruner=pruner, progress=False,
+                         storage=url, sampler=sampler, sampler_history=history,
+                         pruner=pruner, progress=False,
                          study_name=f"bench-{uuid.uuid4().hex[:8]}")
     t0 = time.perf_counter()
     with instrumented(clock), open(os.devnull, "w") as quiet, \
@@ -212,6 +215,8 @@ def main() -> int:
     parser.add_argument("--trials", default="100,1000", help="comma-separated study sizes")
     parser.add_argument("--storages", default="sqlite,journal,postgresql")
     parser.add_argument("--sampler", default="tpe")
+    parser.add_argument("--sampler-history", type=int, help="tpe: the sampler's bounded "
+                        "history (search.sampler_history); default: the whole study")
     parser.add_argument("--pruner", default="median")
     parser.add_argument("--window", type=int, default=50)
     parser.add_argument("--postgres-url", default=os.environ.get("RESNET_NAS_TEST_POSTGRES_URL"))
@@ -222,7 +227,8 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sizes = [int(s) for s in args.trials.split(",")]
     out_rows = []
-    print(f"sampler {args.sampler}, pruner {args.pruner}; ms per trial (mean over the window), "
+    history = f" (history {args.sampler_history})" if args.sampler_history else ""
+    print(f"sampler {args.sampler}{history}, pruner {args.pruner}; ms per trial (mean over the window), "
           "exclusive time per step")
     header = ["storage", "trials", "window", "whole", *STEPS]
     print("| " + " | ".join(header) + " |")
@@ -236,12 +242,13 @@ def main() -> int:
                 continue
             for n in sizes:
                 per_trial, total = run_one(kind, n, args.sampler, Path(tmp), args.postgres_url,
-                                           args.pruner)
+                                           args.pruner, args.sampler_history)
                 for lo, hi in windows(len(per_trial), args.window):
                     span = per_trial[lo:hi]
                     mean = {s: 1000 * sum(t.get(s, 0.0) for t in span) / len(span)
                             for s in (*STEPS, "whole")}
                     row = {"storage": kind, "trials": n, "sampler": args.sampler,
+                           "sampler_history": args.sampler_history,
                            "window": f"{lo}-{hi}", "total_seconds": round(total, 2),
                            **{f"{s}_ms": round(v, 2) for s, v in mean.items()}}
                     out_rows.append(row)

@@ -94,6 +94,7 @@ def _storage_help(default: str) -> str:
 
 def _add_search(sub) -> None:
     from resnet_nas.config import BACKENDS, MAX_EPOCHS, MAX_EXAMPLES, MAX_SEED
+    from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
 
     p = sub.add_parser("search", help="run (or resume) an architecture search",
                        description="Sample architectures from a search space, train each in an "
@@ -113,6 +114,10 @@ def _add_search(sub) -> None:
                    help="search engine (default optuna)")
     p.add_argument("--sampler", help="optuna: tpe|random|cmaes|nsga2; keras-tuner: "
                    "hyperband|bayesian|random")
+    p.add_argument("--sampler-history", type=int_from(MIN_SAMPLER_HISTORY, MAX_TRIALS),
+                   metavar="N", help="tpe: model the N most recent finished trials (at most "
+                   "2N), not the whole study, so the sampler's cost per trial stops growing "
+                   "(override search.sampler_history)")
     p.add_argument("--pruner", choices=["none", "median", "successive_halving", "hyperband"])
     p.add_argument("--study-name")
     p.add_argument("--seed", type=int_from(0, MAX_SEED), help="sampler seed")
@@ -141,7 +146,8 @@ def _cmd_search(args) -> int:
         space = "quickstart"
     opts = SearchOptions(space=space, trials=args.trials, timeout=args.timeout,
                          storage=args.storage, run_dir=args.run_dir, resume=args.resume,
-                         engine=args.engine, sampler=args.sampler, pruner=args.pruner,
+                         engine=args.engine, sampler=args.sampler,
+                         sampler_history=args.sampler_history, pruner=args.pruner,
                          study_name=args.study_name, seed=args.seed, epochs=args.epochs,
                          backend=args.backend, data=args.data, limit_train=args.limit_train,
                          max_trials_per_worker=args.max_trials_per_worker,

@@ -73,6 +73,7 @@ class SearchOptions:
     resume: bool = False
     engine: str | None = None
     sampler: str | None = None
+    sampler_history: int | None = None
     pruner: str | None = None
     study_name: str | None = None
     seed: int | None = None
@@ -101,6 +102,7 @@ class SearchOptions:
                 raise UsageError(flag, value, f"expected {what} > 0 and <= {maximum:g}")
 
         positive("--trials", self.trials, 1_000_000)
+        positive("--sampler-history", self.sampler_history, 1_000_000)
         positive("--timeout", self.timeout, 1e9, float)
         positive("--epochs", self.epochs, MAX_EPOCHS)
         positive("--limit-train", self.limit_train, MAX_EXAMPLES)
@@ -187,6 +189,8 @@ class Run:
       space_sha256: sha256 of RUN_DIR/space.yaml's bytes: any edit is refused on resume.
       space_source: where the space file was read from (provenance only).
       engine / sampler / pruner / objectives / seed: the study's settings.
+      sampler_history: TPE's bounded history (search.sampler_history / --sampler-history);
+        None: the whole study.
       trials: the finished trials the run should end with (duplicates do not count).
       storage: the storage URL, with '{RUN_DIR}' for the run directory when the storage is
         inside it (sqlite:///{RUN_DIR}/study.db), and any credential redacted (a resume then
@@ -213,6 +217,7 @@ class Run:
     storage: str
     created: str
     space_source: str = ""
+    sampler_history: int | None = None
     overrides: Overrides = Overrides()
     data_fingerprint: str | None = None
     dataset: str | None = None
@@ -284,6 +289,9 @@ class Run:
         expect_choice(data["engine"], ENGINE_NAMES, source, "engine")
         expect_int(data["seed"], source, "seed", minimum=0, maximum=MAX_SEED)
         expect_int(data["trials"], source, "trials", minimum=1, maximum=1_000_000)
+        if data.get("sampler_history") is not None:
+            expect_int(data["sampler_history"], source, "sampler_history", minimum=1,
+                       maximum=1_000_000)
         objectives = data["objectives"]
         if not isinstance(objectives, list) or not objectives:
             raise ConfigError(source, "objectives", f"a list of {list(OBJECTIVES)}", objectives)

@@ -148,6 +148,8 @@ def test_an_exported_config_with_an_alias_bomb_is_refused(tmp_path, capsys):
     (["--data", "/nonexistent"], "--data"), (["--study-name", "../../x"], "--study-name"),
     (["--study-name", "/abs/x"], "--study-name"), (["--limit-train", "-5"], "--limit-train"),
     (["--sampler", "cmaes"], "--sampler"), (["--pruner", "median"], "--pruner"),
+    (["--sampler-history", "5"], "--sampler-history"),
+    (["--sampler", "random", "--sampler-history", "50"], "--sampler-history"),
 ])
 def test_a_bad_flag_names_itself_and_creates_nothing(tmp_path, capsys, args, flag):
     # a multi-objective space: CMA-ES and pruners cannot serve it

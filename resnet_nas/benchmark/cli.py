@@ -49,6 +49,9 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
     r.add_argument("table", help="a benchmark directory or its benchmark.parquet")
     r.add_argument("--samplers", default="tpe,random", help=f"comma-separated, of {SAMPLERS}")
     r.add_argument("--pruners", default="none,median", help=f"comma-separated, of {PRUNERS}")
+    r.add_argument("--sampler-history", default=None, metavar="N", help="replay each tpe "
+                   "combination also with TPE's history bounded to N trials (search."
+                   "sampler_history), labelled tpe/hN")
     r.add_argument("--repeats", default="20", help="studies per combination (default 20)")
     r.add_argument("--trials", default="100", help="trials per study (default 100)")
     r.add_argument("--budget", default=None, help="epochs per study (default: no limit)")
@@ -147,9 +150,17 @@ def _replay(args: argparse.Namespace) -> int:
     from resnet_nas.report.replays import CURVES_CSV, REPLAY_CSV
     from resnet_nas.benchmark.table import TableError, read_table, restrict
     from resnet_nas.space import load_space, resolve_space_path
+    from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
 
     samplers = names("--samplers", args.samplers, list(SAMPLERS))
     pruners = names("--pruners", args.pruners, list(PRUNERS))
+    history = positive("--sampler-history", args.sampler_history, 1_000_000)
+    if history is not None and "tpe" not in samplers:
+        raise UsageError("--sampler-history", args.sampler_history, "expected tpe among "
+                         "--samplers (it bounds TPE's history)")
+    if history is not None and history < MIN_SAMPLER_HISTORY:
+        raise UsageError("--sampler-history", args.sampler_history, "expected at least "
+                         f"{MIN_SAMPLER_HISTORY} (TPE samples at random for its first 10 trials)")
     repeats = positive("--repeats", args.repeats, 10_000)
     trials = positive("--trials", args.trials, 100_000)
     budget = positive("--budget", args.budget, 10_000_000)
@@ -171,6 +182,8 @@ def _replay(args: argparse.Namespace) -> int:
         raise UsageError("--out", args.out, "expected a directory (this is a file)")
     quiet_optuna()
     combos = [Combo(s, p) for s in samplers for p in pruners]
+    if history is not None:
+        combos += [Combo("tpe", p, history) for p in pruners]
     t0 = time.perf_counter()
     replays = replay_all(table, combos, repeats or 1, trials or 1, budget, processes or 1)
     seconds = time.perf_counter() - t0

@@ -40,14 +40,23 @@ from resnet_nas.space import check_constraints, sample_architecture
 
 @dataclass(frozen=True)
 class Combo:
-    """One sampler and pruner pair, by the search's names."""
+    """One sampler and pruner pair, by the search's names.
+
+    Attributes:
+      history: TPE's bounded history (search.sampler_history); None: the whole study.
+    """
 
     sampler: str
     pruner: str
+    history: int | None = None
+
+    @property
+    def sampler_label(self) -> str:
+        return self.sampler if self.history is None else f"{self.sampler}/h{self.history}"
 
     @property
     def label(self) -> str:
-        return f"{self.sampler}+{self.pruner}"
+        return f"{self.sampler_label}+{self.pruner}"
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,8 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
     # trial number, and an in-memory study's default name is random, so a replay would not be
     # reproducible.
     study = optuna.create_study(study_name=f"replay-{combo.label}-{repeat}",
-                                direction="maximize", sampler=make_sampler(combo.sampler, repeat),
+                                direction="maximize", sampler=make_sampler(combo.sampler, repeat,
+                                                                     combo.history),
                                 pruner=make_pruner(combo.pruner, epochs, False))
     space = table.space
     best = table.best_score

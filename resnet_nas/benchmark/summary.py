@@ -126,7 +126,7 @@ def summarize(table: BenchmarkTable, replays: Sequence[StudyReplay]) -> list[Com
         r1, e1, a1 = _reach(mine, top1)
         r5, e5, a5 = _reach(mine, top5)
         out.append(ComboSummary(
-            combo=combo.label, sampler=combo.sampler, pruner=combo.pruner, repeats=len(mine),
+            combo=combo.label, sampler=combo.sampler_label, pruner=combo.pruner, repeats=len(mine),
             trials=float(np.mean([len(r.steps) for r in mine])),
             compute_epochs=float(np.mean([s.compute_epochs if s else 0 for s in last])),
             compute_seconds=float(np.mean([s.compute_seconds if s else 0 for s in last])),

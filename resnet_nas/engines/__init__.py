@@ -32,6 +32,7 @@ from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions, ab
                             resolve_storage, run_space, storage_from_env, storage_ref,
                             trial_target, write_run)
 from resnet_nas.space import PRUNERS, SAMPLERS, SearchSpace, load_space
+from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
 
 __all__ = ["ENGINES", "Engine", "SearchOptions", "SearchSummary", "run_search"]
 
@@ -156,6 +157,19 @@ def _resolve_sampler(engine: Engine, opts: SearchOptions, space: SearchSpace) ->
     return sampler
 
 
+def _resolve_history(opts: SearchOptions, space: SearchSpace, sampler: str) -> int | None:
+    if opts.sampler_history is None:
+        # the space's TPE setting does not carry over to a sampler chosen on the command line
+        return space.search.sampler_history if sampler == "tpe" else None
+    if sampler != "tpe":
+        raise UsageError("--sampler-history", opts.sampler_history, "expected it only with "
+                         f"--sampler tpe (it bounds the history TPE models), not {sampler}")
+    if opts.sampler_history < MIN_SAMPLER_HISTORY:
+        raise UsageError("--sampler-history", opts.sampler_history, "expected at least "
+                         f"{MIN_SAMPLER_HISTORY} (TPE samples at random for its first 10 trials)")
+    return opts.sampler_history
+
+
 def _resolve_pruner(engine: Engine, opts: SearchOptions, space: SearchSpace) -> str:
     if engine.name == "keras-tuner":
         return "none"
@@ -176,6 +190,7 @@ def _plan_new(opts: SearchOptions) -> _Plan:
     if sampler == "cmaes" and len(space.search.objectives) > 1:
         raise UsageError("--sampler", sampler, "expected a multi-objective sampler (tpe, "
                          "random, nsga2) for this space: CMA-ES optimises one objective")
+    history = _resolve_history(opts, space, sampler)
     pruner = _resolve_pruner(engine, opts, space)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(opts.run_dir) if opts.run_dir else Path("runs") / f"{space.name}-{stamp}"
@@ -186,7 +201,7 @@ def _plan_new(opts: SearchOptions) -> _Plan:
     run = Run(run_id=new_run_id(), study=opts.study_name or space.name, space=space.name,
               space_hash=space.hash(), space_sha256=file_sha256(space_file),
               space_source=str(space_file.resolve()), engine=engine.name, sampler=sampler,
-              pruner=pruner, objectives=tuple(space.search.objectives),
+              sampler_history=history, pruner=pruner, objectives=tuple(space.search.objectives),
               seed=space.search.seed if opts.seed is None else opts.seed,
               trials=trial_target(opts.trials, space.search.trials),
               storage=storage_ref(url, run_dir),
@@ -233,6 +248,8 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
         _same("--engine", opts.engine, run.engine, "engine")
         engine.check_options(opts)
         _same("--sampler", opts.sampler, run.sampler, "sampler")
+        _same("--sampler-history", opts.sampler_history, run.sampler_history,
+              "sampler history")
         _same("--pruner", opts.pruner, run.pruner, "pruner")
         _same("--seed", opts.seed, run.seed, "sampler seed")
         _same("--study-name", opts.study_name, run.study, "study")

@@ -13,6 +13,7 @@ from typing import Any
 
 import optuna
 
+from resnet_nas.engines.history_window import HistoryWindowSampler
 from resnet_nas.errors import SearchError
 from resnet_nas.run import Run, storage_file
 from resnet_nas.space import PRUNERS, SAMPLERS
@@ -25,10 +26,26 @@ STUDY_RUN_META = "run_meta"
 STUDY_RUN_ID = "run_id"
 
 
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, history: int | None = None) -> optuna.samplers.BaseSampler:
+    """The study's sampler.
+
+    Args:
+      name: one of SAMPLERS.
+      seed: its seed.
+      history: TPE only: model the most recent `history` finished trials (at most twice as
+        many), not the whole study, so that TPE's cost per trial stops growing
+        (HistoryWindowSampler). None: the whole study.
+
+    Raises:
+      ConfigError: an unknown name.
+      ValueError: a history for a sampler other than TPE.
+    """
+    if history is not None and name != "tpe":
+        raise ValueError(f"a sampler history bounds TPE only, not {name!r}")
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                          constant_liar=True)
+        if history is not None:
+            return HistoryWindowSampler(_tpe, history, seed)
+        return _tpe(seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "cmaes":
@@ -39,6 +56,11 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     raise ConfigError(None, "search.sampler", f"one of {list(SAMPLERS)}", name)
+
+
+def _tpe(seed: int) -> optuna.samplers.TPESampler:
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                      constant_liar=True)
 
 
 def make_pruner(name: str, epochs: int, multi_objective: bool) -> optuna.pruners.BasePruner:
@@ -95,7 +117,7 @@ def create_study(run: Run, storage: optuna.storages.BaseStorage, epochs: int,
     """
     try:
         study = optuna.create_study(study_name=run.study, storage=storage,
-                                    sampler=make_sampler(run.sampler, run.seed),
+                                    sampler=make_sampler(run.sampler, run.seed, run.sampler_history),
                                     pruner=make_pruner(run.pruner, epochs, len(run.objectives) > 1),
                                     directions=run.directions, load_if_exists=False)
     except optuna.exceptions.DuplicatedStudyError:
@@ -115,7 +137,7 @@ def load_study(run: Run, storage: optuna.storages.BaseStorage, epochs: int,
     seed = continued_seed(run.seed, trial_count(storage, run.study)) if sampler_seed is None \
         else sampler_seed
     return optuna.load_study(study_name=run.study, storage=storage,
-                             sampler=make_sampler(run.sampler, seed),
+                             sampler=make_sampler(run.sampler, seed, run.sampler_history),
                              pruner=make_pruner(run.pruner, epochs, len(run.objectives) > 1))
 
 

@@ -50,7 +50,8 @@ with a "did you mean" hint; errors name the file, the line and the key path)::
       trials: 6
       timeout: null                 # seconds
       sampler: tpe                  # tpe | random | cmaes | nsga2
-      pruner: median                # none | median | successive_halving | hyperband
+      sampler_history: null         # tpe: model only the N most recent finished trials
+      pruner: hyperband             # none | median | successive_halving | hyperband
       objectives: [val_accuracy]    # val_accuracy (max), params (min), flops (min)
       seed: 0
       max_rejections: 1000          # infeasible samples in a row before giving up

@@ -29,6 +29,8 @@ STRIDE_PLACEMENTS = ("first", "last")
 #: spaces (stage parameters exist only when the stage does, ranges that depend on the previous
 #: stage) do not fit Optuna's fixed grid.
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
+#: The smallest TPE history: below TPE's 10 start-up trials it would only ever sample at random.
+MIN_SAMPLER_HISTORY = 10
 PRUNERS = ("none", "median", "successive_halving", "hyperband")
 #: Bounds of the study settings (finite ranges for every number a file can give).
 MAX_TRIALS = 1_000_000
@@ -180,6 +182,9 @@ class SearchDefaults:
       trials: number of trials to run.
       timeout: stop starting new trials after this many seconds (None: no limit).
       sampler: one of SAMPLERS.
+      sampler_history: with the TPE sampler, the number of most recent finished trials it
+        models (at most twice as many between rebuilds of its window), so that its cost per
+        trial stops growing with the study; None: the whole study.
       pruner: one of PRUNERS ('none' for multi-objective studies: Optuna cannot prune them).
       objectives: names from OBJECTIVES; more than one makes a multi-objective study.
       seed: sampler seed.
@@ -189,6 +194,7 @@ class SearchDefaults:
     trials: int = 20
     timeout: float | None = None
     sampler: str = "tpe"
+    sampler_history: int | None = None
     # Hyperband had the lowest final regret of the three pruners for every sampler in the
     # replayed quickstart benchmark; the median pruner (n_startup_trials=2) had the highest
     # (experiments/RESULTS.md, "Tabular benchmark and replayed search").
@@ -205,6 +211,13 @@ class SearchDefaults:
                                         maximum=MAX_TIMEOUT, exclusive_minimum=True)
         expect_choice(self.sampler, SAMPLERS, source, join(path, "sampler"))
         expect_choice(self.pruner, PRUNERS, source, join(path, "pruner"))
+        if self.sampler_history is not None:
+            expect_int(self.sampler_history, source, join(path, "sampler_history"),
+                       minimum=MIN_SAMPLER_HISTORY, maximum=MAX_TRIALS)
+            if self.sampler != "tpe":
+                raise ConfigError(source, join(path, "sampler_history"),
+                                  "null for a sampler other than tpe", self.sampler_history,
+                                  hint="it bounds the history TPE models")
         if isinstance(self.objectives, str):
             self.objectives = [self.objectives]
         if not isinstance(self.objectives, list) or not self.objectives:

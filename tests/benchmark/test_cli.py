@@ -7,6 +7,8 @@ from resnet_nas.cli import main
     (["replay", "T", "--samplers", "tpe,grid"], "--samplers"),
     (["replay", "T", "--pruners", "median,asha"], "--pruners"),
     (["replay", "T", "--repeats", "0"], "--repeats"),
+    (["replay", "T", "--sampler-history", "5"], "--sampler-history"),
+    (["replay", "T", "--samplers", "random", "--sampler-history", "20"], "--sampler-history"),
     (["replay", "T"], "TABLE"),
     (["build", "quickstart", "--out", "OUT", "--archs", "0"], "--archs"),
     (["build", "quickstart", "--out", "OUT", "--workers", "x"], "--workers"),

@@ -95,3 +95,14 @@ def test_a_replay_with_hyperband_is_reproducible(table):
     # Hyperband's brackets hash the study name: a random default name would change them
     runs = [replay_study(table, Combo("random", "hyperband"), 1, trials=12) for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_a_bounded_tpe_history_is_replayed_as_its_own_sampler(table):
+    bounded = Combo("tpe", "none", history=10)
+    assert bounded.label == "tpe/h10+none" and bounded.sampler_label == "tpe/h10"
+    r = replay_study(table, bounded, repeat=0, trials=12)
+    assert r.steps[-1].best_key == optimum_key(table)
+    # a history longer than the study changes nothing
+    plain = replay_study(table, Combo("tpe", "none"), repeat=1, trials=12)
+    wide = replay_study(table, Combo("tpe", "none", history=50), repeat=1, trials=12)
+    assert [s.arch_key for s in wide.steps] == [s.arch_key for s in plain.steps]

@@ -205,3 +205,28 @@ def test_timeout_stops_starting_new_trials(tmp_path, fake_runner):
     summary = search(tiny_space(tmp_path, trials=50), tmp_path / "run", fake_runner,
                      timeout=1e-9)
     assert len(summary.table) <= 1 and "timeout" in summary.note
+
+
+def test_a_bounded_sampler_history_is_the_runs_and_its_resumes(tmp_path, fake_runner):
+    from resnet_nas.engines.history_window import HistoryWindowSampler
+    from resnet_nas.engines.optuna_study import load_study
+    from resnet_nas.errors import UsageError
+    from resnet_nas.run import read_run
+    from resnet_nas.storage import open_storage
+
+    run_dir = tmp_path / "run"
+    space = tiny_space(tmp_path, trials=3, epochs=1, sampler="tpe",
+                       search={"sampler_history": 100})
+    summary = search(space, run_dir, fake_runner, sampler_history=12)  # the flag wins
+    assert len(summary.table) == 3
+    run = read_run(run_dir)
+    assert run.sampler_history == 12
+    # workers and resumes load the study with the run's sampler
+    study = load_study(run, open_storage(summary.storage, heartbeat=False), epochs=1)
+    assert isinstance(study.sampler, HistoryWindowSampler) and study.sampler.history == 12
+    with pytest.raises(UsageError, match="sampler history is 12"):
+        search(None, run_dir, fake_runner, resume=True, trials=4, sampler_history=50)
+    assert len(search(None, run_dir, fake_runner, resume=True, trials=4).table) == 4
+    # the space's TPE setting does not follow a sampler chosen on the command line
+    other = search(space, tmp_path / "random", fake_runner, sampler="random")
+    assert read_run(tmp_path / "random").sampler_history is None and len(other.table) == 3

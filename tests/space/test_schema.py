@@ -118,6 +118,11 @@ def test_step_must_divide_range(tmp_path):
     ("space:\n  unit: v1_basic\n  input_shape: [32, 32]\n"
      "  stages: {count: 1, depth: 8, units: 1, stride: 1}\n", "space.input_shape"),
     ("space:\n  unit: v1_basic\n", "space.stages"),
+    # TPE's bounded history: at least its start-up trials, and for TPE only
+    ("space:\n  unit: v1_basic\n  stages: {count: 1, depth: 8, units: 1, stride: 1}\n"
+     "search: {sampler_history: 5}\n", "search.sampler_history"),
+    ("space:\n  unit: v1_basic\n  stages: {count: 1, depth: 8, units: 1, stride: 1}\n"
+     "search: {sampler: random, sampler_history: 50}\n", "search.sampler_history"),
     ("name: x\n", "space"),
 ])
 def test_invalid_content(tmp_path, snippet, path):
