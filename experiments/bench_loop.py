@@ -166,10 +166,12 @@ def instrumented(clock: StepClock):
             setattr(owner, name, original)
 
 
-def bench_space(folder: Path) -> Path:
+def bench_space(folder: Path, max_duplicates: int | None = None) -> Path:
     """The anynet space on the synthetic data set (16x16: the stub trains nothing)."""
     text = load_space("anynet").source
     body = Path(text).read_text().replace("name: cifar10", "name: synthetic")
+    if max_duplicates is not None:
+        body = body.replace("\nsearch:\n", f"\nsearch:\n  max_duplicates: {max_duplicates}\n")
     path = folder / "anynet-synthetic.yaml"
     path.write_text(body.replace("name: anynet", "name: anynet_bench"))
     return path
@@ -186,11 +188,12 @@ def storage_url(kind: str, run_dir: Path, postgres: str | None) -> str | None:
 
 
 def run_one(kind: str, trials: int, sampler: str, folder: Path, postgres: str | None,
-            pruner: str, history: int | None = None) -> tuple[list[dict[str, float]], float]:
+            pruner: str, history: int | None = None,
+            max_duplicates: int | None = None) -> tuple[list[dict[str, float]], float]:
     run_dir = folder / f"run-{kind}-{sampler}{history or ''}-{trials}"
     url = storage_url(kind, run_dir, postgres)
     clock = StepClock()
-    opts = SearchOptions(space=str(bench_space(folder)), trials=trials, run_dir=str(run_dir),
+    opts = SearchOptions(space=str(bench_space(folder, max_duplicates)), trials=trials, run_dir=str(run_dir),
                          storage=url, sampler=sampler, sampler_history=history,
                          pruner=pruner, progress=False,
                          study_name=f"bench-{uuid.uuid4().hex[:8]}")
@@ -218,6 +221,8 @@ def main() -> int:
     parser.add_argument("--sampler-history", type=int, help="tpe: the sampler's bounded "
                         "history (search.sampler_history); default: the whole study")
     parser.add_argument("--pruner", default="median")
+    parser.add_argument("--max-duplicates", type=int, help="search.max_duplicates (default: "
+                        "the space's 20; a long TPE study may sample 20 in a row and stop)")
     parser.add_argument("--window", type=int, default=50)
     parser.add_argument("--postgres-url", default=os.environ.get("RESNET_NAS_TEST_POSTGRES_URL"))
     parser.add_argument("--out", default="experiments/results/bench-loop")
@@ -242,7 +247,8 @@ def main() -> int:
                 continue
             for n in sizes:
                 per_trial, total = run_one(kind, n, args.sampler, Path(tmp), args.postgres_url,
-                                           args.pruner, args.sampler_history)
+                                           args.pruner, args.sampler_history,
+                                           args.max_duplicates)
                 for lo, hi in windows(len(per_trial), args.window):
                     span = per_trial[lo:hi]
                     mean = {s: 1000 * sum(t.get(s, 0.0) for t in span) / len(span)
