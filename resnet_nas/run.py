@@ -30,6 +30,7 @@ from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.lock import RunLock
 from resnet_nas.fileio import read_json_object, write_atomic
 from resnet_nas.space import OBJECTIVES, SearchSpace, load_space
+from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
 from resnet_nas.storage import STORAGE_ENV, redact
 from resnet_nas.validation import (ConfigError, check_keys, expect_choice, expect_int,
                                    expect_name, join)
@@ -103,6 +104,10 @@ class SearchOptions:
 
         positive("--trials", self.trials, 1_000_000)
         positive("--sampler-history", self.sampler_history, 1_000_000)
+        if self.sampler_history is not None and self.sampler_history < MIN_SAMPLER_HISTORY:
+            raise UsageError("--sampler-history", self.sampler_history, "expected at least "
+                             f"{MIN_SAMPLER_HISTORY} (TPE samples at random for its first 10 "
+                             "trials)")
         positive("--timeout", self.timeout, 1e9, float)
         positive("--epochs", self.epochs, MAX_EPOCHS)
         positive("--limit-train", self.limit_train, MAX_EXAMPLES)

@@ -32,7 +32,6 @@ from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions, ab
                             resolve_storage, run_space, storage_from_env, storage_ref,
                             trial_target, write_run)
 from resnet_nas.space import PRUNERS, SAMPLERS, SearchSpace, load_space
-from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
 
 __all__ = ["ENGINES", "Engine", "SearchOptions", "SearchSummary", "run_search"]
 
@@ -164,9 +163,6 @@ def _resolve_history(opts: SearchOptions, space: SearchSpace, sampler: str) -> i
     if sampler != "tpe":
         raise UsageError("--sampler-history", opts.sampler_history, "expected it only with "
                          f"--sampler tpe (it bounds the history TPE models), not {sampler}")
-    if opts.sampler_history < MIN_SAMPLER_HISTORY:
-        raise UsageError("--sampler-history", opts.sampler_history, "expected at least "
-                         f"{MIN_SAMPLER_HISTORY} (TPE samples at random for its first 10 trials)")
     return opts.sampler_history
 
 

@@ -149,7 +149,6 @@ class _Window:
     def __init__(self, directions: Sequence[optuna.study.StudyDirection],
                  inner: optuna.samplers.BaseSampler) -> None:
         self._directions = list(directions)
-        self.inner = inner
         self.rebuild(inner)
 
     def rebuild(self, inner: optuna.samplers.BaseSampler) -> None:
