@@ -1,6 +1,7 @@
 """The study loop's own cost per trial: the real search loop with a stub trial runner.
 
-    python experiments/bench_loop.py [--trials 100,1000] [--storages sqlite,journal,postgresql]
+    python experiments/bench_loop.py [--trials 100,1000]
+        [--storages sqlite,journal,postgresql,postgresql-journal]
         [--sampler tpe] [--sampler-history N] [--out experiments/results/bench-loop]
 
 Runs `run_search` (the CLI's search, the Optuna engine) on the `anynet` space with synthetic
@@ -12,7 +13,9 @@ the steps add up to the whole loop. Printed per window of trials (the first, mid
 --window trials of each size), in ms per trial; written to OUT/bench_loop.{csv,json}.
 
 PostgreSQL needs a server: `bash .ci/postgres.sh` starts one and prints the URL to export as
-RESNET_NAS_TEST_POSTGRES_URL (or give --postgres-url); without one, that storage is skipped.
+RESNET_NAS_TEST_POSTGRES_URL (or give --postgres-url); without one, the PostgreSQL storages are
+skipped. `postgresql` is Optuna's RDBStorage on it, `postgresql-journal` the journal with its log
+in a table of the same server (`journal+postgresql://`).
 """
 
 from __future__ import annotations
@@ -184,7 +187,10 @@ def storage_url(kind: str, run_dir: Path, postgres: str | None) -> str | None:
         return f"journal:///{run_dir / 'study.journal'}"
     if kind == "postgresql":
         return postgres
-    raise SystemExit(f"--storages: unknown storage {kind!r} (sqlite, journal, postgresql)")
+    if kind == "postgresql-journal":
+        return f"journal+{postgres}" if postgres else None
+    raise SystemExit(f"--storages: unknown storage {kind!r} (sqlite, journal, postgresql, "
+                     "postgresql-journal)")
 
 
 def run_one(kind: str, trials: int, sampler: str, folder: Path, postgres: str | None,
@@ -242,7 +248,7 @@ def main() -> int:
         tmp = args.keep or stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-loop-"))
         Path(tmp).mkdir(parents=True, exist_ok=True)
         for kind in args.storages.split(","):
-            if kind == "postgresql" and not args.postgres_url:
+            if kind.startswith("postgresql") and not args.postgres_url:
                 print(f"| {kind} | skipped: no server (bash .ci/postgres.sh) |")
                 continue
             for n in sizes:

@@ -89,7 +89,8 @@ def seconds(text: str) -> float:
 
 def _storage_help(default: str) -> str:
     return (f"Optuna storage URL (default: $RESNET_NAS_STORAGE, else {default}); "
-            "journal:///path for a file journal; the URL's password is never written anywhere")
+            "journal:///path for a file journal, journal+postgresql://... for the journal in a "
+            "PostgreSQL table; the URL's password is never written anywhere")
 
 
 def _add_search(sub) -> None:

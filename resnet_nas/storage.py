@@ -1,8 +1,11 @@
 """Optuna storages by URL, with heartbeats so a killed worker leaves no trial stuck RUNNING.
 
 URLs: any SQLAlchemy URL Optuna's RDBStorage takes (`sqlite:///run/study.db`,
-`postgresql://user@host/db`, `mysql+pymysql://...`), or `journal:///path/to/study.log` for
-Optuna's file JournalStorage (several workers on one machine without a database).
+`postgresql://user@host/db`, `mysql+pymysql://...`), `journal:///path/to/study.log` for
+Optuna's file JournalStorage (several workers on one machine without a database), or
+`journal+postgresql://user@host/db` for the JournalStorage with its log in a PostgreSQL table
+(resnet_nas.distributed.postgres_journal: workers on many machines at about half the cost per
+trial of RDBStorage on the same server).
 
 Heartbeats: every storage opened with heartbeats implements Optuna's heartbeat interface: RDB
 storages their own (a heartbeat table), the journal through
@@ -33,6 +36,7 @@ from typing import Any
 import optuna
 
 from resnet_nas.distributed.heartbeat import HeartbeatJournalStorage, StaleCallback
+from resnet_nas.distributed.postgres_journal import PostgresJournalBackend
 
 # We run ask/tell with our own heartbeat thread (heartbeat() below), which Optuna warns about;
 # TPE's `group`/`constant_liar`, heartbeats and the stale-trial functions are "experimental".
@@ -47,6 +51,8 @@ GRACE_ENV = "RESNET_NAS_HEARTBEAT_GRACE"
 #: The storage URL, when not given as --storage (keeps a password out of shell history).
 STORAGE_ENV = "RESNET_NAS_STORAGE"
 CONNECT_TIMEOUT = 10  # seconds to reach a database server
+#: The scheme of Optuna's journal storage with its log in a PostgreSQL table.
+POSTGRES_JOURNAL = "journal+postgresql"  # then :// or +DRIVER://
 
 
 class StorageError(RuntimeError):
@@ -90,7 +96,7 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
     """Opens (and for SQLite or a journal, creates) the storage at `url`.
 
     Args:
-      url: a SQLAlchemy URL or `journal:///path`.
+      url: a SQLAlchemy URL, `journal:///path` or `journal+postgresql://...`.
       heartbeat: with Optuna's heartbeat interface (RDB: Optuna's own; journal: ours).
       interval, grace: heartbeat interval / grace period in seconds (default: heartbeat_settings).
       stale_callback: what optuna.storages.fail_stale_trials does with each stale trial it
@@ -107,9 +113,9 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             backend = optuna.storages.journal.JournalFileBackend(
                 path, lock_obj=optuna.storages.journal.JournalFileOpenLock(path))
-            if heartbeat:
-                return HeartbeatJournalStorage(backend, interval, grace, stale_callback)
-            return optuna.storages.JournalStorage(backend)
+            return _journal(backend, heartbeat, interval, grace, stale_callback)
+        if url.startswith(POSTGRES_JOURNAL):
+            return _journal(_postgres_journal(url), heartbeat, interval, grace, stale_callback)
         if url.startswith("sqlite:///"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {}
@@ -125,7 +131,7 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
             engine_kwargs = {"pool_pre_ping": True}
             if "connect_timeout" not in url:  # an unreachable host fails in seconds, not minutes
                 engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-        storage = _rdb_storage(_with_driver(url), engine_kwargs, kwargs)
+        storage = _rdb_storage(with_driver(url), engine_kwargs, kwargs)
         if url.startswith("sqlite:///"):
             # Closing the last connection folds the write-ahead log into the database file and
             # deletes it: study.db alone is then the whole study (copied or replaced on its
@@ -137,6 +143,22 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
         reason = scrub(str(e).splitlines()[0] if str(e) else "", url)
         raise StorageError(f"cannot open storage {redact(url)!r}: {type(e).__name__}: "
                            f"{reason}") from None
+
+
+def _journal(backend: Any, heartbeat: bool, interval: int | None, grace: int | None,
+             stale_callback: StaleCallback | None) -> optuna.storages.JournalStorage:
+    if heartbeat:
+        return HeartbeatJournalStorage(backend, interval, grace, stale_callback)
+    return optuna.storages.JournalStorage(backend)
+
+
+def _postgres_journal(url: str) -> PostgresJournalBackend:
+    """The PostgreSQL journal log of a `journal+postgresql://` URL."""
+    server = with_driver(url[len("journal+"):])
+    engine_kwargs: dict[str, Any] = {}
+    if "connect_timeout" not in url:  # an unreachable host fails in seconds, not minutes
+        engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    return PostgresJournalBackend(server, engine_kwargs)
 
 
 #: Attempts at opening an RDB storage whose tables another process may be creating.
@@ -188,7 +210,7 @@ def _sqlite_connector(path: str) -> Callable[[], sqlite3.Connection]:
     return connect
 
 
-def _with_driver(url: str) -> str:
+def with_driver(url: str) -> str:
     """A plain postgresql:// URL with a driver that is installed: SQLAlchemy 2.1 reads it as
     psycopg (3), 2.0 as psycopg2, and either may be installed (the test extra has psycopg2)."""
     if not url.startswith(("postgresql://", "postgres://")):

@@ -14,6 +14,7 @@ from resnet_nas.storage import StorageError, heartbeat_settings, redact, scrub
     ("sqlite:////runs/x/study.db", "sqlite:////runs/x/study.db"),
     ("journal:///runs/x/study.journal", "journal:///runs/x/study.journal"),
     ("postgresql://user@host/db", "postgresql://user@host/db"),
+    ("journal+postgresql://user:PW@host/db", "journal+postgresql://user:***@host/db"),
 ])
 def test_redact_hides_every_credential(url, shown):
     assert redact(url) == shown and redact(redact(url)) == shown

@@ -9,7 +9,8 @@ text, its hash and the run's metadata), so a worker needs only the study name an
 URL. Each worker writes its finished trials as rows in its own run directory; the storage keeps
 every trial's record too, and `collect` rebuilds the whole study's table from it.
 
-Modules: `heartbeat` (Optuna's heartbeat interface for the file journal), `stale` (stale
+Modules: `heartbeat` (Optuna's heartbeat interface for the journal), `postgres_journal` (the
+journal's log in a PostgreSQL table), `stale` (stale
 trials: failed by Optuna's fail_stale_trials, retried by its RetryHeartbeatStaleTrialCallback;
 what counts towards the target), `claims` (no architecture trained twice), `control` (the
 workers' trial loop policy), `collect` (the table from the storage), `worker` (one worker) and

@@ -1,5 +1,6 @@
-"""Storages for the distributed tests: a file journal always, PostgreSQL when
-RESNET_NAS_TEST_POSTGRES_URL is set (.ci/postgres.sh starts a server for CI)."""
+"""Storages for the distributed tests: a file journal always, PostgreSQL (Optuna's RDB storage,
+and the journal with its log in a table) when RESNET_NAS_TEST_POSTGRES_URL is set
+(.ci/postgres.sh starts a server for CI)."""
 
 import os
 
@@ -12,7 +13,8 @@ POSTGRES_URL = os.environ.get("RESNET_NAS_TEST_POSTGRES_URL")
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL,
                                     reason="RESNET_NAS_TEST_POSTGRES_URL not set "
                                     "(.ci/postgres.sh starts a server)")
-BACKENDS = ["journal", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres])]
+BACKENDS = ["journal", pytest.param("postgres", marks=[pytest.mark.postgres, needs_postgres]),
+            pytest.param("postgres-journal", marks=[pytest.mark.postgres, needs_postgres])]
 
 
 def journal_url(tmp_path, name="study.journal") -> str:
@@ -20,7 +22,11 @@ def journal_url(tmp_path, name="study.journal") -> str:
 
 
 def storage_url(tmp_path, backend: str) -> str:
-    return POSTGRES_URL if backend == "postgres" else journal_url(tmp_path)
+    if backend == "postgres":
+        return POSTGRES_URL
+    if backend == "postgres-journal":  # the journal, its log in a table of the same server
+        return f"journal+{POSTGRES_URL}"
+    return journal_url(tmp_path)
 
 
 def create_study(tmp_path, storage: str | None, study: str = "tiny", run_dir: str = "created",

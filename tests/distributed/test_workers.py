@@ -84,10 +84,11 @@ def test_create_only_refuses_a_study_of_another_space(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # Bad input: one line, exit status 2, nothing changed.
-def test_unreachable_database_is_one_clear_line_without_the_password(tmp_path, capsys):
+@pytest.mark.parametrize("scheme", ["postgresql", "journal+postgresql"])
+def test_unreachable_database_is_one_clear_line_without_the_password(tmp_path, capsys, scheme):
     run_dir = tmp_path / "w"
     code, err = _main(capsys, "worker", "--study", "s", "--storage",
-                      "postgresql://u:secret@127.0.0.1:1/db", "--run-dir", str(run_dir))
+                      f"{scheme}://u:secret@127.0.0.1:1/db", "--run-dir", str(run_dir))
     line = _one_error_line(err)
     assert code == 2
     assert "cannot open storage" in line and "127.0.0.1:1" in line
@@ -265,6 +266,13 @@ def test_journal_workers_survive_a_killed_worker(tmp_path):
 @needs_postgres
 def test_postgres_workers_survive_a_killed_worker(tmp_path):
     _workers_survive_a_kill(tmp_path, POSTGRES_URL, f"tiny-{uuid.uuid4().hex[:8]}", fake=True)
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_postgres_journal_workers_survive_a_killed_worker(tmp_path):
+    _workers_survive_a_kill(tmp_path, f"journal+{POSTGRES_URL}",
+                            f"tiny-{uuid.uuid4().hex[:8]}", fake=True)
 
 
 @pytest.mark.slow
