@@ -4,8 +4,8 @@ URLs: any SQLAlchemy URL Optuna's RDBStorage takes (`sqlite:///run/study.db`,
 `postgresql://user@host/db`, `mysql+pymysql://...`), `journal:///path/to/study.log` for
 Optuna's file JournalStorage (several workers on one machine without a database), or
 `journal+postgresql://user@host/db` for the JournalStorage with its log in a PostgreSQL table
-(resnet_nas.distributed.postgres_journal: workers on many machines at about half the cost per
-trial of RDBStorage on the same server).
+(resnet_nas.distributed.postgres_journal: workers on many machines, with a third of
+RDBStorage's bookkeeping per trial on the same server).
 
 Heartbeats: every storage opened with heartbeats implements Optuna's heartbeat interface: RDB
 storages their own (a heartbeat table), the journal through
