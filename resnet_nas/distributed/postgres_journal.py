@@ -4,8 +4,9 @@ Why a journal and not Optuna's RDBStorage on the same server: RDBStorage turns e
 call into ORM queries and a commit (about 125 statements and 30 commits per trial of a search,
 158-187 ms per trial at 1,000 trials, most of it SQLAlchemy's client-side work:
 experiments/RESULTS.md). A JournalStorage keeps the studies in memory, writes one log row per
-change and reads only the rows it has not seen: one INSERT per write and one indexed SELECT per
-read, so workers on many machines share a study at about the cost of a file journal.
+change and reads only the rows it has not seen: one statement per write (an append function)
+and one indexed SELECT per read. Workers on many machines then share a study for 49 ms of
+bookkeeping per trial outside the sampler, against RDBStorage's 170 and a file journal's 28.
 
 Connections: no ping before each use (it doubled the round trips: 41 -> 58 ms per trial
 excluding the sampler); a statement that finds its pooled connection dropped runs once more on
