@@ -128,9 +128,7 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
         elif url.startswith("sqlite"):
             engine_kwargs = {"connect_args": {"timeout": 60}}
         if url.startswith(("postgresql", "mysql")):
-            engine_kwargs = {"pool_pre_ping": True}
-            if "connect_timeout" not in url:  # an unreachable host fails in seconds, not minutes
-                engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+            engine_kwargs = {"pool_pre_ping": True, **_server_timeout(url)}
         storage = _rdb_storage(with_driver(url), engine_kwargs, kwargs)
         if url.startswith("sqlite:///"):
             # Closing the last connection folds the write-ahead log into the database file and
@@ -155,10 +153,15 @@ def _journal(backend: Any, heartbeat: bool, interval: int | None, grace: int | N
 def _postgres_journal(url: str) -> PostgresJournalBackend:
     """The PostgreSQL journal log of a `journal+postgresql://` URL."""
     server = with_driver(url[len("journal+"):])
-    engine_kwargs: dict[str, Any] = {}
-    if "connect_timeout" not in url:  # an unreachable host fails in seconds, not minutes
-        engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-    return PostgresJournalBackend(server, engine_kwargs)
+    return PostgresJournalBackend(server, _server_timeout(url))
+
+
+def _server_timeout(url: str) -> dict[str, Any]:
+    """Engine arguments that make an unreachable host fail in seconds, not minutes (unless the
+    URL sets its own connect_timeout)."""
+    if "connect_timeout" in url:
+        return {}
+    return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
 
 
 #: Attempts at opening an RDB storage whose tables another process may be creating.
