@@ -103,10 +103,6 @@ class PostgresJournalBackend(BaseJournalBackend):
         self.__dict__.update(state)
         self._connect()
 
-    def dispose(self) -> None:
-        """Closes the pooled connections (the storage still works and reconnects)."""
-        self._engine.dispose()
-
     def _execute(self, statement: str, params: dict[str, Any]) -> list[Any]:
         """Runs one autocommitted statement, again on a new connection if the pooled one had
         been dropped (a restarted server): every statement here may safely run twice."""
