@@ -268,6 +268,7 @@ def test_postgres_workers_survive_a_killed_worker(tmp_path):
     _workers_survive_a_kill(tmp_path, POSTGRES_URL, f"tiny-{uuid.uuid4().hex[:8]}", fake=True)
 
 
+@pytest.mark.slow  # the default run has the same end to end on RDB and on the file journal
 @pytest.mark.postgres
 @needs_postgres
 def test_postgres_journal_workers_survive_a_killed_worker(tmp_path):
@@ -280,7 +281,9 @@ def test_journal_workers_survive_a_killed_worker_training_for_real(tmp_path):
     _workers_survive_a_kill(tmp_path, journal_url(tmp_path), "tiny", fake=False)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [
+    *BACKENDS[:2],  # the PostgreSQL journal's run is slow-marked: the default run stays short
+    pytest.param("postgres-journal", marks=[*BACKENDS[2].marks, pytest.mark.slow])])
 def test_one_architecture_is_trained_once_by_many_workers(tmp_path, backend):
     # a space of exactly one architecture: every worker samples it at the same moment
     url = storage_url(tmp_path, backend)
