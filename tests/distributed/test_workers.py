@@ -272,7 +272,7 @@ def test_postgres_workers_survive_a_killed_worker(tmp_path):
 @pytest.mark.postgres
 @needs_postgres
 def test_postgres_journal_workers_survive_a_killed_worker(tmp_path):
-    _workers_survive_a_kill(tmp_path, f"journal+{POSTGRES_URL}",
+    _workers_survive_a_kill(tmp_path, storage_url(tmp_path, "postgres-journal"),
                             f"tiny-{uuid.uuid4().hex[:8]}", fake=True)
 
 
