@@ -42,8 +42,8 @@ from typing import Any
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.interrupts import check_stop
 from resnet_nas.nets import Architecture
-from resnet_nas.quiet import import_tensorflow_quietly
 from resnet_nas.train.metrics import TrainResult
+from resnet_nas.trial_startup import settle, start_trial_process
 
 #: Seconds between the watchdog's looks at the parent pid (where PR_SET_PDEATHSIG is missing).
 WATCHDOG_SECONDS = 0.5
@@ -210,14 +210,15 @@ def trial_main(conn, env: dict[str, str], parent_pid: int) -> None:
     import warnings
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
     warnings.filterwarnings("ignore")
-    if env.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
-        import_tensorflow_quietly()
-    # Every job needs these: imported now, while the process waits for its first job.
-    import resnet_nas.nets.build  # noqa: F401
-    import resnet_nas.train  # noqa: F401
+    start_trial_process(env.get("KERAS_BACKEND", "tensorflow"))
     datasets: dict[Any, Any] = {}
+
+    def warm(data: DataConfig, seed: int) -> None:
+        _dataset(data, seed, datasets)
+        settle()  # the data set stays for every job, as the imports do
+
     serve_jobs(conn, lambda job, on_epoch, on_step: _run_job(job, on_epoch, on_step, datasets),
-               warm=lambda data, seed: _dataset(data, seed, datasets))
+               warm=warm)
     # Told to stop: every result is sent. The backend's own teardown at exit takes seconds
     # (TensorFlow's) and would hold up a recycling search; nothing is left to flush but stdio.
     sys.stdout.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,9 @@ _DIGITS_TEST_SEED = 20_170_731
 def digits_file() -> Path | None:
     """scikit-learn's bundled digits.csv.gz, found without importing scikit-learn (whose import
     costs about 2 s: the search process and every trial process load this data set)."""
-    spec = importlib.util.find_spec("sklearn")
+    # PathFinder looks on sys.path only: a trial process keeps scikit-learn out of sys.modules
+    # (resnet_nas.trial_startup), where importlib.util.find_spec would look first.
+    spec = importlib.machinery.PathFinder.find_spec("sklearn")
     if spec is None or not spec.origin:
         return None
     path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"

@@ -1,0 +1,70 @@
+"""A trial process's start-up imports its backend and builders, keeps out the optional
+integrations TensorFlow and Keras would import because they are installed, and freezes what
+it imported out of the garbage collector."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from resnet_nas.trial_startup import keep_out, unused_modules
+from tests.helpers import REPO, cli_env
+
+
+def test_each_backend_keeps_its_own_modules():
+    assert "jax" in unused_modules("tensorflow")
+    assert "jax" not in unused_modules("jax")
+    assert "tensorflow" not in unused_modules("jax")
+    for backend in ("tensorflow", "jax", "torch"):
+        assert {"sklearn", "pandas", "matplotlib"} <= set(unused_modules(backend))
+
+
+def test_a_module_kept_out_cannot_be_imported(monkeypatch):
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))  # restored after the test
+    keep_out(("colorsys",))
+    with pytest.raises(ImportError):
+        import colorsys  # noqa: F401
+
+
+def test_digits_load_with_scikit_learn_kept_out(monkeypatch):
+    from resnet_nas.data import digits
+
+    expected = digits.read_digits()
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    assert digits.digits_file() is not None
+    images, target = digits.read_digits()
+    np.testing.assert_array_equal(images, expected[0])
+    np.testing.assert_array_equal(target, expected[1])
+
+
+START = """
+import gc, json, os, sys
+os.environ["KERAS_BACKEND"] = "tensorflow"
+from resnet_nas.trial_startup import start_trial_process, unused_modules
+start_trial_process("tensorflow")
+frozen = gc.get_freeze_count()
+from resnet_nas.config import DataConfig, TrainConfig
+from resnet_nas.data import load_dataset
+from resnet_nas.nets import cifar_resnet
+from resnet_nas.nets.build import build_model
+from resnet_nas.train import train_model
+data = load_dataset(DataConfig(name="digits", validation_split=0.2), seed=0)
+model = build_model(cifar_resnet(8, widths=(4, 4, 8), input_shape=(8, 8, 1), num_classes=10))
+result = train_model(model, data, TrainConfig(epochs=1, batch_size=64))
+print(json.dumps({"loaded": [m for m in unused_modules("tensorflow") if sys.modules.get(m)],
+                  "frozen": frozen, "epochs": result.epochs_run,
+                  "loss": result.history[0].train_loss}))
+"""
+
+
+def test_a_tensorflow_trial_process_starts_lean_and_trains():
+    out = subprocess.run([sys.executable, "-c", START], cwd=REPO, env=cli_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["loaded"] == []  # nor did training import them later
+    assert got["frozen"] > 10_000  # the backend's objects, out of every collection
+    assert got["epochs"] == 1 and np.isfinite(got["loss"])
