@@ -17,7 +17,7 @@ DATASETS = ("digits", "cifar10", "cifar100", "fashion_mnist", "folder", "synthet
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "onecycle", "step")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-TRAINERS = ("auto", "fit", "jax")
+TRAINERS = ("auto", "fit", "jax", "tf")
 BACKENDS = ("tensorflow", "jax", "torch")
 
 # Upper bounds: every numeric field has a finite range (absurd values are refused up front
@@ -122,7 +122,8 @@ class TrainConfig:
       precision: 'float32' or a mixed policy (fp32 master weights and BN statistics).
       seed: seeds Python, NumPy and the backend for the trial.
       trainer: 'fit' (Keras model.fit, any backend), 'jax' (jitted whole-epoch scan; JAX
-        backend), or 'auto' (jax when the JAX backend is active, else fit).
+        backend), 'tf' (a traced step of its own; TensorFlow backend), or 'auto' (jax on the
+        JAX backend, tf on TensorFlow, else fit).
       backend: Keras backend the trial worker uses.
       eval_batch_size: batch size for evaluation.
       batch_norm_decay: BN moving-average decay the model is built with. slim's 0.997 suits

@@ -66,7 +66,7 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "rejections": ("Int64", "infeasible samples rejected before this trial was accepted"),
     "seed": ("Int64", "training seed"),
     "backend": ("string", "Keras backend"),
-    "trainer": ("string", "'fit' or 'jax'"),
+    "trainer": ("string", "'tf', 'jax' or 'fit'"),
     "device": ("string", "device description, e.g. 'cpu' or 'NVIDIA H100 80GB HBM3'"),
     "versions": ("string", "JSON of library versions"),
     "started_at": ("string", "ISO-8601 UTC start time"),

@@ -6,8 +6,10 @@
     result = train_model(model, data, cfg, on_epoch=lambda m: m.val_accuracy > 0.2)
 
 cfg.trainer picks the implementation: 'jax' (resnet_nas.train.jax_scan: whole epochs in one
-jitted scan, data and augmentation on the device), 'fit' (resnet_nas.train.fit: Keras
-model.fit on any backend), or 'auto' (jax on the JAX backend, else fit).
+jitted scan, data and augmentation on the device), 'tf' (resnet_nas.train.tf_loop: a traced
+step and a traced evaluation of its own, on the TensorFlow backend), 'fit'
+(resnet_nas.train.fit: Keras model.fit on any backend), or 'auto' (jax on the JAX backend, tf
+on TensorFlow, else fit).
 
 Importing this package does not import Keras; the functions do, when called.
 """
@@ -55,10 +57,15 @@ def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
         model, or data the trainer cannot use.
     """
     cfg.validate()
-    if resolve_trainer(cfg) == "jax":
+    trainer = resolve_trainer(cfg)
+    if trainer == "jax":
         from resnet_nas.train.jax_scan import train_jax
 
         return train_jax(model, data, cfg, on_epoch, on_step)
+    if trainer == "tf":
+        from resnet_nas.train.tf_loop import train_tf
+
+        return train_tf(model, data, cfg, on_epoch, on_step)
     from resnet_nas.train.fit import train_fit
 
     return train_fit(model, data, cfg, on_epoch, on_step)
@@ -74,10 +81,15 @@ def evaluate(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     """
     from resnet_nas.train.runtime import active_backend
 
-    if active_backend() == "jax":
+    backend = active_backend()
+    if backend == "jax":
         from resnet_nas.train.jax_scan import evaluate_jax
 
         return evaluate_jax(model, x_uint8, y, cfg, stats)
+    if backend == "tensorflow":
+        from resnet_nas.train.tf_loop import evaluate_tf
+
+        return evaluate_tf(model, x_uint8, y, cfg, stats)
     from resnet_nas.train.fit import evaluate_keras
 
     return evaluate_keras(model, x_uint8, y, cfg, stats)

@@ -1,9 +1,8 @@
-"""Fallback trainer: Keras `model.compile` + `model.fit`, on any backend.
+"""Keras `model.compile` + `model.fit`, on any backend (trainer 'fit').
 
-Batches come from a numpy `keras.utils.PyDataset` that reshuffles every epoch, drops the
-ragged last batch (as the JAX trainer does) and applies the same per-example crop and flip.
-Validation runs through `evaluate_keras` after each epoch (plain cross-entropy, fixed-size
-padded batches), so both trainers report the same quantities.
+Batches come from resnet_nas.train.batches (the TensorFlow loop's too). Validation runs
+through `evaluate_keras` after each epoch (plain cross-entropy, fixed-size padded batches), so
+every trainer reports the same quantities.
 """
 
 from __future__ import annotations
@@ -17,49 +16,13 @@ import numpy as np
 
 from resnet_nas.config import TrainConfig
 from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
-                                      TrainResult, finished_reason, steady_images_per_second)
+                                      TrainResult, finished_reason, first_call_excess,
+                                      steady_images_per_second)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     regularizers_disabled, uses_model_regularization)
-from resnet_nas.train.augment import (check_dataset, normalization_stats, normalize_numpy,
-                                      random_augment_numpy, steps_per_epoch)
+from resnet_nas.train.augment import check_dataset, normalization_stats, normalize_numpy
+from resnet_nas.train.batches import augmented_batches
 from resnet_nas.train.runtime import check_precision, device_description
-
-
-def _batches_class() -> type:
-    import keras
-
-    class AugmentedBatches(keras.utils.PyDataset):
-        """Shuffled, augmented, normalised float32 batches of a uint8 training set."""
-
-        def __init__(self, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, mean: np.ndarray,
-                     std: np.ndarray):
-            super().__init__(workers=1, use_multiprocessing=False)
-            self.x, self.y = x, np.asarray(y, np.int32)
-            self.cfg, self.mean, self.std = cfg, mean, std
-            self.steps = steps_per_epoch(len(x), cfg.batch_size)
-            self.epoch = 0
-            self._shuffle()
-
-        def _shuffle(self) -> None:
-            rng = np.random.default_rng([self.cfg.seed, self.epoch, 0])
-            self.order = rng.permutation(len(self.x))
-
-        def __len__(self) -> int:
-            return self.steps
-
-        def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-            bs = self.cfg.batch_size
-            idx = self.order[i * bs:(i + 1) * bs]
-            # Seeded by (seed, epoch, step): the same batches whatever the worker order.
-            rng = np.random.default_rng([self.cfg.seed, self.epoch, i + 1])
-            xb = random_augment_numpy(self.x[idx], rng, self.cfg.augment)
-            return normalize_numpy(xb, self.mean, self.std), self.y[idx]
-
-        def on_epoch_end(self) -> None:
-            self.epoch += 1
-            self._shuffle()
-
-    return AugmentedBatches
 
 
 def evaluate_keras(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
@@ -95,14 +58,6 @@ def evaluate_keras(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainCon
         if batch_seconds is not None:
             batch_seconds.append(time.perf_counter() - t0)
     return loss_sum / n, correct / n
-
-
-def first_call_excess(seconds: list[float]) -> float | None:
-    """How much longer the first call took than a steady one (its trace and compile); None
-    with fewer than two calls to compare."""
-    if len(seconds) < 2:
-        return None
-    return max(0.0, seconds[0] - float(np.median(seconds[1:])))
 
 
 def build_training_state(model: Any, batch: tuple[np.ndarray, np.ndarray]) -> None:
@@ -142,7 +97,7 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
     check_weight_decay(model, cfg)
     backend = keras.backend.backend()
     stats = normalization_stats(data)
-    batches = _batches_class()(np.asarray(data.x_train), data.y_train, cfg, *stats)
+    batches = augmented_batches(data.x_train, data.y_train, cfg, stats)
     steps = len(batches)
     images_per_epoch = steps * cfg.batch_size
     smoothing = cfg.label_smoothing

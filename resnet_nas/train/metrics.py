@@ -100,13 +100,13 @@ class TrainResult:
       train_seconds: wall time of the whole training, the same for every trainer: compile,
         training steps and per-epoch validation (what the trial cost once its model was built).
       compile_seconds: the part of train_seconds spent tracing and compiling the train and
-        eval functions (JAX trainer: its ahead-of-time compile; fit: how much longer the
-        first train step and the first validation batch took than steady ones); None where
+        eval functions (JAX trainer: its ahead-of-time compile; tf and fit: how much longer
+        the first train step and the first validation batch took than steady ones); None where
         it cannot be measured (an epoch of a single step).
       images_per_second: training throughput after compilation (mean over epochs 2..N, or
         epoch 1 when only one epoch ran).
       eval_seconds: the part of train_seconds spent on validation (after its compile).
-      trainer: 'jax' or 'fit'.
+      trainer: 'jax', 'tf' or 'fit'.
       backend: the active Keras backend.
       device: what ran it, e.g. 'NVIDIA H100 80GB HBM3' or 'cpu'.
     """
@@ -159,3 +159,11 @@ def finished_reason(epoch: int, train_loss: float) -> str | None:
     if math.isfinite(train_loss):
         return None
     return f"diverged: train loss {train_loss} at epoch {epoch}"
+
+
+def first_call_excess(seconds: list[float]) -> float | None:
+    """How much longer the first call took than a steady one (its trace and compile); None
+    with fewer than two calls to compare."""
+    if len(seconds) < 2:
+        return None
+    return max(0.0, seconds[0] - float(np.median(seconds[1:])))

@@ -20,16 +20,26 @@ def active_backend() -> str:
     return keras.backend.backend()
 
 
+#: The trainer each backend runs for trainer 'auto' (its own fast one), and the backend that
+#: each backend-specific trainer needs.
+AUTO_TRAINERS = {"jax": "jax", "tensorflow": "tf"}
+
+
 def resolve_trainer(cfg: TrainConfig, backend: str | None = None) -> str:
-    """'jax' or 'fit' for cfg.trainer ('auto' = jax on the JAX backend, else fit)."""
+    """'jax', 'tf' or 'fit' for cfg.trainer ('auto' = the backend's own: jax on JAX, tf on
+    TensorFlow, else fit)."""
     backend = backend or active_backend()
     if cfg.trainer == "auto":
-        return "jax" if backend == "jax" else "fit"
-    if cfg.trainer == "jax" and backend != "jax":
-        raise ValueError(f"train.trainer: 'jax' needs the JAX backend (set KERAS_BACKEND=jax "
-                         f"before importing keras), found backend {backend!r}")
-    if cfg.trainer not in ("jax", "fit"):
-        raise ValueError(f"train.trainer: expected one of auto, fit, jax, found {cfg.trainer!r}")
+        return AUTO_TRAINERS.get(backend, "fit")
+    if cfg.trainer not in ("jax", "tf", "fit"):
+        raise ValueError(f"train.trainer: expected one of auto, fit, jax, tf, found "
+                         f"{cfg.trainer!r}")
+    if cfg.trainer != "fit" and AUTO_TRAINERS.get(backend) != cfg.trainer:
+        needed = {v: k for k, v in AUTO_TRAINERS.items()}[cfg.trainer]
+        name = {"jax": "JAX", "tensorflow": "TensorFlow"}[needed]
+        raise ValueError(f"train.trainer: {cfg.trainer!r} needs the {name} backend (set "
+                         f"KERAS_BACKEND={needed} before importing keras), found backend "
+                         f"{backend!r}")
     return cfg.trainer
 
 

@@ -97,7 +97,7 @@ def test_random_tuner_writes_schema_rows(kt_random_run):
 
 @pytest.mark.slow
 def test_random_tuner_trains_for_real_in_the_trial_process(tmp_path):
-    check_schema_rows(_kt_random_run(tmp_path, None)[1], "fit")
+    check_schema_rows(_kt_random_run(tmp_path, None)[1], "tf")
 
 
 def test_hyperband_tuner_sets_the_epochs_of_each_trial(tmp_path, fake_runner):

@@ -17,7 +17,7 @@ def test_a_search_trains_in_the_trial_process(tmp_path):
     assert len(table) == 1 and set(table["state"]) == {"complete"}
     done = table[table["state"] == "complete"]
     assert (done["epochs_run"] == 2).all()
-    assert (table["backend"] == "tensorflow").all() and (table["trainer"] == "fit").all()
+    assert (table["backend"] == "tensorflow").all() and (table["trainer"] == "tf").all()
     assert (table["images_per_second"] > 0).all() and table["device"].notna().all()
     assert not summary.all_failed
 
