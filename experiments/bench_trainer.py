@@ -52,9 +52,9 @@ if str(REPO) not in sys.path:
 
 DEFAULT_CIFAR = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 RESULTS = REPO / "experiments" / "results"
-TRAINERS = ("jax", "fit", "fit-tf", "torch")
+TRAINERS = ("jax", "fit", "fit-tf", "tf", "torch")
 #: A trainer's Keras backend, where it is not the run's (KERAS_BACKEND, default jax).
-TRAINER_BACKENDS = {"fit-tf": "tensorflow"}
+TRAINER_BACKENDS = {"fit-tf": "tensorflow", "tf": "tensorflow"}
 COLUMNS = ["trainer", "model", "status", "backend", "device", "precision", "epochs_run",
            "batch_size", "images_per_second", "compile_seconds", "first_epoch_seconds",
            "train_seconds", "val_accuracy", "best_val_accuracy", "time_to_target_seconds",
@@ -78,8 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup-epochs", type=float, default=None)
     p.add_argument("--models", default="20,56", help="CIFAR ResNet depths, comma separated")
     p.add_argument("--trainers", default="jax,fit,torch",
-                   help="subset of jax,fit,fit-tf,torch (fit: Keras fit on the run's backend; "
-                        "fit-tf: on TensorFlow)")
+                   help="subset of jax,fit,fit-tf,tf,torch (fit: Keras fit on the run's "
+                        "backend; fit-tf: on TensorFlow; tf: the TensorFlow trainer)")
     p.add_argument("--precision", default=None, choices=("float32", "mixed_bfloat16"),
                    help="default: mixed_bfloat16 (--tiny: float32, fast on CPU)")
     p.add_argument("--recipe", default=None,
@@ -145,7 +145,7 @@ def train_config(args: argparse.Namespace, depth: int, trainer: str) -> Any:
     return recipe.with_train(
         epochs=epochs, batch_size=args.batch_size, learning_rate=lr, warmup_epochs=warmup,
         precision=args.precision, seed=args.seed,
-        trainer="jax" if trainer == "jax" else "fit",
+        trainer=trainer if trainer in ("jax", "tf") else "fit",
         eval_batch_size=min(base.eval_batch_size, 1024 if args.tiny else base.eval_batch_size)
     ).train
 
@@ -523,8 +523,10 @@ def print_table(rows: list[dict[str, Any]], ratios: list[dict[str, Any]]) -> Non
     for r in ratios:
         print(f"{r['model']}: steady img/s ratio jax/fit = {_fmt(r['jax_over_fit'], 2)}, "
               f"jax/fit-tf = {_fmt(r['jax_over_fit_tf'], 2)}, "
-              f"jax/torch = {_fmt(r['jax_over_torch'], 2)}; first epoch incl. compile, "
-              f"fit/jax seconds = {_fmt(r['first_epoch_fit_over_jax'], 2)}")
+              f"jax/torch = {_fmt(r['jax_over_torch'], 2)}, "
+              f"tf/fit-tf = {_fmt(r['tf_over_fit_tf'], 2)}; first epoch incl. compile, "
+              f"fit/jax seconds = {_fmt(r['first_epoch_fit_over_jax'], 2)}, "
+              f"fit-tf/tf seconds = {_fmt(r['first_epoch_fit_tf_over_tf'], 2)}")
     for r in rows:
         if r["status"] != "ok" and r.get("message"):
             print(f"{r['trainer']} {r['model']}: {r['status']}: {r['message']}")
@@ -546,7 +548,9 @@ def compute_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "jax_over_fit": ratio("images_per_second", "jax", "fit"),
                     "jax_over_fit_tf": ratio("images_per_second", "jax", "fit-tf"),
                     "jax_over_torch": ratio("images_per_second", "jax", "torch"),
-                    "first_epoch_fit_over_jax": ratio("first_epoch_seconds", "fit", "jax")})
+                    "tf_over_fit_tf": ratio("images_per_second", "tf", "fit-tf"),
+                    "first_epoch_fit_over_jax": ratio("first_epoch_seconds", "fit", "jax"),
+                    "first_epoch_fit_tf_over_tf": ratio("first_epoch_seconds", "fit-tf", "tf")})
     return out
 
 

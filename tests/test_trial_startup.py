@@ -46,6 +46,9 @@ os.environ["KERAS_BACKEND"] = "tensorflow"
 from resnet_nas.trial_startup import start_trial_process, unused_modules
 start_trial_process("tensorflow")
 frozen = gc.get_freeze_count()
+import tensorflow as tf
+grappler_off = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer")
+gpus = len(tf.config.list_physical_devices("GPU"))
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.data import load_dataset
 from resnet_nas.nets import cifar_resnet
@@ -56,6 +59,7 @@ model = build_model(cifar_resnet(8, widths=(4, 4, 8), input_shape=(8, 8, 1), num
 result = train_model(model, data, TrainConfig(epochs=1, batch_size=64))
 print(json.dumps({"loaded": [m for m in unused_modules("tensorflow") if sys.modules.get(m)],
                   "frozen": frozen, "epochs": result.epochs_run,
+                  "grappler_off": bool(grappler_off), "gpus": gpus,
                   "loss": result.history[0].train_loss}))
 """
 
@@ -68,3 +72,4 @@ def test_a_tensorflow_trial_process_starts_lean_and_trains():
     assert got["loaded"] == []  # nor did training import them later
     assert got["frozen"] > 10_000  # the backend's objects, out of every collection
     assert got["epochs"] == 1 and np.isfinite(got["loss"])
+    assert got["grappler_off"] == (got["gpus"] == 0)  # on a CPU it only costs compile time

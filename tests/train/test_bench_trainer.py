@@ -80,6 +80,8 @@ def test_recipe_epochs_batch_scaling_and_overrides():
     assert cfg.epochs == 100 and cfg.batch_size == 256 and cfg.trainer == "jax"
     assert cfg.learning_rate == pytest.approx(0.2) and cfg.warmup_epochs == 3.0
     assert cfg.label_smoothing == 0.1 and cfg.precision == "mixed_bfloat16"
+    assert bench.train_config(args, 56, "tf").trainer == "tf"
+    assert bench.train_config(args, 56, "fit-tf").trainer == "fit"
     args = bench.parse_args(["--models", "20", "--lr", "0.05"])
     cfg = bench.train_config(args, 20, "fit")
     assert (cfg.epochs, cfg.learning_rate, cfg.warmup_epochs, cfg.trainer) == (5, 0.05, 1.25,
@@ -104,7 +106,10 @@ def test_one_epoch_has_no_steady_state_and_ratios_compare_like_with_like():
             {"trainer": "fit-tf", "model": "resnet20", "status": "ok",
              "images_per_second": 400.0, "first_epoch_seconds": 6.0},
             {"trainer": "fit", "model": "resnet20", "status": "ok",
-             "images_per_second": float("nan"), "first_epoch_seconds": 8.0}]
+             "images_per_second": float("nan"), "first_epoch_seconds": 8.0},
+            {"trainer": "tf", "model": "resnet20", "status": "ok",
+             "images_per_second": 500.0, "first_epoch_seconds": 3.0}]
     (r,) = bench.compute_ratios(rows)
     assert r["jax_over_fit_tf"] == 0.75 and r["jax_over_fit"] is None
     assert r["first_epoch_fit_over_jax"] == 2.0
+    assert r["tf_over_fit_tf"] == 1.25 and r["first_epoch_fit_tf_over_tf"] == 2.0
