@@ -123,6 +123,9 @@ class TrialRunnerLike:
 
     def close(self) -> None: ...
 
+    def start(self) -> None:
+        """Starts the trial process (its backend's import) ahead of its data; optional."""
+
     def warm(self, data: DataConfig, seed: int) -> None:
         """Prepares for jobs on `data` (start the process, load the data set); optional."""
 
@@ -303,22 +306,31 @@ class TrialRunner(TrialRunnerLike):
         self._conn = None
         self._jobs_done = 0
         self._warm: tuple[DataConfig, int] | None = None
+        self._warm_sent = False  # the running process was asked to load the data set
         self.restarts = 0
         #: exit code of the last process close() stopped (0: it stopped when asked)
         self.exitcode: int | None = None
 
     # -- process management -----------------------------------------------------------------
+    def start(self) -> None:
+        """Starts the trial process now, if none runs: its imports (seconds: TensorFlow's) go
+        on while the search opens its study and samples."""
+        if self._proc is None or not self._proc.is_alive():
+            self._start()
+
     def warm(self, data: DataConfig, seed: int) -> None:
-        """Starts the trial process now and has it load `data`: its imports and the data set
-        are ready when the first job comes (nothing happens if the process runs already)."""
-        if self._proc is not None and self._proc.is_alive():
+        """Starts the trial process now, if none runs, and has it load `data`: its imports
+        and the data set are ready when the first job comes (a process asked once already is
+        not asked again)."""
+        self.start()
+        self._warm = (data, seed)
+        if self._warm_sent:
             return
-        self._start()
         try:
             self._conn.send(("warm", (data, seed)))
+            self._warm_sent = True
         except OSError:
             self.kill()
-        self._warm = (data, seed)
 
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
@@ -330,6 +342,7 @@ class TrialRunner(TrialRunnerLike):
             child.close()
         self._proc, self._conn = proc, parent
         self._jobs_done = 0
+        self._warm_sent = False
 
     def close(self) -> None:
         """Stops the trial process: gracefully once it has run a job, else by force.

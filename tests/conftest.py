@@ -24,4 +24,5 @@ def fake_runner():
     FakeRunner.jobs = []
     FakeRunner.script = {}
     FakeRunner.warmed = []
+    FakeRunner.events = []
     return FakeRunner

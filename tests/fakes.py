@@ -78,12 +78,14 @@ class FakeRunner:
     jobs: list[Job] = []
     script: dict[int, str] = {}
     warmed: list[tuple[Any, int]] = []
+    events: list[str] = []  # 'start', 'warm', 'run', 'close', in order
 
     def __init__(self, backend: str = "tensorflow", max_trials_per_worker: int = 100,
                  env: dict[str, str] | None = None, **kw: Any):
         self.backend = backend
 
     def run(self, job: Job, on_epoch=None, on_step=None) -> JobResult:
+        FakeRunner.events.append("run")
         index = len(FakeRunner.jobs)
         FakeRunner.jobs.append(job)
         action = FakeRunner.script.get(index)
@@ -94,11 +96,15 @@ class FakeRunner:
         out = fake_job(job, on_epoch or (lambda m: True), diverge=action == "diverged")
         return JobResult(True, TrainResult.from_dict(out["train"]))
 
+    def start(self) -> None:
+        FakeRunner.events.append("start")
+
     def warm(self, data, seed: int) -> None:
+        FakeRunner.events.append("warm")
         FakeRunner.warmed.append((data, seed))
 
     def close(self) -> None:
-        pass
+        FakeRunner.events.append("close")
 
 
 def fake_trial_main(conn, env: dict[str, str], parent_pid: int) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from resnet_nas import results
 from resnet_nas.engines.common import (DataInfo, RunnerFactory, SearchContext, data_info,
-                                       describe_counts)
+                                       describe_counts, make_runner)
 from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.lock import RunLock
 from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions, absolute_path,
@@ -300,9 +300,18 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
     opts.validate()
     plan = _plan_resume(opts) if opts.resume else _plan_new(opts)
     lock = plan.lock
+    runner = None
     try:
         data_cfg, train_cfg = plan.run.configs(plan.space)
         _check_backend(train_cfg.backend, opts.backend is not None)
+        if not (opts.create_only or plan.resumed):
+            # A new run's trial process starts now: its backend's import (seconds) goes on
+            # while this process reads the data set's facts and opens the study, instead of
+            # delaying the first trial. A search refused from here on stops it, unused. (A
+            # resumed run may be at its target already: its flow starts one if it needs it.)
+            runner = make_runner(runner_factory, train_cfg.backend,
+                                 opts.max_trials_per_worker, opts.worker_env)
+            runner.start()
         io = data_info(data_cfg, train_cfg.seed)
         run = plan.run
         if plan.resumed:
@@ -328,7 +337,8 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
             lock = create_run_dir(plan.run_dir, run, plan.space_file)
         plan = replace(plan, run=run)
         ctx = _context(plan, opts, io)
-        result = plan.engine.run(ctx, plan.resumed, opts.create_only, out, runner_factory)
+        result = plan.engine.run(ctx, plan.resumed, opts.create_only, out,
+                                 None if runner is None else lambda *args, **kw: runner)
         if result.note:
             out(result.note)
         if result.interrupted:
@@ -342,5 +352,7 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
                              ran=Counter(result.ran),
                              counts=describe_counts(plan.run_dir, run.study))
     finally:
+        if runner is not None:
+            runner.close()
         if lock is not None:
             lock.release()

@@ -105,8 +105,14 @@ class SearchContext:
         return self.run.trials
 
     def runner(self, factory: RunnerFactory | None = None) -> TrialRunnerLike:
-        return (factory or TrialRunner)(self.train.backend, self.max_trials_per_worker,
-                                        env=dict(self.worker_env))
+        return make_runner(factory, self.train.backend, self.max_trials_per_worker,
+                           self.worker_env)
+
+
+def make_runner(factory: RunnerFactory | None, backend: str, max_trials_per_worker: int,
+                worker_env: Mapping[str, str]) -> TrialRunnerLike:
+    """The trial runner of a search: `factory`'s, else a TrialRunner."""
+    return (factory or TrialRunner)(backend, max_trials_per_worker, env=dict(worker_env))
 
 
 @dataclass(frozen=True)

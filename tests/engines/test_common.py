@@ -44,6 +44,31 @@ def test_the_trial_process_is_warmed_once_with_the_run_data_and_not_for_a_finish
     assert len(fake_runner.warmed) == 1
     data, seed = fake_runner.warmed[0]
     assert data == fake_runner.jobs[0].data and seed == fake_runner.jobs[0].train.seed
+    # started before the search opens its study, warmed with the data once it knows them
+    assert fake_runner.events[:2] == ["start", "warm"] and fake_runner.events[-1] == "close"
+    fake_runner.events.clear()
     run_search(SearchOptions(space=None, run_dir=str(run_dir), resume=True, progress=False),
                out=lambda line: None, runner_factory=fake_runner)
     assert len(fake_runner.warmed) == 1  # at its target: nothing to train, nothing started
+    assert "start" not in fake_runner.events and "run" not in fake_runner.events
+
+
+def test_a_search_refused_after_its_trial_process_started_stops_it(tmp_path, fake_runner,
+                                                                     monkeypatch):
+    import pytest
+
+    import resnet_nas.engines as engines
+    from resnet_nas.data.dataset import DataError
+    from tests.helpers import tiny_space
+
+    def unreadable(*args, **kw):
+        raise DataError("data: the data set cannot be read")
+
+    monkeypatch.setattr(engines, "data_info", unreadable)
+    space = tiny_space(tmp_path, trials=2, epochs=1)
+    with pytest.raises(DataError):
+        engines.run_search(engines.SearchOptions(space=str(space), run_dir=str(tmp_path / "run"),
+                                                 progress=False),
+                           out=lambda line: None, runner_factory=fake_runner)
+    assert fake_runner.events == ["start", "close"]
+    assert not (tmp_path / "run").exists()
