@@ -8,7 +8,9 @@ For each trained trial (complete or pruned):
   compile     compile_seconds (JAX trainer: the ahead-of-time compile of the train and eval
               functions; model.fit: the first train step and validation batch minus steady
               ones)
-  training    epochs_run * training images / images_per_second (training steps only)
+  training    the training steps: train_seconds - compile - evaluation (rows without
+              eval_seconds: epochs_run * training images / images_per_second, which counts a
+              compile inside epoch 1 twice when epoch 1 is the only epoch)
   evaluation  eval_seconds (validation), else the rest of train_seconds
   start-up    wall - train_seconds (train_seconds includes the compile, for every trainer):
               the trial process's start, data loading, model building, scheduling
@@ -39,23 +41,25 @@ def timing(run_dir: Path) -> list[dict]:
     data_cfg, train_cfg = run.configs(run_space(run_dir, run))
     n_train = len(load_dataset(data_cfg, seed=train_cfg.seed).x_train)
     steps_images = (n_train // train_cfg.batch_size) * train_cfg.batch_size
-    out = []
-    for row in results.read_rows(run_dir, run.study):
-        if row["state"] not in ("complete", "pruned") or not row.get("images_per_second"):
-            continue
-        wall = row.get("wall_seconds") or _seconds(row["started_at"], row["finished_at"])
-        compile_s = row.get("compile_seconds") or 0.0
-        train_s = row.get("train_seconds") or 0.0
+    return [split_row(row, steps_images) for row in results.read_rows(run_dir, run.study)
+            if row["state"] in ("complete", "pruned") and row.get("images_per_second")]
+
+
+def split_row(row: dict, steps_images: int) -> dict:
+    """One trained trial's parts (seconds); `steps_images`: training images an epoch."""
+    wall = row.get("wall_seconds") or _seconds(row["started_at"], row["finished_at"])
+    compile_s = row.get("compile_seconds") or 0.0
+    train_s = row.get("train_seconds") or 0.0
+    evaluation = row.get("eval_seconds")
+    if evaluation is not None:
+        training = max(0.0, train_s - compile_s - evaluation)
+    else:
         training = row["epochs_run"] * steps_images / row["images_per_second"]
-        evaluation = row.get("eval_seconds")
-        if evaluation is None:
-            evaluation = max(0.0, train_s - compile_s - training)
-        out.append({"trial": row["trial"], "state": row["state"], "trainer": row.get("trainer"),
-                    "device": row.get("device"), "epochs": row["epochs_run"], "wall": wall,
-                    "start_up": max(0.0, wall - train_s), "compile": compile_s,
-                    "training": training, "evaluation": evaluation,
-                    "images_per_second": row["images_per_second"]})
-    return out
+        evaluation = max(0.0, train_s - compile_s - training)
+    return {"trial": row["trial"], "state": row["state"], "trainer": row.get("trainer"),
+            "device": row.get("device"), "epochs": row["epochs_run"], "wall": wall,
+            "start_up": max(0.0, wall - train_s), "compile": compile_s, "training": training,
+            "evaluation": evaluation, "images_per_second": row["images_per_second"]}
 
 
 def main() -> int:
