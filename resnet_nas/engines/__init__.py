@@ -338,7 +338,8 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
         plan = replace(plan, run=run)
         ctx = _context(plan, opts, io)
         result = plan.engine.run(ctx, plan.resumed, opts.create_only, out,
-                                 None if runner is None else lambda *args, **kw: runner)
+                                 runner_factory if runner is None
+                                 else lambda *args, **kw: runner)
         if result.note:
             out(result.note)
         if result.interrupted:
