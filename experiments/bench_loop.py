@@ -44,13 +44,13 @@ from resnet_nas.engines.history_window import HistoryWindowSampler  # noqa: E402
 from resnet_nas.run import SearchOptions  # noqa: E402
 from resnet_nas.space import load_space  # noqa: E402
 from resnet_nas.train.metrics import EpochMetrics, TrainResult  # noqa: E402
-from resnet_nas.trial_process import JobResult  # noqa: E402
+from resnet_nas.trial_process import JobResult, TrialRunnerLike  # noqa: E402
 
 STEPS = ("ask", "sampler", "sample_arch", "dedup", "user_attrs", "heartbeat", "epoch_reports",
          "tell", "write_row", "finish_other", "other")
 
 
-class StubRunner:
+class StubRunner(TrialRunnerLike):
     """A trial runner that trains nothing: a deterministic curve per architecture, at once."""
 
     def __init__(self, *args, **kwargs):
@@ -71,9 +71,6 @@ class StubRunner:
             history=history, epochs_run=len(history), stopped_early=not done, diverged=False,
             reason="completed" if done else "stopped", train_seconds=0.0, compile_seconds=0.0,
             images_per_second=1e6, trainer="stub", backend=job.train.backend, device="cpu"))
-
-    def warm(self, data, seed) -> None:
-        pass
 
     def close(self) -> None:
         pass

@@ -36,29 +36,16 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from resnet_nas.config import DataConfig, TrainConfig
+from resnet_nas.config import DataConfig
 from resnet_nas.interrupts import check_stop
-from resnet_nas.nets import Architecture
+from resnet_nas.jobs import Job, JobResult
 from resnet_nas.train.metrics import TrainResult
-from resnet_nas.trial_startup import settle, start_trial_process
+from resnet_nas.trial_startup import rss_mb, start_trial_process
 
 #: Seconds between the watchdog's looks at the parent pid (where PR_SET_PDEATHSIG is missing).
 WATCHDOG_SECONDS = 0.5
-
-
-def rss_mb(pid: int | None = None) -> float:
-    """Resident set size of a process in MiB (Linux /proc; 0 where unavailable)."""
-    try:
-        with open(f"/proc/{pid or 'self'}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
 def default_rss_limit_mb() -> float:
@@ -71,52 +58,12 @@ def default_rss_limit_mb() -> float:
     return float(min(6000.0, total / 4))
 
 
-@dataclass(frozen=True)
-class Job:
-    """One trial for a trial process (typed configs, pickled over the pipe as they are).
-
-    Attributes:
-      arch: the architecture to build.
-      train: how to train it.
-      data: which data to train it on.
-      evaluate_test: also evaluate on the test split (final training of an exported config).
-      save_model: path to save the trained model as .keras, or None.
-      data_seed: seeds the train/validation split instead of `train.seed` (None: train.seed);
-        a benchmark trains one architecture with several training seeds on one split.
-    """
-
-    arch: Architecture
-    train: TrainConfig
-    data: DataConfig
-    evaluate_test: bool = False
-    save_model: str | None = None
-    data_seed: int | None = None
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """What came back from a job.
-
-    Attributes:
-      ok: the job ran to its end (a diverged or pruned training is still ok).
-      train: the training result (None when not ok).
-      error: first lines of the error when not ok.
-      test_accuracy / test_loss: with Job.evaluate_test.
-      count_params: model.count_params() of the trained model.
-    """
-
-    ok: bool
-    train: TrainResult | None = None
-    error: str = ""
-    worker_rss_mb: float = 0.0
-    worker_pid: int = 0
-    test_accuracy: float | None = None
-    test_loss: float | None = None
-    count_params: int | None = None
-
-
 class TrialRunnerLike:
     """What the engines need of a runner (TrialRunner, or a test's fake)."""
+
+    #: `prepare` sets a job up while another job runs (resnet_nas.lookahead): a search then
+    #: samples its next trial while the current one trains.
+    prepares_ahead = False
 
     def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
             on_step: Callable[[dict[str, Any]], None] | None = None) -> JobResult: ...
@@ -128,6 +75,10 @@ class TrialRunnerLike:
 
     def warm(self, data: DataConfig, seed: int) -> None:
         """Prepares for jobs on `data` (start the process, load the data set); optional."""
+
+    def prepare(self, job: Job, after: Job | None = None) -> None:
+        """Sets `job` up ahead of its `run`, to run after `after` (the job about to run);
+        optional."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,7 +114,8 @@ def become_trial_process(parent_pid: int) -> None:
 
 
 def serve_jobs(conn, run_job: Callable[..., dict[str, Any]],
-               warm: Callable[[DataConfig, int], None] | None = None) -> None:
+               warm: Callable[[DataConfig, int], None] | None = None,
+               prepare: Callable[[Job], None] | None = None) -> None:
     """The trial process's loop: runs the jobs it receives until told to stop.
 
     A job's exception is reported as an error (the search records a failed trial); when the
@@ -174,6 +126,7 @@ def serve_jobs(conn, run_job: Callable[..., dict[str, Any]],
         where on_epoch(metrics dict) -> continue? and on_step(StepProgress dict) -> None.
       warm: (data config, seed) -> None, for a "warm" message (loads the data set ahead); an
         error there is left to the first job, which loads it again and reports it.
+      prepare: job -> None, for a "prepare" message (sets the job up ahead of its "run").
     """
     def on_epoch(metrics: dict[str, Any]) -> bool:
         conn.send(("epoch", metrics))
@@ -193,6 +146,10 @@ def serve_jobs(conn, run_job: Callable[..., dict[str, Any]],
                         warm(*msg[1])
                     except Exception:  # noqa: BLE001 - the first job reports it
                         pass
+                continue
+            if msg[0] == "prepare":
+                if prepare is not None:
+                    prepare(msg[1])  # it keeps its errors for the job's run to report
                 continue
             try:
                 reply = ("done", run_job(msg[1], on_epoch, on_step))
@@ -214,65 +171,15 @@ def trial_main(conn, env: dict[str, str], parent_pid: int) -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
     warnings.filterwarnings("ignore")
     start_trial_process(env.get("KERAS_BACKEND", "tensorflow"))
-    datasets: dict[Any, Any] = {}
+    from resnet_nas.job_runner import JobRunner
 
-    def warm(data: DataConfig, seed: int) -> None:
-        _dataset(data, seed, datasets)
-        settle()  # the data set stays for every job, as the imports do
-
-    serve_jobs(conn, lambda job, on_epoch, on_step: _run_job(job, on_epoch, on_step, datasets),
-               warm=warm)
+    jobs = JobRunner()
+    serve_jobs(conn, jobs.run, warm=jobs.warm, prepare=jobs.prepare)
     # Told to stop: every result is sent. The backend's own teardown at exit takes seconds
     # (TensorFlow's) and would hold up a recycling search; nothing is left to flush but stdio.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-
-
-def _dataset(data_cfg: DataConfig, seed: int, datasets: dict[Any, Any]) -> Any:
-    """The process's one cached data set (loaded again only for another config or seed)."""
-    from resnet_nas.data import load_dataset
-
-    key = (data_cfg, seed)
-    if key not in datasets:
-        datasets.clear()
-        datasets[key] = load_dataset(data_cfg, seed=seed)
-    return datasets[key]
-
-
-def _run_job(job: Job, on_epoch: Callable[[dict[str, Any]], bool],
-             on_step: Callable[[dict[str, Any]], None], datasets: dict[Any, Any]
-             ) -> dict[str, Any]:
-    from resnet_nas.nets.build import build_model
-    from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
-    from resnet_nas.train.runtime import release_memory, seed_all
-
-    data = _dataset(job.data, job.train.seed if job.data_seed is None else job.data_seed,
-                    datasets)
-    # The last job released its memory when it ended (and a failed job's process is
-    # replaced): one release per trial, not two.
-    seed_all(job.train.seed)
-    with precision_policy(job.train.precision):
-        model = build_model(job.arch, job.train.resnet_config())
-    result = train_model(model, data, job.train, lambda m: on_epoch(m.to_dict()),
-                         lambda p: on_step(p.to_dict()))
-    out: dict[str, Any] = {"train": result.to_dict()}
-    if job.evaluate_test and not result.diverged:
-        loss, acc = evaluate(model, data.x_test, data.y_test, job.train,
-                             normalization_stats(data))
-        out["test_loss"], out["test_accuracy"] = float(loss), float(acc)
-    if job.save_model:
-        # Save an inference copy: the compiled optimizer (with our LR schedule) is training
-        # state, and would make the file unloadable without this package's registrations.
-        with precision_policy(job.train.precision):
-            clean = build_model(job.arch, job.train.resnet_config(), name=model.name)
-        clean.set_weights(model.get_weights())
-        clean.save(job.save_model)
-    out["count_params"] = int(model.count_params())
-    del model
-    release_memory()
-    out["worker_rss_mb"] = rss_mb()
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,6 +236,17 @@ class TrialRunner(TrialRunnerLike):
         try:
             self._conn.send(("warm", (data, seed)))
             self._warm_sent = True
+        except OSError:
+            self.kill()
+
+    def prepare(self, job: Job, after: Job | None = None) -> None:
+        """Has the trial process set `job` up now (model, trainer, warm-up), for a `run` of the
+        same job that comes later; returns at once. A process that died meanwhile is noticed,
+        and replaced, by that run. (One process runs `after` first and drops the set-up:
+        resnet_nas.lookahead pairs two.)"""
+        self.start()
+        try:
+            self._conn.send(("prepare", job))
         except OSError:
             self.kill()
 
@@ -437,7 +355,8 @@ class TrialRunner(TrialRunnerLike):
                                      worker_rss_mb=rss, worker_pid=pid,
                                      test_accuracy=payload.get("test_accuracy"),
                                      test_loss=payload.get("test_loss"),
-                                     count_params=payload.get("count_params"))
+                                     count_params=payload.get("count_params"),
+                                     ahead_seconds=payload.get("ahead_seconds"))
                 if kind == "error":
                     # The process survived, but its state after an exception is suspect.
                     self.close()

@@ -74,3 +74,15 @@ def settle() -> None:
     """Freezes what exists now out of the garbage collector: start-up objects (and a loaded
     data set) live as long as the process, and need not be walked at every collection."""
     gc.freeze()
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size of a process in MiB (Linux /proc; 0 where unavailable)."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0

@@ -21,8 +21,8 @@ import time
 from typing import Any
 
 from resnet_nas.train.metrics import EpochMetrics, StepProgress, TrainResult
-from resnet_nas.trial_process import (Job, JobResult, TrialRunner, become_trial_process,
-                                      serve_jobs)
+from resnet_nas.trial_process import (Job, JobResult, TrialRunner, TrialRunnerLike,
+                                      become_trial_process, serve_jobs)
 
 EPOCH_SECONDS_ENV = "RESNET_NAS_FAKE_EPOCH_SECONDS"
 #: A learning rate at or above this diverges (fake_job).
@@ -69,7 +69,7 @@ def fake_job(job: Job, on_epoch, on_step=None, diverge: bool = False, sleep: flo
     return {"train": result.to_dict(), "count_params": 0, "worker_rss_mb": 1.0}
 
 
-class FakeRunner:
+class FakeRunner(TrialRunnerLike):
     """Stands in for TrialRunner in the search process itself. `script[i]` scripts job i:
     'error', 'diverged' or 'interrupt' (Ctrl-C during the job).
 

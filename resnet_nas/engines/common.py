@@ -281,6 +281,26 @@ class TrialFlow:
         return rec.reusing(original, f"same architecture as trial {original.trial}{pruned}"
                            + (f" [{note}]" if note else ""))
 
+    def job(self, arch: Architecture, epochs: int, seed: int | None = None) -> Job:
+        """The trial process's job for `arch` trained `epochs` epochs (seed: the run's)."""
+        train = self.ctx.train if epochs == self.ctx.train.epochs else replace(self.ctx.train,
+                                                                              epochs=epochs)
+        if seed is not None:
+            train = replace(train, seed=seed)
+        return Job(arch=arch, train=train, data=self.ctx.data, data_seed=self.ctx.train.seed)
+
+    @property
+    def looks_ahead(self) -> bool:
+        """The runner sets a trial up while another trains (resnet_nas.lookahead)."""
+        return bool(getattr(self.runner, "prepares_ahead", False))
+
+    def prepare(self, arch: Architecture, epochs: int, after: Job) -> None:
+        """Has the runner set `arch` up while `after` trains, unless it would train nothing
+        new: an architecture trained already, or `after`'s own (a duplicate of it)."""
+        job = self.job(arch, epochs)
+        if self.original(arch.key(), epochs) is None and job.arch.key() != after.arch.key():
+            self.runner.prepare(job, after)
+
     def train(self, rec: TrialRecord, arch: Architecture, epochs: int,
               pruning: Pruning | None = None, note: str = "",
               seed: int | None = None) -> TrialRecord:
@@ -290,12 +310,9 @@ class TrialFlow:
         before the last epoch: a trial that ran all its epochs is complete. `seed` (default:
         the run's) seeds the weights and the data order; the split stays the run's.
         """
-        train = self.ctx.train if epochs == self.ctx.train.epochs else replace(self.ctx.train,
-                                                                              epochs=epochs)
         if seed is not None:
-            train = replace(train, seed=seed)
             rec = replace(rec, seed=seed)
-        job = Job(arch=arch, train=train, data=self.ctx.data, data_seed=self.ctx.train.seed)
+        job = self.job(arch, epochs, seed)
         stopped = [False]
 
         def on_epoch(metrics: dict[str, Any]) -> bool:

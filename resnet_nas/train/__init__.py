@@ -71,6 +71,35 @@ def train_model(model: Any, data: DatasetLike, cfg: TrainConfig,
     return train_fit(model, data, cfg, on_epoch, on_step)
 
 
+class _Deferred:
+    """A trainer without a set-up of its own to do ahead: `run` trains as train_model does."""
+
+    def __init__(self, model: Any, data: DatasetLike, cfg: TrainConfig):
+        self.model, self.data, self.cfg = model, data, cfg
+
+    def warm_up(self) -> float:
+        return 0.0
+
+    def run(self, on_epoch: Callable[[EpochMetrics], bool] | None = None,
+            on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
+        return train_model(self.model, self.data, self.cfg, on_epoch, on_step)
+
+
+def prepare_training(model: Any, data: DatasetLike, cfg: TrainConfig) -> Any:
+    """`model`'s training on `data`, set up to `run(on_epoch, on_step)` later.
+
+    Its `warm_up()` does ahead what the first epoch would otherwise do first, and returns its
+    seconds: the TensorFlow trainer's trace and first run of its two functions; the other
+    trainers have nothing to do ahead yet (0.0). Arguments as train_model's.
+    """
+    cfg.validate()
+    if resolve_trainer(cfg) == "tf":
+        from resnet_nas.train.tf_loop import TfTraining
+
+        return TfTraining(model, data, cfg)
+    return _Deferred(model, data, cfg)
+
+
 def evaluate(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
              stats: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of `model` on uint8 images `x_uint8` with labels `y`.
@@ -95,6 +124,6 @@ def evaluate(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     return evaluate_keras(model, x_uint8, y, cfg, stats)
 
 
-__all__ = ["EpochMetrics", "StepProgress", "TrainResult", "train_model", "evaluate", "release_memory",
-           "precision_policy", "check_precision", "normalization_stats", "learning_rate_at",
-           "schedule_spec"]
+__all__ = ["EpochMetrics", "StepProgress", "TrainResult", "train_model", "prepare_training",
+           "evaluate", "release_memory", "precision_policy", "check_precision",
+           "normalization_stats", "learning_rate_at", "schedule_spec"]

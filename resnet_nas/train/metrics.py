@@ -106,6 +106,8 @@ class TrainResult:
       images_per_second: training throughput after compilation (mean over epochs 2..N, or
         epoch 1 when only one epoch ran).
       eval_seconds: the part of train_seconds spent on validation (after its compile).
+      ahead: the compile was done ahead, before the job ran (while the trial process waited
+        for it): compile_seconds is then not part of train_seconds.
       trainer: 'jax', 'tf' or 'fit'.
       backend: the active Keras backend.
       device: what ran it, e.g. 'NVIDIA H100 80GB HBM3' or 'cpu'.
@@ -123,6 +125,7 @@ class TrainResult:
     backend: str
     device: str
     eval_seconds: float | None = None
+    ahead: bool = False
 
     @property
     def final(self) -> EpochMetrics | None:

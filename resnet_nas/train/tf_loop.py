@@ -133,6 +133,139 @@ def _train_step(model: Any, optimizer: Any, cfg: TrainConfig, x_shape: tuple[int
     return train_step
 
 
+class TfTraining:
+    """One model's training on the TensorFlow backend, set up ahead of its epochs.
+
+    Construction checks the inputs and builds the optimizer's slots, the batches and the two
+    traced functions. `warm_up` calls each once (the trace and TensorFlow's first run: the
+    whole compile of a new architecture) and puts back every variable that call changed, so
+    the epochs of `run` train exactly as they would without it. A trial process can so set up
+    its next trial while the search still waits for the current one.
+
+    Args:
+      model: built Keras model returning logits, built under cfg.precision's policy.
+      data: a resnet_nas.data.Dataset.
+      cfg: the TrainConfig.
+    """
+
+    def __init__(self, model: Any, data: Any, cfg: TrainConfig):
+        import tensorflow as tf
+
+        cfg.validate()
+        check_dataset(data, cfg)
+        check_precision(model, cfg.precision)
+        check_weight_decay(model, cfg)
+        self.model, self.data, self.cfg = model, data, cfg
+        stats = normalization_stats(data)
+        self.batches = augmented_batches(data.x_train, data.y_train, cfg, stats)
+        # fit starts with an end of epoch (Keras' EpochIterator.reset), so its first epoch
+        # draws the order of epoch 1; so does this loop: both train on the same batches.
+        self.batches.on_epoch_end()
+        self.steps = len(self.batches)
+        self.optimizer = make_optimizer(cfg, self.steps, model)
+        self.optimizer.build(model.trainable_variables)
+        self.sums = tf.Variable(tf.zeros(2, tf.float32), trainable=False, name="epoch_sums")
+        self.train_step = _train_step(model, self.optimizer, cfg, tuple(data.x_train.shape[1:]),
+                                      self.sums)
+        self.evaluator = Evaluator(model, data.x_val, data.y_val, cfg, stats)
+        #: the warm-up's step seconds and validation batch seconds (their first calls)
+        self.warm_calls: tuple[float, list[float]] | None = None
+
+    def _regularizers(self):
+        return regularizers_disabled(self.model, not uses_model_regularization(self.cfg))
+
+    def warm_up(self) -> float:
+        """Runs the training step and the evaluation once each, then restores every variable
+        the step changed; returns its seconds (0 when it ran already)."""
+        if self.warm_calls is not None:
+            return 0.0
+        t0 = time.perf_counter()
+        variables = [*self.model.variables, *self.optimizer.variables, self.sums]
+        saved = [v.numpy() for v in variables]
+        x, y = self.batches[0]
+        with self._regularizers():  # the trace reads them
+            self.train_step(x, y)
+            step_seconds = time.perf_counter() - t0
+            eval_seconds: list[float] = []
+            self.evaluator(eval_seconds)
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+        self.warm_calls = (step_seconds, eval_seconds)
+        return time.perf_counter() - t0
+
+    def run(self, on_epoch: Callable[[EpochMetrics], bool] | None = None,
+            on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
+        """Trains (warming up first, unless that was done ahead).
+
+        Returns:
+          TrainResult; the model holds the trained weights. Its compile_seconds is how much
+          longer the warm-up's calls took than steady ones; with a warm-up done ahead,
+          `ahead` is set and train_seconds holds only the epochs.
+        """
+        cfg, steps, batches, sums = self.cfg, self.steps, self.batches, self.sums
+        ahead = self.warm_calls is not None
+        warm_seconds = self.warm_up()
+        images_per_epoch = steps * cfg.batch_size
+        history: list[EpochMetrics] = []
+        stopped_early = diverged = False
+        reason = "completed"
+        first_step, step_seconds = self.warm_calls[0], []  # epoch 1's steps: steady ones
+        eval_batch_seconds = list(self.warm_calls[1])
+        eval_seconds = 0.0
+        with self._regularizers(), \
+                concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batches") as pool:
+            coming = pool.submit(batches.__getitem__, 0)
+            for epoch in range(1, cfg.epochs + 1):
+                sums.assign(np.zeros(2, np.float32))
+                t0 = t_report = time.perf_counter()
+                for i in range(steps):
+                    x, y = coming.result()
+                    if i + 1 < steps:
+                        coming = pool.submit(batches.__getitem__, i + 1)
+                    t_step = time.perf_counter()
+                    self.train_step(x, y)
+                    now = time.perf_counter()
+                    if epoch == 1:
+                        step_seconds.append(now - t_step)
+                    if on_step is not None and now - t_report >= STEP_REPORT_SECONDS:
+                        t_report = now
+                        on_step(StepProgress.after(epoch, i + 1, steps, cfg.batch_size,
+                                                   now - t0))
+                batches.on_epoch_end()
+                if epoch < cfg.epochs:
+                    coming = pool.submit(batches.__getitem__, 0)
+                loss_sum, correct = (float(v) for v in sums.numpy())
+                t_trained = time.perf_counter()
+                val_loss, val_acc = self.evaluator(eval_batch_seconds if epoch == 1 else None)
+                t_end = time.perf_counter()
+                eval_seconds += t_end - t_trained
+                metrics = EpochMetrics(
+                    epoch=epoch, train_loss=loss_sum / steps,
+                    train_accuracy=correct / images_per_epoch, val_loss=val_loss,
+                    val_accuracy=val_acc, seconds=t_end - t0,
+                    images_per_second=images_per_epoch / max(t_trained - t0, 1e-9))
+                history.append(metrics)
+                why = finished_reason(epoch, metrics.train_loss)
+                if why is not None:
+                    diverged, reason = True, why
+                    break
+                if on_epoch is not None and on_epoch(metrics) is False:
+                    stopped_early, reason = True, f"stopped by on_epoch at epoch {epoch}"
+                    break
+
+        step_compile = first_call_excess([first_step, *step_seconds])
+        eval_compile = first_call_excess(eval_batch_seconds)
+        compile_seconds = (None if step_compile is None or eval_compile is None
+                           else step_compile + eval_compile)
+        return TrainResult(history=history, epochs_run=len(history),
+                           stopped_early=stopped_early, diverged=diverged, reason=reason,
+                           train_seconds=warm_seconds + sum(m.seconds for m in history),
+                           compile_seconds=compile_seconds,
+                           images_per_second=steady_images_per_second(history), trainer="tf",
+                           backend="tensorflow", device=device_description("tensorflow"),
+                           eval_seconds=eval_seconds, ahead=ahead)
+
+
 def train_tf(model: Any, data: Any, cfg: TrainConfig,
              on_epoch: Callable[[EpochMetrics], bool] | None = None,
              on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
@@ -148,82 +281,4 @@ def train_tf(model: Any, data: Any, cfg: TrainConfig,
     Returns:
       TrainResult; `model` holds the trained weights.
     """
-    import tensorflow as tf
-
-    cfg.validate()
-    check_dataset(data, cfg)
-    check_precision(model, cfg.precision)
-    check_weight_decay(model, cfg)
-    stats = normalization_stats(data)
-    batches = augmented_batches(data.x_train, data.y_train, cfg, stats)
-    # fit starts with an end of epoch (Keras' EpochIterator.reset), so its first epoch draws
-    # the order of epoch 1; so does this loop: both trainers train on the same batches.
-    batches.on_epoch_end()
-    steps = len(batches)
-    images_per_epoch = steps * cfg.batch_size
-    optimizer = make_optimizer(cfg, steps, model)
-    optimizer.build(model.trainable_variables)
-    sums = tf.Variable(tf.zeros(2, tf.float32), trainable=False, name="epoch_sums")
-    train_step = _train_step(model, optimizer, cfg, tuple(data.x_train.shape[1:]), sums)
-    evaluator = Evaluator(model, data.x_val, data.y_val, cfg, stats)
-    history: list[EpochMetrics] = []
-    stopped_early = diverged = False
-    reason = "completed"
-    step_seconds: list[float] = []  # epoch 1's: the first holds the trace and compile
-    eval_batch_seconds: list[float] = []
-    eval_seconds = 0.0
-
-    with regularizers_disabled(model, not uses_model_regularization(cfg)), \
-            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batches") as pool:
-        coming = pool.submit(batches.__getitem__, 0)
-        for epoch in range(1, cfg.epochs + 1):
-            sums.assign(tf.zeros(2, tf.float32))
-            t0 = t_report = time.perf_counter()
-            for i in range(steps):
-                x, y = coming.result()
-                if i + 1 < steps:
-                    coming = pool.submit(batches.__getitem__, i + 1)
-                t_step = time.perf_counter()
-                train_step(x, y)
-                now = time.perf_counter()
-                if epoch == 1:
-                    step_seconds.append(now - t_step)
-                if on_step is not None and now - t_report >= STEP_REPORT_SECONDS:
-                    t_report = now
-                    on_step(StepProgress.after(epoch, i + 1, steps, cfg.batch_size, now - t0))
-            batches.on_epoch_end()
-            if epoch < cfg.epochs:
-                coming = pool.submit(batches.__getitem__, 0)
-            loss_sum, correct = (float(v) for v in sums.numpy())
-            t_trained = time.perf_counter()
-            timings = eval_batch_seconds if epoch == 1 else None
-            val_loss, val_acc = evaluator(timings)
-            if timings is not None and len(timings) == 1:
-                evaluator(timings)  # one batch: time it again, as the steady call to compare
-            t_end = time.perf_counter()
-            eval_seconds += t_end - t_trained
-            metrics = EpochMetrics(epoch=epoch, train_loss=loss_sum / steps,
-                                   train_accuracy=correct / images_per_epoch,
-                                   val_loss=val_loss, val_accuracy=val_acc, seconds=t_end - t0,
-                                   images_per_second=images_per_epoch / max(t_trained - t0,
-                                                                            1e-9))
-            history.append(metrics)
-            why = finished_reason(epoch, metrics.train_loss)
-            if why is not None:
-                diverged, reason = True, why
-                break
-            if on_epoch is not None and on_epoch(metrics) is False:
-                stopped_early, reason = True, f"stopped by on_epoch at epoch {epoch}"
-                break
-
-    step_compile = first_call_excess(step_seconds)
-    eval_compile = first_call_excess(eval_batch_seconds)
-    compile_seconds = (None if step_compile is None or eval_compile is None
-                       else step_compile + eval_compile)
-    return TrainResult(history=history, epochs_run=len(history), stopped_early=stopped_early,
-                       diverged=diverged, reason=reason,
-                       train_seconds=sum(m.seconds for m in history),
-                       compile_seconds=compile_seconds,
-                       images_per_second=steady_images_per_second(history), trainer="tf",
-                       backend="tensorflow", device=device_description("tensorflow"),
-                       eval_seconds=max(0.0, eval_seconds - (eval_compile or 0.0)))
+    return TfTraining(model, data, cfg).run(on_epoch, on_step)

@@ -65,7 +65,10 @@ def test_on_epoch_false_stops_training(data, trainer):
     assert result.compile_seconds is not None and result.compile_seconds > 0
     assert 0 < result.eval_seconds and result.compile_seconds + result.eval_seconds \
         <= result.train_seconds
-    assert math.isclose(result.train_seconds, sum(m.seconds for m in result.history))
+    # the epochs, and for tf its warm-up before them (the trace, as the JAX trainer's compile)
+    epochs = sum(m.seconds for m in result.history)
+    assert result.train_seconds >= epochs
+    assert trainer == "tf" or math.isclose(result.train_seconds, epochs)
 
 
 def test_exploding_loss_is_reported_as_diverged(data, trainer):

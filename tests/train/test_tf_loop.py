@@ -100,3 +100,25 @@ def test_float16_scales_the_loss(data):
     result = train_model(_model("mixed_float16"), data, _cfg(precision="mixed_float16"))
     assert result.epochs_run == 2 and np.isfinite(result.history[-1].train_loss)
     assert result.history[-1].train_loss < result.history[0].train_loss
+
+
+def test_a_warm_up_done_ahead_changes_nothing_but_the_time(data):
+    """The warm-up runs a real step and puts every variable back: the same training after."""
+    from resnet_nas.train.tf_loop import TfTraining
+
+    cold_model = _model()
+    cold = TfTraining(cold_model, data, _cfg(epochs=2)).run()
+    warm_model = _model()
+    training = TfTraining(warm_model, data, _cfg(epochs=2))
+    seconds = training.warm_up()
+    warm = training.run()
+    assert seconds > 0 and training.warm_up() == 0.0  # once
+    assert warm.ahead and not cold.ahead
+    assert [m.train_loss for m in warm.history] == [m.train_loss for m in cold.history]
+    assert [m.val_loss for m in warm.history] == [m.val_loss for m in cold.history]
+    for a, b in zip(cold_model.get_weights(), warm_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # done ahead, the compile is not part of the training's seconds; measured all the same
+    assert warm.compile_seconds > 0
+    assert warm.train_seconds == pytest.approx(sum(m.seconds for m in warm.history))
+    assert cold.train_seconds > sum(m.seconds for m in cold.history)

@@ -1,0 +1,125 @@
+"""What a trial process does with its jobs: loads their data set, sets a job's training up
+(ahead of it, when asked), runs it and releases what it left.
+
+Setting up is building the model and its trainer: for the TensorFlow trainer that includes
+its warm-up (trace and first run of the step and the evaluation: a new architecture's whole
+compile). A process that is asked to prepare the job it will run next does that while the
+search waits on another trial process, and then trains at once (resnet_nas.lookahead).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from resnet_nas.config import DataConfig
+from resnet_nas.jobs import Job
+from resnet_nas.trial_startup import rss_mb, settle
+
+
+@dataclass
+class Prepared:
+    """A job's training, set up: its model and trainer, and the seconds that took."""
+
+    job: Job
+    model: Any
+    training: Any
+    seconds: float
+
+
+class JobRunner:
+    """The trial process's state between messages: its data set and a prepared job."""
+
+    def __init__(self) -> None:
+        self._datasets: dict[Any, Any] = {}
+        self._prepared: Prepared | None = None
+
+    def dataset(self, data_cfg: DataConfig, seed: int) -> Any:
+        """The process's one cached data set (loaded again only for another config or seed)."""
+        from resnet_nas.data import load_dataset
+
+        key = (data_cfg, seed)
+        if key not in self._datasets:
+            self._datasets.clear()
+            self._datasets[key] = load_dataset(data_cfg, seed=seed)
+        return self._datasets[key]
+
+    def warm(self, data_cfg: DataConfig, seed: int) -> None:
+        self.dataset(data_cfg, seed)
+        settle()  # the data set stays for every job, as the imports do
+
+    def _set_up(self, job: Job) -> Prepared:
+        from resnet_nas.nets.build import build_model
+        from resnet_nas.train import precision_policy, prepare_training
+        from resnet_nas.train.runtime import seed_all
+
+        t0 = time.perf_counter()
+        data = self.dataset(job.data, job.train.seed if job.data_seed is None
+                            else job.data_seed)
+        seed_all(job.train.seed)
+        with precision_policy(job.train.precision):
+            model = build_model(job.arch, job.train.resnet_config())
+        training = prepare_training(model, data, job.train)
+        return Prepared(job, model, training, time.perf_counter() - t0)
+
+    def prepare(self, job: Job) -> None:
+        """Sets `job` up now, warm-up included, for a coming "run" of the same job; an error
+        is left to that run, which sets it up again and reports it."""
+        self.drop()
+        try:
+            prepared = self._set_up(job)
+            prepared.seconds += prepared.training.warm_up()
+        except Exception:  # noqa: BLE001 - the run reports it
+            self.drop()
+            return
+        self._prepared = prepared
+
+    def drop(self) -> None:
+        """Forgets a prepared job (another job came, or a newer preparation)."""
+        if self._prepared is not None:
+            from resnet_nas.train.runtime import release_memory
+
+            self._prepared = None
+            release_memory()
+
+    def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool],
+            on_step: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Trains `job` (set up ahead, or now) and releases what it left; the result dict."""
+        from resnet_nas.nets.build import build_model
+        from resnet_nas.train import evaluate, normalization_stats, precision_policy
+        from resnet_nas.train.runtime import release_memory
+
+        prepared = self._prepared if self._prepared is not None and self._prepared.job == job \
+            else None
+        self._prepared = None
+        if prepared is None:
+            # The last job released its memory when it ended (and a failed job's process is
+            # replaced): one release per trial, not two.
+            prepared = self._set_up(job)
+            ahead = None
+        else:
+            ahead = prepared.seconds
+        model = prepared.model
+        result = prepared.training.run(lambda m: on_epoch(m.to_dict()),
+                                       lambda p: on_step(p.to_dict()))
+        out: dict[str, Any] = {"train": result.to_dict(), "ahead_seconds": ahead}
+        data = self.dataset(job.data, job.train.seed if job.data_seed is None
+                            else job.data_seed)
+        if job.evaluate_test and not result.diverged:
+            loss, acc = evaluate(model, data.x_test, data.y_test, job.train,
+                                 normalization_stats(data))
+            out["test_loss"], out["test_accuracy"] = float(loss), float(acc)
+        if job.save_model:
+            # Save an inference copy: the compiled optimizer (with our LR schedule) is training
+            # state, and would make the file unloadable without this package's registrations.
+            with precision_policy(job.train.precision):
+                clean = build_model(job.arch, job.train.resnet_config(), name=model.name)
+            clean.set_weights(model.get_weights())
+            clean.save(job.save_model)
+        out["count_params"] = int(model.count_params())
+        del model, prepared
+        release_memory()
+        out["worker_rss_mb"] = rss_mb()
+        return out
