@@ -13,6 +13,10 @@ then splits that wall time with the run's rows (experiments/trial_timing.py):
   search       everything else: the search process's own start (imports, data set, study),
                sampling, dedup, rows, the table at the end, the trial process's shutdown
 
+A trial set up ahead (resnet_nas.lookahead: built and compiled while the previous trial
+trained) holds no compile in its wall time; what that set-up took is printed on its own line,
+outside the parts (it overlapped them).
+
 Prints a table with each part's share; writes search_time.json under --out.
 """
 
@@ -69,6 +73,10 @@ def main() -> int:
     print("|---|---|---|")
     for name, s in parts.items():
         print(f"| {name} | {s:.1f} | {s / wall:.0%} |")
+    ahead = sum(r.get("ahead", 0.0) for r in rows)
+    if ahead:
+        print(f"set up ahead, while other trials trained (not a part of the wall): "
+              f"{ahead:.1f} s in {sum(1 for r in rows if r.get('ahead'))} trials")
     (out / "search_time.json").write_text(json.dumps(
         {"command": cmd[1:], "wall": wall, "parts": parts, "trials": rows}, indent=1))
     print(f"wrote {out / 'search_time.json'}")

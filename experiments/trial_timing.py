@@ -14,6 +14,8 @@ For each trained trial (complete or pruned):
   evaluation  eval_seconds (validation), else the rest of train_seconds
   start-up    wall - train_seconds (train_seconds includes the compile, for every trainer):
               the trial process's start, data loading, model building, scheduling
+  ahead       ahead_seconds: set up (model build, compile) while the previous trial trained,
+              outside this trial's wall time; its compile is then not in the compile column
 Prints a table (and the sums); writes trial_timing.{csv,json} under --out.
 """
 
@@ -50,16 +52,20 @@ def split_row(row: dict, steps_images: int) -> dict:
     wall = row.get("wall_seconds") or _seconds(row["started_at"], row["finished_at"])
     compile_s = row.get("compile_seconds") or 0.0
     train_s = row.get("train_seconds") or 0.0
+    ahead = row.get("ahead_seconds")
+    # set up ahead, the trial compiled while the previous one trained: outside its wall
+    compile_in_turn = compile_s if ahead is None else 0.0
     evaluation = row.get("eval_seconds")
     if evaluation is not None:
-        training = max(0.0, train_s - compile_s - evaluation)
+        training = max(0.0, train_s - compile_in_turn - evaluation)
     else:
         training = row["epochs_run"] * steps_images / row["images_per_second"]
-        evaluation = max(0.0, train_s - compile_s - training)
+        evaluation = max(0.0, train_s - compile_in_turn - training)
     return {"trial": row["trial"], "state": row["state"], "trainer": row.get("trainer"),
             "device": row.get("device"), "epochs": row["epochs_run"], "wall": wall,
-            "start_up": max(0.0, wall - train_s), "compile": compile_s, "training": training,
-            "evaluation": evaluation, "images_per_second": row["images_per_second"]}
+            "start_up": max(0.0, wall - train_s), "compile": compile_in_turn,
+            "training": training, "evaluation": evaluation, "ahead": ahead or 0.0,
+            "images_per_second": row["images_per_second"]}
 
 
 def main() -> int:
@@ -72,16 +78,17 @@ def main() -> int:
         print("no trained trials in this run", file=sys.stderr)
         return 1
     cols = ["trial", "state", "epochs", "wall", "start_up", "compile", "training", "evaluation",
-            "images_per_second"]
+            "ahead", "images_per_second"]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(f"{r[c]:.1f}" if isinstance(r[c], float) else str(r[c])
                                 for c in cols) + " |")
     total = {c: sum(r[c] for r in rows) for c in ("wall", "start_up", "compile", "training",
-                                                   "evaluation")}
+                                                   "evaluation", "ahead")}
     print("| all | | | " + " | ".join(f"{total[c]:.1f}" for c in total) + " | |")
-    share = {c: total[c] / total["wall"] for c in total if c != "wall" and total["wall"]}
+    share = {c: total[c] / total["wall"] for c in total
+             if c not in ("wall", "ahead") and total["wall"]}
     print("shares of wall time: " + ", ".join(f"{c} {v:.0%}" for c, v in share.items()))
     out = Path(args.out or args.run_dir)
     out.mkdir(parents=True, exist_ok=True)

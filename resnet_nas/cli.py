@@ -134,6 +134,9 @@ def _add_search(sub) -> None:
                    "sooner when its memory passes 6000 MiB or a quarter of the machine's)")
     p.add_argument("--create-only", action="store_true",
                    help="create the study in --storage and exit (for `worker`)")
+    p.add_argument("--no-lookahead", action="store_true",
+                   help="one trial process: do not sample the next trial while one trains "
+                   "and set it up in a second process (TensorFlow trainer)")
     p.add_argument("--no-progress", action="store_true", help="plain lines, no progress bars")
     p.add_argument("--top", type=int_from(1, 10_000), default=10, help="leaderboard size")
 
@@ -152,7 +155,8 @@ def _cmd_search(args) -> int:
                          study_name=args.study_name, seed=args.seed, epochs=args.epochs,
                          backend=args.backend, data=args.data, limit_train=args.limit_train,
                          max_trials_per_worker=args.max_trials_per_worker,
-                         create_only=args.create_only, progress=not args.no_progress)
+                         create_only=args.create_only, progress=not args.no_progress,
+                         lookahead=not args.no_lookahead)
     summary = run_search(opts, out=lambda line: print(line, file=sys.stderr, flush=True))
     if args.create_only:
         return 0

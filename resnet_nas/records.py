@@ -90,6 +90,7 @@ class TrialRecord:
     compile_seconds: float | None = None
     eval_seconds: float | None = None
     wall_seconds: float | None = None
+    ahead_seconds: float | None = None
     images_per_second: float | None = None
     duplicate_of: int | None = None
     rejections: int = 0
@@ -161,7 +162,7 @@ class TrialRecord:
         return replace(self, **{k: getattr(original, k) for k in RESULT_FIELDS},
                        state="duplicate", reason=reason, duplicate_of=original.trial,
                        train_seconds=0.0, compile_seconds=0.0, eval_seconds=0.0,
-                       wall_seconds=0.0)
+                       wall_seconds=0.0, ahead_seconds=None)
 
     def objective_values(self, objectives: tuple[str, ...] | list[str]) -> list[float]:
         mapping = {"val_accuracy": self.best_val_accuracy, "params": self.params,

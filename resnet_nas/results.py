@@ -19,13 +19,14 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from resnet_nas.fileio import read_json_object, write_atomic, write_new
 from resnet_nas.records import STATES, TrialRecord
 from resnet_nas.validation import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Column name -> (pandas dtype, meaning).
 SCHEMA: dict[str, tuple[str, str]] = {
@@ -53,11 +54,16 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "test_accuracy": ("float64", "test-split accuracy (only for final evaluations)"),
     "train_seconds": ("float64", "wall-clock seconds of the whole training, the same for every "
                       "trainer: compile + training steps + validation (model built)"),
-    "compile_seconds": ("float64", "the part of train_seconds spent tracing/compiling the train "
-                        "and eval functions; empty where a one-step epoch cannot show it"),
+    "compile_seconds": ("float64", "the part of train_seconds (of ahead_seconds, for a trial set "
+                        "up ahead) spent tracing/compiling the train and eval functions; empty "
+                        "where a one-step epoch cannot show it"),
     "eval_seconds": ("float64", "the part of train_seconds spent on validation"),
     "wall_seconds": ("float64", "the whole trial as the search saw it: trial-process start-up, "
                      "data, model building, then train_seconds"),
+    "ahead_seconds": ("float64", "seconds its trial process set the trial up ahead, while the "
+                      "previous trial trained (model build, then the trace and first run of its "
+                      "step and evaluation): part of neither wall_seconds nor train_seconds; "
+                      "empty for a trial set up in its turn"),
     "images_per_second": ("float64", "training throughput after compilation"),
     "state": ("string", "complete (ran all its epochs) | pruned (a pruner stopped it early) | "
               "failed | duplicate (an architecture trained already; its result reused)"),
@@ -140,6 +146,8 @@ def read_rows(run_dir: str | os.PathLike, study: str | None = None,
 
 def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Builds a DataFrame with exactly the schema's columns and dtypes."""
+    import pandas as pd
+
     df = pd.DataFrame(list(rows))
     for c in COLUMNS:
         if c not in df:
@@ -181,6 +189,8 @@ def _cached_rows(run_dir: Path, files: Mapping[str, tuple[int, int]]
                  ) -> tuple[pd.DataFrame | None, set[str]]:
     """(the rows results.parquet holds whose files are unchanged, their file names), or
     (None, set()) when the index is missing, of another version, or not this Parquet file's."""
+    import pandas as pd
+
     parquet = run_dir / "results.parquet"
     try:
         index = json.loads((run_dir / INDEX_FILE).read_text())
@@ -198,6 +208,8 @@ def _cached_rows(run_dir: Path, files: Mapping[str, tuple[int, int]]
 
 
 def _read_table(run_dir: Path, files: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
+    import pandas as pd
+
     cached, names = _cached_rows(run_dir, files)
     fresh = to_frame(read_rows(run_dir, names=[n for n in files if n not in names]))
     if cached is None or cached.empty:
@@ -214,6 +226,8 @@ def load_table(run_dir: str | os.PathLike) -> pd.DataFrame:
       FileNotFoundError: no such directory.
       ConfigError: a corrupted row (naming its file).
     """
+    import pandas as pd
+
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory {str(run_dir)!r} does not exist")
@@ -231,6 +245,8 @@ def load_table(run_dir: str | os.PathLike) -> pd.DataFrame:
 
 def load_tables(run_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
     """Concatenates the results of many run directories into one table."""
+    import pandas as pd
+
     frames = [load_table(d) for d in run_dirs]
     if not frames:
         return to_frame([])

@@ -64,6 +64,8 @@ class SearchOptions:
     Attributes:
       worker_env: extra environment of the trial processes (e.g. CUDA_VISIBLE_DEVICES).
       storage: storage URL; without it, $RESNET_NAS_STORAGE, else SQLite in the run dir.
+      lookahead: sample the next trial while one trains and set it up in a second trial
+        process (Optuna engine, TensorFlow trainer; resnet_nas.lookahead).
     """
 
     space: str | None = "quickstart"
@@ -86,6 +88,7 @@ class SearchOptions:
     create_only: bool = False
     progress: bool = True
     worker_env: dict[str, str] = field(default_factory=dict)
+    lookahead: bool = True
 
     def validate(self) -> None:
         """Checks each value on its own (the CLI's argparse types check the same).

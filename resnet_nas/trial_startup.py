@@ -17,11 +17,14 @@ left to overlap with it), so it is kept to what training needs:
   CIFAR ResNet-56 4.7 -> 3.4 s) and bought no training speed on the CPU (steady img/s within
   run-to-run noise: quickstart nets, ResNet-20 at 16x16 and 32x32, ResNet-56). With a GPU it
   stays on: its layout and fusion passes are what the GPU kernels want.
+- TensorFlow takes GPU memory as it needs it (TF_FORCE_GPU_ALLOW_GROWTH, unless set): two
+  trial processes may share a GPU (resnet_nas.lookahead; workers on one machine).
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 #: Optional integrations a trial process never uses, whatever its backend.
@@ -52,6 +55,11 @@ def start_trial_process(backend: str) -> None:
     keep_out(unused_modules(backend))
     if backend == "tensorflow":
         from resnet_nas.quiet import import_tensorflow_quietly
+
+        # Two trial processes may share a GPU (resnet_nas.lookahead, or workers on one
+        # machine): each takes the memory it uses, not the whole device. A value the user
+        # set stays.
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
         import_tensorflow_quietly()
         tune_tensorflow()

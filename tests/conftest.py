@@ -25,4 +25,5 @@ def fake_runner():
     FakeRunner.script = {}
     FakeRunner.warmed = []
     FakeRunner.events = []
+    FakeRunner.prepared = []
     return FakeRunner

@@ -78,7 +78,8 @@ class FakeRunner(TrialRunnerLike):
     jobs: list[Job] = []
     script: dict[int, str] = {}
     warmed: list[tuple[Any, int]] = []
-    events: list[str] = []  # 'start', 'warm', 'run', 'close', in order
+    events: list[str] = []  # 'start', 'warm', 'prepare', 'run', 'close', in order
+    prepared: list[Job] = []
 
     def __init__(self, backend: str = "tensorflow", max_trials_per_worker: int = 100,
                  env: dict[str, str] | None = None, **kw: Any):
@@ -102,6 +103,10 @@ class FakeRunner(TrialRunnerLike):
     def warm(self, data, seed: int) -> None:
         FakeRunner.events.append("warm")
         FakeRunner.warmed.append((data, seed))
+
+    def prepare(self, job: Job, after: Job | None = None) -> None:
+        FakeRunner.events.append("prepare")
+        FakeRunner.prepared.append(job)
 
     def close(self) -> None:
         FakeRunner.events.append("close")

@@ -25,13 +25,18 @@ def rows(run_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((run_dir / "rows").glob("*.json"))}
 
 
-def running(run_dir: Path) -> int:
+def running(run_dir: Path, training: bool = False) -> int:
+    """RUNNING trials of the run's study; with `training`, only those that started training
+    (they have a plan: not one being sampled, or sampled ahead while another trains)."""
     db = run_dir / "study.db"
     if not db.exists():
         return 0
+    planned = (" and trial_id in (select trial_id from trial_user_attributes where key='plan')"
+               if training else "")
     con = sqlite3.connect(db)
     try:
-        return con.execute("select count(*) from trials where state='RUNNING'").fetchone()[0]
+        return con.execute(f"select count(*) from trials where state='RUNNING'{planned}"
+                           ).fetchone()[0]
     except sqlite3.Error:
         return 0
     finally:
@@ -159,7 +164,10 @@ def test_a_second_search_on_a_run_dir_is_refused_while_the_first_runs(tmp_path):
         second = search(tmp_path, "--resume", "--run-dir", str(run_dir))
         assert second.returncode == 2, second.stderr[-2000:]
         assert f"in use by a running search (pid {first.pid}" in second.stderr
-        assert first.poll() is None and running(run_dir) == 1  # the first goes on, untouched
+        # the first goes on, untouched: its trials run (the current one, and the next one
+        # sampled ahead), none was failed
+        assert first.poll() is None and running(run_dir) >= 1
+        assert not [t for t in study_of(run_dir).trials if t.state == TrialState.FAIL]
     # killed (SIGKILL) on the way out of the block; the lock of the killed search is stale: the kernel dropped it, a resume takes it over
     assert not rows(run_dir)
     out = search(tmp_path, "--resume", "--run-dir", str(run_dir), "--epochs", "50")
@@ -172,7 +180,8 @@ def test_kill_9_mid_trial_leaves_no_orphan_and_resume_continues(tmp_path):
     space = tiny_space(tmp_path, trials=4, epochs=8)
     run_dir = tmp_path / "run"
     with searching(tmp_path, space, run_dir, {EPOCH_SECONDS_ENV: "0.1"},
-                   until=lambda: len(rows(run_dir)) >= 1 and running(run_dir) > 0) as proc:
+                   until=lambda: len(rows(run_dir)) >= 1 and running(run_dir, True) > 0
+                   ) as proc:
         children = trial_process_pids(proc.pid)
         assert children
         os.kill(proc.pid, signal.SIGKILL)  # the search alone, not its process group

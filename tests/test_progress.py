@@ -20,6 +20,13 @@ def test_time_split_names_every_measured_part():
     assert time_split(REC) == ""  # trained nothing (a duplicate, a failed start)
 
 
+def test_a_trial_set_up_ahead_shows_what_its_wall_time_does_not_hold():
+    rec = replace(REC, wall_seconds=5.1, train_seconds=5.0, compile_seconds=0.9,
+                  eval_seconds=0.7, ahead_seconds=1.2)
+    assert time_split(rec) == ("5.1 s = start-up 0.1 + train 4.3 + eval 0.7 "
+                               "(set up ahead 1.2 s, compile 0.9)")
+
+
 def test_the_trial_line_carries_the_split(capsys):
     progress = Progress(total=1, done=0, enabled=False)
     progress.trial_end(replace(REC, wall_seconds=2.0, train_seconds=1.5, compile_seconds=0.5,

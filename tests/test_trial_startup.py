@@ -49,6 +49,7 @@ frozen = gc.get_freeze_count()
 import tensorflow as tf
 grappler_off = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer")
 gpus = len(tf.config.list_physical_devices("GPU"))
+growth = os.environ.get("TF_FORCE_GPU_ALLOW_GROWTH")
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.data import load_dataset
 from resnet_nas.nets import cifar_resnet
@@ -59,7 +60,7 @@ model = build_model(cifar_resnet(8, widths=(4, 4, 8), input_shape=(8, 8, 1), num
 result = train_model(model, data, TrainConfig(epochs=1, batch_size=64))
 print(json.dumps({"loaded": [m for m in unused_modules("tensorflow") if sys.modules.get(m)],
                   "frozen": frozen, "epochs": result.epochs_run,
-                  "grappler_off": bool(grappler_off), "gpus": gpus,
+                  "grappler_off": bool(grappler_off), "gpus": gpus, "growth": growth,
                   "loss": result.history[0].train_loss}))
 """
 
@@ -73,3 +74,4 @@ def test_a_tensorflow_trial_process_starts_lean_and_trains():
     assert got["frozen"] > 10_000  # the backend's objects, out of every collection
     assert got["epochs"] == 1 and np.isfinite(got["loss"])
     assert got["grappler_off"] == (got["gpus"] == 0)  # on a CPU it only costs compile time
+    assert got["growth"] == "true"  # two trial processes can share one GPU

@@ -32,6 +32,7 @@ from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions, ab
                             resolve_storage, run_space, storage_from_env, storage_ref,
                             trial_target, write_run)
 from resnet_nas.space import PRUNERS, SAMPLERS, SearchSpace, load_space
+from resnet_nas.train.runtime import resolve_trainer
 
 __all__ = ["ENGINES", "Engine", "SearchOptions", "SearchSummary", "run_search"]
 
@@ -272,13 +273,28 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
     return _Plan(engine, run, run_dir, space, run_dir / RUN_SPACE, url, resumed=True, lock=lock)
 
 
+def _looks_ahead(plan: _Plan, opts: SearchOptions) -> bool:
+    """A search samples its next trial while one trains, set up by a second trial process,
+    where that process has something to set up ahead: the Optuna engine's loop with the
+    TensorFlow trainer (its trace; the JAX trainer prepares nothing ahead yet, and two JAX
+    processes would each reserve most of a GPU's memory), in a run of more than one trial."""
+    _, train_cfg = plan.run.configs(plan.space)
+    try:
+        trainer = resolve_trainer(train_cfg, train_cfg.backend)
+    except ValueError:  # a trainer its backend lacks: every trial reports it
+        return False
+    return (opts.lookahead and plan.engine.name == "optuna" and trainer == "tf"
+            and plan.run.trials > 1)
+
+
 def _context(plan: _Plan, opts: SearchOptions, io: DataInfo) -> SearchContext:
     data_cfg, train_cfg = plan.run.configs(plan.space)
     timeout = opts.timeout if opts.timeout is not None else plan.space.search.timeout
     return SearchContext(run=plan.run, run_dir=plan.run_dir, space=plan.space, data=data_cfg,
                          train=train_cfg, io=io, storage_url=plan.storage_url, timeout=timeout,
                          progress=opts.progress, max_trials_per_worker=opts.max_trials_per_worker,
-                         worker_env=dict(opts.worker_env))
+                         worker_env=dict(opts.worker_env),
+                         lookahead=_looks_ahead(plan, opts))
 
 
 def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
@@ -310,7 +326,8 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
             # delaying the first trial. A search refused from here on stops it, unused. (A
             # resumed run may be at its target already: its flow starts one if it needs it.)
             runner = make_runner(runner_factory, train_cfg.backend,
-                                 opts.max_trials_per_worker, opts.worker_env)
+                                 opts.max_trials_per_worker, opts.worker_env,
+                                 _looks_ahead(plan, opts))
             runner.start()
         io = data_info(data_cfg, train_cfg.seed)
         run = plan.run

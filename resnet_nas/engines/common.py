@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from resnet_nas import results
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.errors import SearchError
+from resnet_nas.lookahead import LookaheadRunner
 from resnet_nas.nets import Architecture
 from resnet_nas.progress import Progress
 from resnet_nas.records import INTERRUPTED, TrialRecord, new_record
@@ -86,6 +87,9 @@ class SearchContext:
       max_trials_per_worker: recycle the trial process after N trials at most (it is
         recycled by memory first: TrialRunner.max_worker_rss_mb).
       worker_env: extra environment of the trial processes.
+      lookahead: the default runner is a pair of trial processes, one setting up the next
+        trial while the other trains (resnet_nas.lookahead); a runner factory given instead
+        decides for itself.
     """
 
     run: Run
@@ -99,6 +103,7 @@ class SearchContext:
     progress: bool = True
     max_trials_per_worker: int = 100
     worker_env: Mapping[str, str] = field(default_factory=dict)
+    lookahead: bool = False
 
     @property
     def target(self) -> int:
@@ -106,13 +111,20 @@ class SearchContext:
 
     def runner(self, factory: RunnerFactory | None = None) -> TrialRunnerLike:
         return make_runner(factory, self.train.backend, self.max_trials_per_worker,
-                           self.worker_env)
+                           self.worker_env, self.lookahead)
 
 
 def make_runner(factory: RunnerFactory | None, backend: str, max_trials_per_worker: int,
-                worker_env: Mapping[str, str]) -> TrialRunnerLike:
-    """The trial runner of a search: `factory`'s, else a TrialRunner."""
-    return (factory or TrialRunner)(backend, max_trials_per_worker, env=dict(worker_env))
+                worker_env: Mapping[str, str], lookahead: bool = False) -> TrialRunnerLike:
+    """The trial runner of a search: `factory`'s as it is, else a TrialRunner, or with
+    `lookahead` a pair of them (resnet_nas.lookahead.LookaheadRunner)."""
+    if factory is not None:
+        return factory(backend, max_trials_per_worker, env=dict(worker_env))
+
+    def make() -> TrialRunnerLike:
+        return TrialRunner(backend, max_trials_per_worker, env=dict(worker_env))
+
+    return LookaheadRunner(make) if lookahead else make()
 
 
 @dataclass(frozen=True)
@@ -328,7 +340,8 @@ class TrialFlow:
         self.progress.trial_start(rec.trial, arch, epochs)
         t0 = time.perf_counter()
         outcome = self.runner.run(job, on_epoch, self.progress.step)
-        rec = replace(rec, wall_seconds=time.perf_counter() - t0)
+        rec = replace(rec, wall_seconds=time.perf_counter() - t0,
+                      ahead_seconds=outcome.ahead_seconds)
         if outcome.ok and outcome.train is not None:
             rec = rec.with_result(outcome.train)
         state, reason = trial_state(outcome, epochs, stopped[0],

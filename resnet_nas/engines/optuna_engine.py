@@ -14,6 +14,7 @@ resnet_nas.distributed has the one for several workers sharing a study.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from resnet_nas.engines.common import (LoopResult, RunnerFactory, Sample, Search
                                        TrialFlow)
 from resnet_nas.engines.optuna_study import create_study, load_study, trial_id
 from resnet_nas.interrupts import check_stop, pause, safe_points, signal_name
+from resnet_nas.nets import Architecture
 from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial, this_process
 from resnet_nas.storage import heartbeat, open_storage, redact
 
@@ -129,7 +131,10 @@ def run_trials(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: 
     exhausted (`search.max_duplicates` duplicates in a row).
 
     Each trial keeps a heartbeat from ask to tell, so that a killed process leaves a trial that
-    other workers find stale.
+    other workers find stale. With a runner that prepares ahead (flow.looks_ahead), the next
+    trial is asked for and sampled while the current one trains, and set up by the idle trial
+    process; a trial sampled ahead that the search then does not run (it ended, or stopped) is
+    told to Optuna as not run (reject).
     """
     current = _Current()
     try:
@@ -138,14 +143,54 @@ def run_trials(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: 
     except KeyboardInterrupt as e:
         control.interrupted(study, current.trial, current.sample)
         return LoopResult(interrupted=signal_name(e), ran=dict(flow.tally.here))
+    finally:
+        _drop(study, current.ahead, "not run: the search ended before its turn")
+
+
+@dataclass
+class _Opened:
+    """A trial asked for, with its heartbeat running, and (once drawn) its sample."""
+
+    trial: optuna.Trial
+    beat: contextlib.ExitStack
+    sample: Sample | None = None
 
 
 @dataclass
 class _Current:
-    """The trial being run (what a stop must record)."""
+    """The trials in flight (what a stop must record): the one being run, and the one sampled
+    ahead while it trains."""
 
     trial: optuna.Trial | None = None
     sample: Sample | None = None
+    ahead: _Opened | None = None
+
+
+def _ask(study: optuna.Study, storage: optuna.storages.BaseStorage) -> _Opened:
+    trial = study.ask()
+    beat = contextlib.ExitStack()
+    beat.enter_context(heartbeat(storage, trial_id(storage, study, trial.number)))
+    return _Opened(trial, beat)
+
+
+def _draw(study: optuna.Study, flow: TrialFlow, control: LoopControl, opened: _Opened) -> bool:
+    """Admits and samples an asked trial; False when it was dropped unrun (surplus)."""
+    surplus = control.admit(study, opened.trial)
+    if surplus:
+        reject(study, opened.trial, surplus)
+        opened.beat.close()
+        return False
+    opened.trial.set_user_attr(trial_attrs.OWNER, trial_attrs.TrialOwner(
+        flow.ctx.run.run_id, this_process()).to_attr())
+    opened.sample = flow.sample(opened.trial)
+    return True
+
+
+def _drop(study: optuna.Study, opened: _Opened | None, why: str) -> None:
+    """Tells Optuna a trial sampled ahead that will not run."""
+    if opened is not None:
+        with opened.beat:
+            reject(study, opened.trial, why)
 
 
 def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: TrialFlow,
@@ -157,10 +202,24 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
     def ended(note: str | None = None) -> LoopResult:
         return LoopResult(note=note, ran=dict(flow.tally.here))
 
+    def timed_out() -> bool:
+        return ctx.timeout is not None and time.monotonic() - start > ctx.timeout
+
+    def look_ahead(arch: Architecture, epochs: int) -> None:
+        """While `arch` trains: the next trial is asked for, sampled and set up, when the run
+        will want one more whatever this one's outcome."""
+        if not (flow.looks_ahead and flow.tally.counted + 1 < ctx.target and not timed_out()):
+            return
+        current.ahead = _ask(study, storage)
+        if not _draw(study, flow, control, current.ahead):
+            current.ahead = None
+        elif current.ahead.sample.feasible:
+            flow.prepare(current.ahead.sample.arch, epochs, after=flow.job(arch, epochs))
+
     while True:
         current.trial = current.sample = None
         check_stop()  # a stop signal takes effect here, or while a trial trains
-        if ctx.timeout is not None and time.monotonic() - start > ctx.timeout:
+        if timed_out():
             return ended(f"timeout of {ctx.timeout:g}s reached; not starting new trials")
         if flow.exhausted:
             return ended(f"stopped early: the last {flow.duplicates_in_a_row} samples were all "
@@ -174,15 +233,15 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
         if action == "wait":
             control.idle()
             continue
-        trial = current.trial = study.ask()
-        with heartbeat(storage, trial_id(storage, study, trial.number)):
-            surplus = control.admit(study, trial)
-            if surplus:
-                reject(study, trial, surplus)
+        opened, current.ahead = current.ahead, None
+        if opened is None:
+            opened = _ask(study, storage)
+            current.trial = opened.trial
+            if not _draw(study, flow, control, opened):
                 continue
-            trial.set_user_attr(trial_attrs.OWNER,
-                                trial_attrs.TrialOwner(ctx.run.run_id, this_process()).to_attr())
-            sample = current.sample = flow.sample(trial)
+        trial = current.trial = opened.trial
+        sample = current.sample = opened.sample
+        with opened.beat:
             original = original_state = None
             reasons = sample.reasons
             epochs = ctx.train.epochs
@@ -205,6 +264,7 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
                 else:
                     pruning = (OptunaPruning(trial, type(study.pruner).__name__)
                                if len(study.directions) == 1 else None)
+                    look_ahead(sample.arch, epochs)
                     rec = flow.train(rec, sample.arch, epochs, pruning)
                 tell(study, trial, rec, ctx.run.objectives, original_state)
             except optuna.exceptions.UpdateFinishedTrialError:
@@ -218,14 +278,21 @@ def record_stale_self(rec: TrialRecord) -> TrialRecord:
                    "grace period and failed it; its result is not used")
 
 
-def fail_orphaned_trials(study: optuna.Study, flow: TrialFlow) -> int:
+def fail_orphaned_trials(study: optuna.Study, storage: optuna.storages.BaseStorage,
+                         flow: TrialFlow) -> int:
     """On resume: the trials an earlier process of this run left RUNNING (it was killed; this
     process holds the run directory's lock, so none of them is live) are failed and recorded as
-    interrupted. Trials of other workers sharing the study are left alone."""
+    interrupted; one that never started (no plan: it was being sampled, or was sampled ahead
+    while another trained) is told as not run, with no row. Trials of other workers sharing
+    the study are left alone. Returns how many were recorded as interrupted."""
     n = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial_attrs.owner_of(t.user_attrs)
         if owner is not None and owner.run_id != flow.ctx.run.run_id:
+            continue
+        if trial_attrs.plan_of(t.user_attrs) is None:
+            reject(study, optuna.Trial(study, trial_id(storage, study, t.number)),
+                   "not run: the search stopped before it started")
             continue
         try:
             study.tell(t.number, state=TrialState.FAIL)
@@ -254,7 +321,7 @@ def run_optuna(ctx: SearchContext, resumed: bool, create_only: bool,
         return LoopResult()
     with TrialFlow(ctx, runner_factory) as flow:
         if resumed:
-            n = fail_orphaned_trials(study, flow)
+            n = fail_orphaned_trials(study, storage, flow)
             if n:
                 flow.progress.write(f"resume: {n} trial(s) left running by the stopped search "
                                     "are recorded as interrupted")

@@ -1,5 +1,7 @@
 """The shared trial flow: what state an outcome gives a row."""
 
+import pytest
+
 from resnet_nas.engines.common import trial_state
 from resnet_nas.train.metrics import EpochMetrics, TrainResult
 from resnet_nas.trial_process import JobResult
@@ -32,31 +34,36 @@ def test_failures():
     assert state == "failed" and "stopped after epoch 2 of 3" in reason
 
 
-def test_the_trial_process_is_warmed_once_with_the_run_data_and_not_for_a_finished_run(
-        tmp_path, fake_runner):
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_each_trial_process_is_warmed_once_with_the_run_data_and_not_for_a_finished_run(
+        tmp_path, fake_runner, lookahead):
     from resnet_nas.engines import SearchOptions, run_search
     from tests.helpers import tiny_space
 
+    from resnet_nas.lookahead import LookaheadRunner
+
+    processes = 2 if lookahead else 1
+    factory = ((lambda *a, **kw: LookaheadRunner(lambda: fake_runner(*a, **kw))) if lookahead
+               else fake_runner)
     space = tiny_space(tmp_path, trials=2, epochs=1)
     run_dir = tmp_path / "run"
     run_search(SearchOptions(space=str(space), run_dir=str(run_dir), progress=False),
-               out=lambda line: None, runner_factory=fake_runner)
-    assert len(fake_runner.warmed) == 1
-    data, seed = fake_runner.warmed[0]
-    assert data == fake_runner.jobs[0].data and seed == fake_runner.jobs[0].train.seed
+               out=lambda line: None, runner_factory=factory)
+    assert len(fake_runner.warmed) == processes
+    for data, seed in fake_runner.warmed:
+        assert data == fake_runner.jobs[0].data and seed == fake_runner.jobs[0].train.seed
     # started before the search opens its study, warmed with the data once it knows them
-    assert fake_runner.events[:2] == ["start", "warm"] and fake_runner.events[-1] == "close"
+    assert fake_runner.events[:2 * processes] == ["start"] * processes + ["warm"] * processes
+    assert fake_runner.events[-processes:] == ["close"] * processes
     fake_runner.events.clear()
     run_search(SearchOptions(space=None, run_dir=str(run_dir), resume=True, progress=False),
-               out=lambda line: None, runner_factory=fake_runner)
-    assert len(fake_runner.warmed) == 1  # at its target: nothing to train, nothing started
+               out=lambda line: None, runner_factory=factory)
+    assert len(fake_runner.warmed) == processes  # at its target: nothing to train or start
     assert "start" not in fake_runner.events and "run" not in fake_runner.events
 
 
 def test_a_search_refused_after_its_trial_process_started_stops_it(tmp_path, fake_runner,
                                                                      monkeypatch):
-    import pytest
-
     import resnet_nas.engines as engines
     from resnet_nas.data.dataset import DataError
     from tests.helpers import tiny_space

@@ -230,3 +230,54 @@ def test_a_bounded_sampler_history_is_the_runs_and_its_resumes(tmp_path, fake_ru
     # the space's TPE setting does not follow a sampler chosen on the command line
     other = search(space, tmp_path / "random", fake_runner, sampler="random")
     assert read_run(tmp_path / "random").sampler_history is None and len(other.table) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Looking ahead: the next trial is sampled and set up while one trains.
+def looking_ahead(fake):
+    from resnet_nas.lookahead import LookaheadRunner
+
+    return lambda *a, **kw: LookaheadRunner(lambda: fake(*a, **kw))
+
+
+def test_looking_ahead_sets_every_later_trial_up_before_it_runs_and_wastes_none(
+        tmp_path, fake_runner):
+    summary = search(tiny_space(tmp_path, trials=4, epochs=2), tmp_path / "run",
+                     looking_ahead(fake_runner))
+    table = summary.table
+    assert (table["state"] != "duplicate").sum() == 4  # the target, nothing trained beyond
+    ran = fake_runner.jobs
+    # every job after the first was set up before it ran (a duplicate trains nothing)
+    assert ran[1:] == fake_runner.prepared and ran[0] not in fake_runner.prepared
+    events = [e for e in fake_runner.events if e in ("prepare", "run")]
+    assert events == ["prepare", "run"] * 3 + ["run"]  # set up while the one before trains
+    trials = study_of(summary).trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert not [t for t in trials if trial_attrs.REJECTED in t.user_attrs]
+
+
+def test_a_sample_of_the_running_architecture_is_not_set_up_and_reuses_its_result(
+        tmp_path, fake_runner):
+    space = tiny_space(tmp_path, fixed=True, trials=3, epochs=1, search={"max_duplicates": 2})
+    summary = search(space, tmp_path / "run", looking_ahead(fake_runner))
+    assert list(summary.table["state"]) == ["complete", "duplicate", "duplicate"]
+    assert len(fake_runner.jobs) == 1 and fake_runner.prepared == []
+
+
+def test_a_stop_while_looking_ahead_records_the_running_trial_and_never_the_next(
+        tmp_path, fake_runner):
+    fake_runner.script = {1: "interrupt"}
+    summary = search(tiny_space(tmp_path, trials=4, epochs=1), tmp_path / "run",
+                     looking_ahead(fake_runner))
+    assert summary.interrupted == "SIGINT"
+    table = summary.table
+    assert list(table["state"]) == ["complete", "failed"]
+    assert table.loc[1, "reason"].startswith("interrupted")
+    trials = study_of(summary).trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    (ahead,) = [t for t in trials if trial_attrs.REJECTED in t.user_attrs]
+    assert ahead.number == 2 and ahead.user_attrs[trial_attrs.REJECTED].startswith("not run")
+    assert trial_attrs.plan_of(ahead.user_attrs) is None  # sampled, set up, never started
+    assert len(fake_runner.prepared) == 2  # trials 1 and 2
+    resumed = search(None, tmp_path / "run", looking_ahead(fake_runner), resume=True)
+    assert (resumed.table["state"] == "complete").sum() == 4

@@ -3,23 +3,29 @@ default, the JAX trainer, and (slow) the shipped quickstart as the README runs i
 
 import json
 
+import pandas as pd
 import pytest
 
 from resnet_nas.engines import SearchOptions, run_search
 from tests.helpers import run_cli, tiny_space
 
 
-def test_a_search_trains_in_the_trial_process(tmp_path):
-    space = tiny_space(tmp_path, trials=1, epochs=2)
+def test_a_search_trains_in_the_trial_process_setting_the_next_trial_up_ahead(tmp_path):
+    space = tiny_space(tmp_path, trials=2, epochs=2)
     summary = run_search(SearchOptions(space=str(space), run_dir=str(tmp_path / "run"),
                                        progress=False), out=lambda line: None)
     table = summary.table
-    assert len(table) == 1 and set(table["state"]) == {"complete"}
     done = table[table["state"] == "complete"]
+    assert len(done) == 2 and set(table["state"]) <= {"complete", "duplicate"}
     assert (done["epochs_run"] == 2).all()
-    assert (table["backend"] == "tensorflow").all() and (table["trainer"] == "tf").all()
-    assert (table["images_per_second"] > 0).all() and table["device"].notna().all()
+    assert (done["backend"] == "tensorflow").all() and (done["trainer"] == "tf").all()
+    assert (done["images_per_second"] > 0).all() and done["device"].notna().all()
     assert not summary.all_failed
+    # the first trial compiled in its turn; the second was built and compiled ahead, by the
+    # other trial process, while the first trained
+    first, second = done.iloc[0], done.iloc[1]
+    assert pd.isna(first["ahead_seconds"]) and first["compile_seconds"] > 0
+    assert second["ahead_seconds"] > second["compile_seconds"] > 0
 
 
 @pytest.mark.slow
