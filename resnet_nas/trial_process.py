@@ -42,7 +42,7 @@ from resnet_nas.config import DataConfig
 from resnet_nas.interrupts import check_stop
 from resnet_nas.jobs import Job, JobResult
 from resnet_nas.train.metrics import TrainResult
-from resnet_nas.trial_startup import rss_mb, start_trial_process
+from resnet_nas.trial_startup import start_trial_process
 
 #: Seconds between the watchdog's looks at the parent pid (where PR_SET_PDEATHSIG is missing).
 WATCHDOG_SECONDS = 0.5

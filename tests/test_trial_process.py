@@ -15,7 +15,8 @@ import pytest
 from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.nets import cifar_resnet
 from resnet_nas.train.metrics import StepProgress
-from resnet_nas.trial_process import Job, TrialRunner, rss_mb
+from resnet_nas.trial_process import Job, TrialRunner
+from resnet_nas.trial_startup import rss_mb
 from tests.fakes import EPOCH_SECONDS_ENV, fake_process_runner
 from tests.helpers import REPO, cli_env
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from resnet_nas.config import TrainConfig
 from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
-                                      TrainResult, finished_reason, first_call_excess,
-                                      steady_images_per_second)
+                                      TrainResult, first_call_excess,
+                                      steady_images_per_second, stop_after)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     regularizers_disabled, uses_model_regularization)
 from resnet_nas.train.augment import check_dataset, normalization_stats, normalize_numpy
@@ -153,12 +153,10 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
                 val_loss=val_loss, val_accuracy=val_acc, seconds=t_end - self.t0,
                 images_per_second=images_per_epoch / max(t_trained - self.t0, 1e-9))
             history.append(metrics)
-            why = finished_reason(epoch + 1, metrics.train_loss)
-            if why is not None:
-                state.update(diverged=True, reason=why)
-                self.model.stop_training = True
-            elif on_epoch is not None and on_epoch(metrics) is False:
-                state.update(stopped_early=True, reason=f"stopped by on_epoch at epoch {epoch + 1}")
+            stop = stop_after(metrics, on_epoch)
+            if stop is not None:
+                state.update(diverged=stop.diverged, stopped_early=not stop.diverged,
+                             reason=stop.reason)
                 self.model.stop_training = True
 
     with regularizers_disabled(model, not uses_model_regularization(cfg)):

@@ -36,7 +36,8 @@ import numpy as np
 
 from resnet_nas.config import AugmentConfig, TrainConfig
 from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
-                                      TrainResult, finished_reason, steady_images_per_second)
+                                      Stop, TrainResult, outcome, steady_images_per_second,
+                                      stop_after)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     uses_model_regularization)
 from resnet_nas.train.augment import check_dataset, normalization_stats, steps_per_epoch
@@ -449,8 +450,7 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     compile_seconds = time.perf_counter() - t0
 
     history: list[EpochMetrics] = []
-    stopped_early = diverged = False
-    reason = "completed"
+    stop: Stop | None = None
     train_seconds = compile_seconds  # one definition for every trainer: compile included
     eval_seconds = 0.0
     n_val = len(data.x_val)
@@ -482,17 +482,13 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
             images_per_second=images_per_epoch / max(t_trained - t_start, 1e-9),
         )
         history.append(metrics)
-        why = finished_reason(epoch, metrics.train_loss)
-        if why is not None:
-            diverged, reason = True, why
-            break
-        if on_epoch is not None and on_epoch(metrics) is False:
-            stopped_early, reason = True, f"stopped by on_epoch at epoch {epoch}"
+        stop = stop_after(metrics, on_epoch)
+        if stop is not None:
             break
 
     _write_back(model, optimizer, state)
-    return TrainResult(history=history, epochs_run=len(history), stopped_early=stopped_early,
-                       diverged=diverged, reason=reason, train_seconds=train_seconds,
+    return TrainResult(history=history, epochs_run=len(history), **outcome(stop),
+                       train_seconds=train_seconds,
                        compile_seconds=compile_seconds,
                        images_per_second=steady_images_per_second(history), trainer="jax",
                        backend="jax", device=device_description("jax"),

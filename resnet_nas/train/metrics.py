@@ -6,7 +6,7 @@ Plain data (no Keras import): the search process reads them back from the trial 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -162,6 +162,34 @@ def finished_reason(epoch: int, train_loss: float) -> str | None:
     if math.isfinite(train_loss):
         return None
     return f"diverged: train loss {train_loss} at epoch {epoch}"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a training stops after an epoch: it diverged, or on_epoch said so (pruned)."""
+
+    reason: str
+    diverged: bool
+
+
+def outcome(stop: Stop | None) -> dict[str, Any]:
+    """TrainResult's stopped_early, diverged and reason for how a training ended."""
+    if stop is None:
+        return {"stopped_early": False, "diverged": False, "reason": "completed"}
+    return {"stopped_early": not stop.diverged, "diverged": stop.diverged,
+            "reason": stop.reason}
+
+
+def stop_after(metrics: EpochMetrics, on_epoch: Callable[[EpochMetrics], bool] | None
+               ) -> Stop | None:
+    """Every trainer's end of an epoch: a diverged epoch stops training (and on_epoch never
+    sees it); else on_epoch returning False stops it. None: train on."""
+    why = finished_reason(metrics.epoch, metrics.train_loss)
+    if why is not None:
+        return Stop(why, diverged=True)
+    if on_epoch is not None and on_epoch(metrics) is False:
+        return Stop(f"stopped by on_epoch at epoch {metrics.epoch}", diverged=False)
+    return None
 
 
 def first_call_excess(seconds: list[float]) -> float | None:

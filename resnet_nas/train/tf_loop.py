@@ -35,8 +35,8 @@ from resnet_nas.config import TrainConfig
 from resnet_nas.train.augment import check_dataset, normalization_stats, normalize_numpy
 from resnet_nas.train.batches import augmented_batches
 from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
-                                      TrainResult, finished_reason, first_call_excess,
-                                      steady_images_per_second)
+                                      Stop, TrainResult, first_call_excess, outcome,
+                                      steady_images_per_second, stop_after)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     regularizers_disabled, uses_model_regularization)
 from resnet_nas.train.runtime import check_precision, device_description
@@ -207,8 +207,7 @@ class TfTraining:
         warm_seconds = self.warm_up()
         images_per_epoch = steps * cfg.batch_size
         history: list[EpochMetrics] = []
-        stopped_early = diverged = False
-        reason = "completed"
+        stop: Stop | None = None
         first_step, step_seconds = self.warm_calls[0], []  # epoch 1's steps: steady ones
         eval_batch_seconds = list(self.warm_calls[1])
         eval_seconds = 0.0
@@ -245,20 +244,15 @@ class TfTraining:
                     val_accuracy=val_acc, seconds=t_end - t0,
                     images_per_second=images_per_epoch / max(t_trained - t0, 1e-9))
                 history.append(metrics)
-                why = finished_reason(epoch, metrics.train_loss)
-                if why is not None:
-                    diverged, reason = True, why
-                    break
-                if on_epoch is not None and on_epoch(metrics) is False:
-                    stopped_early, reason = True, f"stopped by on_epoch at epoch {epoch}"
+                stop = stop_after(metrics, on_epoch)
+                if stop is not None:
                     break
 
         step_compile = first_call_excess([first_step, *step_seconds])
         eval_compile = first_call_excess(eval_batch_seconds)
         compile_seconds = (None if step_compile is None or eval_compile is None
                            else step_compile + eval_compile)
-        return TrainResult(history=history, epochs_run=len(history),
-                           stopped_early=stopped_early, diverged=diverged, reason=reason,
+        return TrainResult(history=history, epochs_run=len(history), **outcome(stop),
                            train_seconds=warm_seconds + sum(m.seconds for m in history),
                            compile_seconds=compile_seconds,
                            images_per_second=steady_images_per_second(history), trainer="tf",
@@ -269,16 +263,6 @@ class TfTraining:
 def train_tf(model: Any, data: Any, cfg: TrainConfig,
              on_epoch: Callable[[EpochMetrics], bool] | None = None,
              on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
-    """Trains `model` with two traced TensorFlow functions (TensorFlow backend).
-
-    Args:
-      model: built Keras model returning logits, built under cfg.precision's policy.
-      data: a resnet_nas.data.Dataset.
-      cfg: the TrainConfig.
-      on_epoch: called after each epoch; returning False stops training.
-      on_step: called inside an epoch every STEP_REPORT_SECONDS with its progress.
-
-    Returns:
-      TrainResult; `model` holds the trained weights.
-    """
+    """Trains `model` with two traced TensorFlow functions (TensorFlow backend): the
+    arguments and the result of resnet_nas.train.train_model, warmed up in turn."""
     return TfTraining(model, data, cfg).run(on_epoch, on_step)

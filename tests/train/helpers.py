@@ -43,3 +43,26 @@ def tiny_model(input_shape=(12, 12, 3), num_classes: int = 4, weight_decay: floa
     x = layers.GlobalAveragePooling2D()(x)
     out = layers.Dense(num_classes, kernel_regularizer=reg, dtype="float32")(x)
     return keras.Model(inp, out)
+
+
+def train_config(**kw):
+    """The trainer tests' TrainConfig: 2 epochs of batch 32, warm-up, L2, label smoothing and
+    crop+flip, so that every part of a trainer is exercised; `kw` overrides."""
+    from resnet_nas.config import AugmentConfig, TrainConfig
+
+    base = dict(epochs=2, batch_size=32, learning_rate=0.1, warmup_epochs=0.5, weight_decay=1e-3,
+                eval_batch_size=64, label_smoothing=0.1,
+                augment=AugmentConfig(crop_padding=2, flip=True, pad_mode="zero"))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def seeded_model(precision: str = "float32"):
+    """tiny_model() with the same initial weights every time, under `precision`."""
+    import keras
+
+    from resnet_nas.train import precision_policy
+
+    keras.utils.set_random_seed(0)
+    with precision_policy(precision):
+        return tiny_model()

@@ -8,17 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from resnet_nas.config import AugmentConfig, TrainConfig
-from resnet_nas.train import evaluate, normalization_stats, precision_policy, train_model
-from tests.train.helpers import make_data, tiny_model
-
-
-def _cfg(**kw) -> TrainConfig:
-    base = dict(epochs=2, batch_size=32, learning_rate=0.1, warmup_epochs=0.5, weight_decay=1e-3,
-                eval_batch_size=64, label_smoothing=0.1, trainer="auto",
-                augment=AugmentConfig(crop_padding=2, flip=True, pad_mode="zero"))
-    base.update(kw)
-    return TrainConfig(**base)
+from resnet_nas.train import evaluate, normalization_stats, train_model
+from tests.train.helpers import make_data, seeded_model, tiny_model, train_config
 
 
 @pytest.fixture(scope="module")
@@ -31,18 +22,10 @@ def trainer(request):
     return request.param
 
 
-def _model(precision: str = "float32"):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    with precision_policy(precision):
-        return tiny_model()
-
-
 def test_trains_reports_epochs_and_matches_evaluate(data, trainer):
     seen = []
-    model = _model()
-    result = train_model(model, data, _cfg(trainer=trainer),
+    model = seeded_model()
+    result = train_model(model, data, train_config(trainer=trainer),
                          on_epoch=lambda m: seen.append(m) or True)
     assert result.trainer == trainer and result.backend == "tensorflow"
     assert result.epochs_run == 2 and result.reason == "completed"
@@ -51,13 +34,13 @@ def test_trains_reports_epochs_and_matches_evaluate(data, trainer):
     assert last.val_accuracy > 0.6 and last.train_loss < result.history[0].train_loss
     assert last.images_per_second > 0 and last.seconds > 0
     assert result.compile_seconds >= 0 and result.images_per_second == last.images_per_second
-    loss, acc = evaluate(model, data.x_val, data.y_val, _cfg(), normalization_stats(data))
+    loss, acc = evaluate(model, data.x_val, data.y_val, train_config(), normalization_stats(data))
     assert math.isclose(loss, last.val_loss, rel_tol=1e-4)
     assert math.isclose(acc, last.val_accuracy)
 
 
 def test_on_epoch_false_stops_training(data, trainer):
-    result = train_model(_model(), data, _cfg(epochs=3, trainer=trainer),
+    result = train_model(seeded_model(), data, train_config(epochs=3, trainer=trainer),
                          on_epoch=lambda m: False)
     assert result.stopped_early and result.epochs_run == 1
     assert result.reason == "stopped by on_epoch at epoch 1"
@@ -73,9 +56,9 @@ def test_on_epoch_false_stops_training(data, trainer):
 
 def test_exploding_loss_is_reported_as_diverged(data, trainer):
     calls = []
-    cfg = _cfg(epochs=3, learning_rate=1e6, warmup_epochs=0.0, optimizer="sgd", momentum=0.0,
+    cfg = train_config(epochs=3, learning_rate=1e6, warmup_epochs=0.0, optimizer="sgd", momentum=0.0,
                trainer=trainer)
-    result = train_model(_model(), data, cfg, on_epoch=lambda m: calls.append(m) or True)
+    result = train_model(seeded_model(), data, cfg, on_epoch=lambda m: calls.append(m) or True)
     assert result.diverged and result.epochs_run == 1 and calls == []
     assert result.reason in ("diverged: train loss nan at epoch 1",
                              "diverged: train loss inf at epoch 1")
@@ -90,11 +73,11 @@ def test_adamw_leaves_the_l2_penalty_out_and_restores_regularizers(data, trainer
 
     model = heavy()
     regs = [v.regularizer for v in model.trainable_variables]
-    adamw = train_model(model, data, _cfg(optimizer="adamw", learning_rate=1e-3, epochs=1,
+    adamw = train_model(model, data, train_config(optimizer="adamw", learning_rate=1e-3, epochs=1,
                                           label_smoothing=0.0, weight_decay=1e-4,
                                           trainer=trainer))
     assert [v.regularizer for v in model.trainable_variables] == regs
-    adam = train_model(heavy(), data, _cfg(optimizer="adam", learning_rate=1e-3, epochs=1,
+    adam = train_model(heavy(), data, train_config(optimizer="adam", learning_rate=1e-3, epochs=1,
                                            label_smoothing=0.0, weight_decay=10.0,
                                            trainer=trainer))
     assert adamw.history[0].train_loss < 2.0 < adam.history[0].train_loss
@@ -102,8 +85,8 @@ def test_adamw_leaves_the_l2_penalty_out_and_restores_regularizers(data, trainer
 
 def test_bf16_policy_is_required_to_match_the_config(data, trainer):
     with pytest.raises(ValueError, match="precision_policy"):
-        train_model(_model(), data, _cfg(precision="mixed_bfloat16", trainer=trainer))
-    result = train_model(_model("mixed_bfloat16"), data, _cfg(precision="mixed_bfloat16",
+        train_model(seeded_model(), data, train_config(precision="mixed_bfloat16", trainer=trainer))
+    result = train_model(seeded_model("mixed_bfloat16"), data, train_config(precision="mixed_bfloat16",
                                                                epochs=1, trainer=trainer))
     assert math.isfinite(result.history[0].train_loss)
 
@@ -112,23 +95,23 @@ def test_bad_config_and_wrong_backend_raise_clear_errors(data):
     from resnet_nas.validation import ConfigError
 
     with pytest.raises(ValueError, match="'jax' needs the JAX backend"):
-        train_model(_model(), data, _cfg(trainer="jax"))
+        train_model(seeded_model(), data, train_config(trainer="jax"))
     with pytest.raises(ConfigError, match="train.trainer"):
-        train_model(_model(), data, _cfg(trainer="torch"))
+        train_model(seeded_model(), data, train_config(trainer="torch"))
     with pytest.raises(ConfigError, match="train.schedule"):
-        train_model(_model(), data, _cfg(schedule="cosin"))
+        train_model(seeded_model(), data, train_config(schedule="cosin"))
 
 
 def test_weight_decay_mismatch_warns(data, trainer):
     with pytest.warns(UserWarning, match="weight_decay is 0.01"):
-        train_model(_model(), data, _cfg(weight_decay=1e-2, epochs=1, trainer=trainer))
+        train_model(seeded_model(), data, train_config(weight_decay=1e-2, epochs=1, trainer=trainer))
 
 
 def test_evaluate_pads_the_last_batch(data):
-    model = _model()
+    model = seeded_model()
     stats = normalization_stats(data)
-    full = evaluate(model, data.x_val, data.y_val, _cfg(eval_batch_size=1000), stats)
-    odd = evaluate(model, data.x_val, data.y_val, _cfg(eval_batch_size=7), stats)
+    full = evaluate(model, data.x_val, data.y_val, train_config(eval_batch_size=1000), stats)
+    odd = evaluate(model, data.x_val, data.y_val, train_config(eval_batch_size=7), stats)
     np.testing.assert_allclose(full, odd, rtol=1e-4)
 
 
@@ -138,7 +121,7 @@ def test_a_long_epoch_reports_its_progress(data, trainer, monkeypatch):
     module = {"fit": fit, "tf": tf_loop}[trainer]
     monkeypatch.setattr(module, "STEP_REPORT_SECONDS", 0.0)  # every step counts as long
     seen = []
-    result = train_model(_model(), data, _cfg(epochs=2, trainer=trainer), on_step=seen.append)
+    result = train_model(seeded_model(), data, train_config(epochs=2, trainer=trainer), on_step=seen.append)
     steps = seen[0].steps
     assert steps == len(data.x_train) // 32 and result.epochs_run == 2
     assert [p.step for p in seen if p.epoch == 1] == list(range(1, steps + 1))
@@ -162,8 +145,8 @@ def test_fit_creates_no_variable_inside_a_traced_step(data):
             inside.append(kw.get("name"))
         return next_creator(**kw)
 
-    model = _model()
+    model = seeded_model()
     with tf.variable_creator_scope(creator):
-        result = train_model(model, data, _cfg(epochs=1, trainer="fit"))
+        result = train_model(model, data, train_config(epochs=1, trainer="fit"))
     assert result.epochs_run == 1 and inside == []
     assert model.optimizer.built and model.optimizer.iterations.numpy() > 0

@@ -5,18 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from resnet_nas.config import AugmentConfig, TrainConfig
-from resnet_nas.train import precision_policy, train_model
+from resnet_nas.train import train_model
 from resnet_nas.train.runtime import resolve_trainer
-from tests.train.helpers import make_data, tiny_model
-
-
-def _cfg(**kw) -> TrainConfig:
-    base = dict(epochs=2, batch_size=32, learning_rate=0.1, warmup_epochs=0.5, weight_decay=1e-3,
-                eval_batch_size=64, label_smoothing=0.1,
-                augment=AugmentConfig(crop_padding=2, flip=True, pad_mode="zero"))
-    base.update(kw)
-    return TrainConfig(**base)
+from tests.train.helpers import make_data, seeded_model, train_config
 
 
 @pytest.fixture(scope="module")
@@ -32,31 +23,23 @@ def tensorflow_backend():
         pytest.skip("the tf trainer is the TensorFlow backend's")
 
 
-def _model(precision: str = "float32"):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    with precision_policy(precision):
-        return tiny_model()
-
-
 def test_auto_is_tf_on_tensorflow_and_tf_needs_it():
-    assert resolve_trainer(_cfg(), "tensorflow") == "tf"
-    assert resolve_trainer(_cfg(), "jax") == "jax"
-    assert resolve_trainer(_cfg(), "torch") == "fit"
-    assert resolve_trainer(_cfg(trainer="fit"), "tensorflow") == "fit"
+    assert resolve_trainer(train_config(), "tensorflow") == "tf"
+    assert resolve_trainer(train_config(), "jax") == "jax"
+    assert resolve_trainer(train_config(), "torch") == "fit"
+    assert resolve_trainer(train_config(trainer="fit"), "tensorflow") == "fit"
     with pytest.raises(ValueError, match="'tf' needs the TensorFlow backend"):
-        resolve_trainer(_cfg(trainer="tf"), "jax")
+        resolve_trainer(train_config(trainer="tf"), "jax")
 
 
 @pytest.mark.parametrize("optimizer", ["nesterov", "adamw"])
 def test_the_same_training_as_fit(data, optimizer):
     """Same model, optimizer, loss and batches: the same history and weights as model.fit."""
-    cfg = _cfg(optimizer=optimizer, learning_rate=0.1 if optimizer == "nesterov" else 3e-3)
+    cfg = train_config(optimizer=optimizer, learning_rate=0.1 if optimizer == "nesterov" else 3e-3)
     runs = {}
     for trainer in ("fit", "tf"):
-        model = _model()
-        result = train_model(model, data, _cfg(**{**cfg.to_dict(), "trainer": trainer,
+        model = seeded_model()
+        result = train_model(model, data, train_config(**{**cfg.to_dict(), "trainer": trainer,
                                                    "augment": cfg.augment}))
         runs[trainer] = (result, model.get_weights())
     (fit, w_fit), (tf, w_tf) = runs["fit"], runs["tf"]
@@ -91,13 +74,13 @@ def test_each_function_is_traced_once_and_creates_no_variable(data, monkeypatch)
         return next_creator(**kw)
 
     with tf.variable_creator_scope(creator):
-        result = train_model(_model(), data, _cfg(epochs=3))
+        result = train_model(seeded_model(), data, train_config(epochs=3))
     assert result.epochs_run == 3 and inside == []
     assert len(made) == 1 and made[0].experimental_get_tracing_count() == 1
 
 
 def test_float16_scales_the_loss(data):
-    result = train_model(_model("mixed_float16"), data, _cfg(precision="mixed_float16"))
+    result = train_model(seeded_model("mixed_float16"), data, train_config(precision="mixed_float16"))
     assert result.epochs_run == 2 and np.isfinite(result.history[-1].train_loss)
     assert result.history[-1].train_loss < result.history[0].train_loss
 
@@ -106,10 +89,10 @@ def test_a_warm_up_done_ahead_changes_nothing_but_the_time(data):
     """The warm-up runs a real step and puts every variable back: the same training after."""
     from resnet_nas.train.tf_loop import TfTraining
 
-    cold_model = _model()
-    cold = TfTraining(cold_model, data, _cfg(epochs=2)).run()
-    warm_model = _model()
-    training = TfTraining(warm_model, data, _cfg(epochs=2))
+    cold_model = seeded_model()
+    cold = TfTraining(cold_model, data, train_config(epochs=2)).run()
+    warm_model = seeded_model()
+    training = TfTraining(warm_model, data, train_config(epochs=2))
     seconds = training.warm_up()
     warm = training.run()
     assert seconds > 0 and training.warm_up() == 0.0  # once
