@@ -56,7 +56,9 @@ class StubRunner(TrialRunnerLike):
     def __init__(self, *args, **kwargs):
         pass
 
-    def run(self, job, on_epoch=None, on_step=None) -> JobResult:
+    def run(self, job, on_epoch=None, on_step=None, while_running=None) -> JobResult:
+        if while_running is not None:
+            while_running()
         base = int(hashlib.sha256(job.arch.key().encode()).hexdigest()[:6], 16) / 16**6
         history = []
         for e in range(1, job.train.epochs + 1):

@@ -31,6 +31,7 @@ class LookaheadRunner(TrialRunnerLike):
     def __init__(self, make: Callable[[], TrialRunnerLike]):
         self.runners = [make(), make()]
         self._prepared: list[Job | None] = [None, None]
+        self._busy: int | None = None  # the runner of the job running now
 
     def _runner_of(self, job: Job | None) -> int:
         """The runner that prepared `job`, else the first that holds no preparation."""
@@ -48,16 +49,22 @@ class LookaheadRunner(TrialRunnerLike):
             runner.warm(data, seed)
 
     def prepare(self, job: Job, after: Job | None = None) -> None:
-        """Sets `job` up in the runner that will not run `after` (the job about to run)."""
-        i = 1 - self._runner_of(after)
+        """Sets `job` up in the runner that does not run `after` (the job running now, or about
+        to run)."""
+        i = 1 - (self._busy if self._busy is not None else self._runner_of(after))
         self._prepared[i] = job
         self.runners[i].prepare(job)
 
     def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
-            on_step: Callable[[dict[str, Any]], None] | None = None) -> JobResult:
+            on_step: Callable[[dict[str, Any]], None] | None = None,
+            while_running: Callable[[], None] | None = None) -> JobResult:
         i = self._runner_of(job)
         self._prepared[i] = None
-        return self.runners[i].run(job, on_epoch, on_step)
+        self._busy = i
+        try:
+            return self.runners[i].run(job, on_epoch, on_step, while_running)
+        finally:
+            self._busy = None
 
     def close(self) -> None:
         for runner in self.runners:

@@ -66,7 +66,10 @@ class TrialRunnerLike:
     prepares_ahead = False
 
     def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
-            on_step: Callable[[dict[str, Any]], None] | None = None) -> JobResult: ...
+            on_step: Callable[[dict[str, Any]], None] | None = None,
+            while_running: Callable[[], None] | None = None) -> JobResult:
+        """Runs `job`; `while_running()` is called once the job has started (the search's
+        own work that need not delay it)."""
 
     def close(self) -> None: ...
 
@@ -310,9 +313,11 @@ class TrialRunner(TrialRunnerLike):
     # -- running ----------------------------------------------------------------------------
     def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
             on_step: Callable[[dict[str, Any]], None] | None = None,
+            while_running: Callable[[], None] | None = None,
             poll_seconds: float = 0.5) -> JobResult:
         """Runs one job; `on_epoch(metrics) -> continue?` is called for every epoch, and
-        `on_step(progress)` inside long epochs (resnet_nas.train.StepProgress as a dict).
+        `on_step(progress)` inside long epochs (resnet_nas.train.StepProgress as a dict);
+        `while_running()` once the job is sent (an epoch that ends meanwhile waits for it).
 
         A crash of the trial process (segfault, OOM kill) gives JobResult(ok=False,
         error='trial process crashed...') and a fresh process for the next job. Any exception
@@ -330,6 +335,8 @@ class TrialRunner(TrialRunnerLike):
             self._conn.send(("run", job))
         pid = self._proc.pid
         try:
+            if while_running is not None:
+                while_running()  # the trial process works on the job meanwhile
             while True:
                 check_stop()  # a Ctrl-C / SIGTERM of the search (resnet_nas.interrupts)
                 if not self._conn.poll(poll_seconds):

@@ -85,8 +85,10 @@ class FakeRunner(TrialRunnerLike):
                  env: dict[str, str] | None = None, **kw: Any):
         self.backend = backend
 
-    def run(self, job: Job, on_epoch=None, on_step=None) -> JobResult:
+    def run(self, job: Job, on_epoch=None, on_step=None, while_running=None) -> JobResult:
         FakeRunner.events.append("run")
+        if while_running is not None:
+            while_running()
         index = len(FakeRunner.jobs)
         FakeRunner.jobs.append(job)
         action = FakeRunner.script.get(index)

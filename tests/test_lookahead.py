@@ -16,8 +16,10 @@ class Recorder(TrialRunnerLike):
     def __init__(self, name: str, log: list):
         self.name, self.log = name, log
 
-    def run(self, job, on_epoch=None, on_step=None):
+    def run(self, job, on_epoch=None, on_step=None, while_running=None):
         self.log.append((self.name, "run", job.train.seed))
+        if while_running is not None:
+            while_running()
         return JobResult(True)
 
     def prepare(self, job, after=None):
@@ -66,3 +68,11 @@ def test_a_job_nobody_prepared_runs_where_no_preparation_waits():
     runner.run(job(1))  # still where it was prepared
     assert [entry for entry in log if entry[1] == "run"] == [("A", "run", 0), ("A", "run", 5),
                                                              ("B", "run", 1)]
+
+
+def test_the_next_job_sampled_while_one_runs_is_prepared_beside_it():
+    runner, log = pair()
+    for n in range(3):  # as the search does: the next one set up once the current one runs
+        runner.run(job(n), while_running=lambda n=n: runner.prepare(job(n + 1), after=job(n)))
+    assert log == [("A", "run", 0), ("B", "prepare", 1), ("B", "run", 1), ("A", "prepare", 2),
+                   ("A", "run", 2), ("B", "prepare", 3)]

@@ -50,8 +50,10 @@ class EvaluatingRunner(TrialRunnerLike):
         self.last_test_accuracy: float | None = None
 
     def run(self, job: Job, on_epoch: Callable[[dict[str, Any]], bool] | None = None,
-            on_step: Callable[[dict[str, Any]], None] | None = None) -> JobResult:
-        outcome = self.inner.run(replace(job, evaluate_test=True), on_epoch, on_step)
+            on_step: Callable[[dict[str, Any]], None] | None = None,
+            while_running: Callable[[], None] | None = None) -> JobResult:
+        outcome = self.inner.run(replace(job, evaluate_test=True), on_epoch, on_step,
+                                 while_running)
         self.last_test_accuracy = outcome.test_accuracy
         return outcome
 

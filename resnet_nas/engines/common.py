@@ -315,12 +315,14 @@ class TrialFlow:
 
     def train(self, rec: TrialRecord, arch: Architecture, epochs: int,
               pruning: Pruning | None = None, note: str = "",
-              seed: int | None = None) -> TrialRecord:
+              seed: int | None = None,
+              while_running: Callable[[], None] | None = None) -> TrialRecord:
         """Trains `arch` for `epochs` epochs in the trial process; the record with its result.
 
         The pruner sees every epoch's validation accuracy but is asked whether to stop only
         before the last epoch: a trial that ran all its epochs is complete. `seed` (default:
         the run's) seeds the weights and the data order; the split stays the run's.
+        `while_running()` runs once the trial process has the job (the search's look-ahead).
         """
         if seed is not None:
             rec = replace(rec, seed=seed)
@@ -339,7 +341,7 @@ class TrialFlow:
 
         self.progress.trial_start(rec.trial, arch, epochs)
         t0 = time.perf_counter()
-        outcome = self.runner.run(job, on_epoch, self.progress.step)
+        outcome = self.runner.run(job, on_epoch, self.progress.step, while_running)
         rec = replace(rec, wall_seconds=time.perf_counter() - t0,
                       ahead_seconds=outcome.ahead_seconds)
         if outcome.ok and outcome.train is not None:

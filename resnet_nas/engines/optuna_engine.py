@@ -264,8 +264,8 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
                 else:
                     pruning = (OptunaPruning(trial, type(study.pruner).__name__)
                                if len(study.directions) == 1 else None)
-                    look_ahead(sample.arch, epochs)
-                    rec = flow.train(rec, sample.arch, epochs, pruning)
+                    rec = flow.train(rec, sample.arch, epochs, pruning,
+                                     while_running=lambda: look_ahead(sample.arch, epochs))
                 tell(study, trial, rec, ctx.run.objectives, original_state)
             except optuna.exceptions.UpdateFinishedTrialError:
                 rec = record_stale_self(rec)

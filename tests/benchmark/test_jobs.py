@@ -189,6 +189,7 @@ def test_two_real_build_processes_share_one_benchmark(tmp_path):
     rows = {out: {p.name: json.loads(p.read_text()) for p in (tmp_path / out / "rows").glob("*")}
             for out in ("a", "b")}
     assert len(rows["a"]) == 4 and rows["a"] == rows["b"]
-    assert all(r["state"] == "complete" for r in rows["a"].values())
+    assert all(r["state"] == "complete" for r in rows["a"].values()), \
+        {name: (r["state"], r["reason"]) for name, r in rows["a"].items()}
     # each job's line is printed by the one process that trained it
     assert sum(o.count(" complete val ") for o in outputs) == 4, outputs

@@ -250,7 +250,7 @@ def test_looking_ahead_sets_every_later_trial_up_before_it_runs_and_wastes_none(
     # every job after the first was set up before it ran (a duplicate trains nothing)
     assert ran[1:] == fake_runner.prepared and ran[0] not in fake_runner.prepared
     events = [e for e in fake_runner.events if e in ("prepare", "run")]
-    assert events == ["prepare", "run"] * 3 + ["run"]  # set up while the one before trains
+    assert events == ["run", "prepare"] * 3 + ["run"]  # set up while the one before trains
     trials = study_of(summary).trials
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     assert not [t for t in trials if trial_attrs.REJECTED in t.user_attrs]
