@@ -91,16 +91,15 @@ class JobRunner:
         from resnet_nas.train import evaluate, normalization_stats, precision_policy
         from resnet_nas.train.runtime import release_memory
 
-        prepared = self._prepared if self._prepared is not None and self._prepared.job == job \
-            else None
-        self._prepared = None
-        if prepared is None:
-            # The last job released its memory when it ended (and a failed job's process is
-            # replaced): one release per trial, not two.
-            prepared = self._set_up(job)
-            ahead = None
+        if self._prepared is not None and self._prepared.job == job:
+            prepared, self._prepared = self._prepared, None
+            ahead: float | None = prepared.seconds
         else:
-            ahead = prepared.seconds
+            # The last job released its memory when it ended (and a failed job's process is
+            # replaced): one release per trial, not two; but a preparation for another job
+            # (it became a duplicate, or the search ended) goes first.
+            self.drop()
+            prepared, ahead = self._set_up(job), None
         model = prepared.model
         result = prepared.training.run(lambda m: on_epoch(m.to_dict()),
                                        lambda p: on_step(p.to_dict()))
