@@ -164,6 +164,8 @@ class _Current:
     trial: optuna.Trial | None = None
     sample: Sample | None = None
     ahead: _Opened | None = None
+    #: what went wrong while sampling ahead: raised once the running trial is recorded
+    ahead_error: Exception | None = None
 
 
 def _ask(study: optuna.Study, storage: optuna.storages.BaseStorage) -> _Opened:
@@ -210,14 +212,20 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
         will want one more whatever this one's outcome."""
         if not (flow.looks_ahead and flow.tally.counted + 1 < ctx.target and not timed_out()):
             return
-        current.ahead = _ask(study, storage)
-        if not _draw(study, flow, control, current.ahead):
-            current.ahead = None
-        elif current.ahead.sample.feasible:
-            flow.prepare(current.ahead.sample.arch, epochs, after=flow.job(arch, epochs))
+        try:
+            current.ahead = _ask(study, storage)
+            if not _draw(study, flow, control, current.ahead):
+                current.ahead = None
+            elif current.ahead.sample.feasible:
+                flow.prepare(current.ahead.sample.arch, epochs, after=flow.job(arch, epochs))
+        except Exception as e:  # noqa: BLE001 - not the running trial's: it trains on
+            _drop(study, current.ahead, f"not run: {type(e).__name__} while it was sampled")
+            current.ahead, current.ahead_error = None, e
 
     while True:
         current.trial = current.sample = None
+        if current.ahead_error is not None:  # the trial it ran beside is recorded
+            raise current.ahead_error
         check_stop()  # a stop signal takes effect here, or while a trial trains
         if timed_out():
             return ended(f"timeout of {ctx.timeout:g}s reached; not starting new trials")

@@ -281,3 +281,27 @@ def test_a_stop_while_looking_ahead_records_the_running_trial_and_never_the_next
     assert len(fake_runner.prepared) == 2  # trials 1 and 2
     resumed = search(None, tmp_path / "run", looking_ahead(fake_runner), resume=True)
     assert (resumed.table["state"] == "complete").sum() == 4
+
+
+def test_an_error_while_sampling_ahead_lets_the_running_trial_finish_first(
+        tmp_path, fake_runner, monkeypatch):
+    from resnet_nas.engines.common import TrialFlow
+
+    real = TrialFlow.sample
+    calls = []
+
+    def sample(self, trial):
+        calls.append(trial.number)
+        if len(calls) == 2:  # the one sampled ahead, while trial 0 trains
+            raise SearchError("space.yaml: 51 samples in a row were infeasible")
+        return real(self, trial)
+
+    monkeypatch.setattr(TrialFlow, "sample", sample)
+    with pytest.raises(SearchError, match="infeasible"):
+        search(tiny_space(tmp_path, trials=4, epochs=1), tmp_path / "run",
+               looking_ahead(fake_runner))
+    table = results.load_table(tmp_path / "run")
+    assert list(table["state"]) == ["complete"]  # trained to its end, recorded
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path}/run/study.db")
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert study.trials[1].user_attrs[trial_attrs.REJECTED].startswith("not run")
