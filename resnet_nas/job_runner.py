@@ -46,6 +46,11 @@ class JobRunner:
             self._datasets[key] = load_dataset(data_cfg, seed=seed)
         return self._datasets[key]
 
+    def data_of(self, job: Job) -> Any:
+        """`job`'s data set: its split seeded by data_seed, else by its training seed."""
+        return self.dataset(job.data, job.train.seed if job.data_seed is None
+                            else job.data_seed)
+
     def warm(self, data_cfg: DataConfig, seed: int) -> None:
         self.dataset(data_cfg, seed)
         settle()  # the data set stays for every job, as the imports do
@@ -56,8 +61,7 @@ class JobRunner:
         from resnet_nas.train.runtime import seed_all
 
         t0 = time.perf_counter()
-        data = self.dataset(job.data, job.train.seed if job.data_seed is None
-                            else job.data_seed)
+        data = self.data_of(job)
         seed_all(job.train.seed)
         with precision_policy(job.train.precision):
             model = build_model(job.arch, job.train.resnet_config())
@@ -104,8 +108,7 @@ class JobRunner:
         result = prepared.training.run(lambda m: on_epoch(m.to_dict()),
                                        lambda p: on_step(p.to_dict()))
         out: dict[str, Any] = {"train": result.to_dict(), "ahead_seconds": ahead}
-        data = self.dataset(job.data, job.train.seed if job.data_seed is None
-                            else job.data_seed)
+        data = self.data_of(job)
         if job.evaluate_test and not result.diverged:
             loss, acc = evaluate(model, data.x_test, data.y_test, job.train,
                                  normalization_stats(data))

@@ -287,14 +287,13 @@ def _looks_ahead(plan: _Plan, opts: SearchOptions) -> bool:
             and plan.run.trials > 1)
 
 
-def _context(plan: _Plan, opts: SearchOptions, io: DataInfo) -> SearchContext:
+def _context(plan: _Plan, opts: SearchOptions, io: DataInfo, lookahead: bool) -> SearchContext:
     data_cfg, train_cfg = plan.run.configs(plan.space)
     timeout = opts.timeout if opts.timeout is not None else plan.space.search.timeout
     return SearchContext(run=plan.run, run_dir=plan.run_dir, space=plan.space, data=data_cfg,
                          train=train_cfg, io=io, storage_url=plan.storage_url, timeout=timeout,
                          progress=opts.progress, max_trials_per_worker=opts.max_trials_per_worker,
-                         worker_env=dict(opts.worker_env),
-                         lookahead=_looks_ahead(plan, opts))
+                         worker_env=dict(opts.worker_env), lookahead=lookahead)
 
 
 def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
@@ -320,14 +319,14 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
     try:
         data_cfg, train_cfg = plan.run.configs(plan.space)
         _check_backend(train_cfg.backend, opts.backend is not None)
+        lookahead = _looks_ahead(plan, opts)
         if not (opts.create_only or plan.resumed):
             # A new run's trial process starts now: its backend's import (seconds) goes on
             # while this process reads the data set's facts and opens the study, instead of
             # delaying the first trial. A search refused from here on stops it, unused. (A
             # resumed run may be at its target already: its flow starts one if it needs it.)
             runner = make_runner(runner_factory, train_cfg.backend,
-                                 opts.max_trials_per_worker, opts.worker_env,
-                                 _looks_ahead(plan, opts))
+                                 opts.max_trials_per_worker, opts.worker_env, lookahead)
             runner.start()
         io = data_info(data_cfg, train_cfg.seed)
         run = plan.run
@@ -353,7 +352,7 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
             run = replace(run, data_fingerprint=io.fingerprint, dataset=io.label)
             lock = create_run_dir(plan.run_dir, run, plan.space_file)
         plan = replace(plan, run=run)
-        ctx = _context(plan, opts, io)
+        ctx = _context(plan, opts, io, lookahead)
         result = plan.engine.run(ctx, plan.resumed, opts.create_only, out,
                                  runner_factory if runner is None
                                  else lambda *args, **kw: runner)

@@ -179,8 +179,7 @@ def _draw(study: optuna.Study, flow: TrialFlow, control: LoopControl, opened: _O
     """Admits and samples an asked trial; False when it was dropped unrun (surplus)."""
     surplus = control.admit(study, opened.trial)
     if surplus:
-        reject(study, opened.trial, surplus)
-        opened.beat.close()
+        _drop(study, opened, surplus)
         return False
     opened.trial.set_user_attr(trial_attrs.OWNER, trial_attrs.TrialOwner(
         flow.ctx.run.run_id, this_process()).to_attr())
@@ -189,7 +188,7 @@ def _draw(study: optuna.Study, flow: TrialFlow, control: LoopControl, opened: _O
 
 
 def _drop(study: optuna.Study, opened: _Opened | None, why: str) -> None:
-    """Tells Optuna a trial sampled ahead that will not run."""
+    """Tells Optuna an asked trial that will not run (its heartbeat ends with it)."""
     if opened is not None:
         with opened.beat:
             reject(study, opened.trial, why)

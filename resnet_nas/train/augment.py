@@ -5,6 +5,7 @@ device, resnet_nas.train.jax_scan).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,12 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
         raise ValueError(f"train.batch_size: expected at most the {num_examples} training "
                          f"examples, found {batch_size}")
     return num_examples // batch_size
+
+
+def eval_batch_size(cfg: TrainConfig, n: int) -> int:
+    """Every trainer's validation batch: cfg.eval_batch_size, or `n` examples rounded up to
+    64 when that is less (a small set is not padded to the full 1024)."""
+    return max(1, min(cfg.eval_batch_size, 64 * math.ceil(n / 64)))
 
 
 def pad_images(x: np.ndarray, pad: int, mode: str) -> np.ndarray:

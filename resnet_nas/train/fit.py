@@ -7,7 +7,6 @@ every trainer reports the same quantities.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,8 @@ from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepPro
                                       steady_images_per_second, stop_after)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     regularizers_disabled, uses_model_regularization)
-from resnet_nas.train.augment import check_dataset, normalization_stats, normalize_numpy
+from resnet_nas.train.augment import (check_dataset, eval_batch_size, normalization_stats,
+                                      normalize_numpy)
 from resnet_nas.train.batches import augmented_batches
 from resnet_nas.train.runtime import check_precision, device_description
 
@@ -40,7 +40,7 @@ def evaluate_keras(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainCon
     if n == 0:
         raise ValueError("evaluate: expected at least one example, found 0")
     mean, std = (np.asarray(s, np.float32) for s in stats)
-    eb = max(1, min(cfg.eval_batch_size, 64 * math.ceil(n / 64)))
+    eb = eval_batch_size(cfg, n)
     y = np.asarray(y, np.int32)
     loss_sum = 0.0
     correct = 0

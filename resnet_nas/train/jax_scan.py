@@ -40,7 +40,8 @@ from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepPro
                                       stop_after)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     uses_model_regularization)
-from resnet_nas.train.augment import check_dataset, normalization_stats, steps_per_epoch
+from resnet_nas.train.augment import (check_dataset, eval_batch_size, normalization_stats,
+                                      steps_per_epoch)
 from resnet_nas.train.runtime import (check_precision, default_xla_cache_dir, device_description,
                                       on_release)
 
@@ -224,11 +225,6 @@ def _evaluator_for(model: Any, batch_size: int) -> _Evaluator:
     return ev
 
 
-def _eval_batch_size(cfg: TrainConfig, n: int) -> int:
-    # Smaller sets than one eval batch get a batch rounded up to 64, not the full 1024.
-    return max(1, min(cfg.eval_batch_size, 64 * math.ceil(n / 64)))
-
-
 def evaluate_jax(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
                  stats: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of `model` on uint8 images, in jitted fixed-size batches.
@@ -245,7 +241,7 @@ def evaluate_jax(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfi
 
     if len(x_uint8) == 0:
         raise ValueError("evaluate: expected at least one example, found 0")
-    ev = _evaluator_for(model, _eval_batch_size(cfg, len(x_uint8)))
+    ev = _evaluator_for(model, eval_batch_size(cfg, len(x_uint8)))
     batches = ev.upload(np.asarray(x_uint8), np.asarray(y))
     tv = [v.value for v in model.trainable_variables]
     ntv = [v.value for v in model.non_trainable_variables]
@@ -439,7 +435,7 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     def fresh_carry(state):  # new sums each epoch: donated buffers cannot be reused
         return (*state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
 
-    evaluator = _evaluator_for(model, _eval_batch_size(cfg, len(data.x_val)))
+    evaluator = _evaluator_for(model, eval_batch_size(cfg, len(data.x_val)))
     val_batches = evaluator.upload(np.asarray(data.x_val), np.asarray(data.y_val))
     key = jax.random.PRNGKey(cfg.seed)
 

@@ -24,7 +24,6 @@ batch is augmented on a helper thread while a step runs.
 from __future__ import annotations
 
 import concurrent.futures
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import TrainConfig
-from resnet_nas.train.augment import check_dataset, normalization_stats, normalize_numpy
+from resnet_nas.train.augment import (check_dataset, eval_batch_size, normalization_stats,
+                                      normalize_numpy)
 from resnet_nas.train.batches import augmented_batches
 from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
                                       Stop, TrainResult, first_call_excess, outcome,
@@ -40,11 +40,6 @@ from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepPro
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     regularizers_disabled, uses_model_regularization)
 from resnet_nas.train.runtime import check_precision, device_description
-
-
-def eval_batch_size(cfg: TrainConfig, n: int) -> int:
-    """The validation batch: cfg.eval_batch_size, or n rounded up to 64 when that is less."""
-    return max(1, min(cfg.eval_batch_size, 64 * math.ceil(n / 64)))
 
 
 class Evaluator:
