@@ -59,7 +59,8 @@ def main() -> int:
     cmd = [sys.executable, "-m", "resnet_nas", "search", "--run-dir", str(run_dir),
            "--no-progress", *args.search_args]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=os.getcwd(),
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+    proc = subprocess.run(cmd, env={**os.environ, "PYTHONPATH": path}, cwd=os.getcwd(),
                           capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:

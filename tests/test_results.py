@@ -86,3 +86,17 @@ def test_an_index_of_another_parquet_file_is_not_used(tmp_path):
     table = results.load_table(tmp_path)
     assert table["best_val_accuracy"].tolist() == [0.2]
     pd.testing.assert_frame_equal(table, _fresh(tmp_path))
+
+
+def test_the_tables_modules_can_be_imported_ahead_of_the_tables():
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO, cli_env
+
+    code = ("import sys; from resnet_nas import results; before = 'pandas' in sys.modules; "
+            "results.import_table_modules(); "
+            "print(before, 'pandas' in sys.modules, 'pyarrow.parquet' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=cli_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "True", "True"], out.stderr[-2000:]

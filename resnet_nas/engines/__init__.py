@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -328,6 +329,10 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
             runner = make_runner(runner_factory, train_cfg.backend,
                                  opts.max_trials_per_worker, opts.worker_env, lookahead)
             runner.start()
+            # The search waits seconds for that import before its first trial starts: the
+            # tables' modules, which the end of the search needs, are imported meanwhile.
+            threading.Thread(target=results.import_table_modules, daemon=True,
+                             name="resnet_nas-table-imports").start()
         io = data_info(data_cfg, train_cfg.seed)
         run = plan.run
         if plan.resumed:
