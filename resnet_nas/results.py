@@ -90,8 +90,8 @@ INDEX_FILE = ".results.index.json"
 INDEX_VERSION = 1
 
 __all__ = ["COLUMNS", "INDEX_FILE", "ROWS_DIR", "SCHEMA", "STATES", "RowExistsError",
-           "import_table_modules", "load_table", "load_tables", "read_rows", "row_files", "row_path", "to_frame",
-           "write_record", "write_tables"]
+           "import_table_modules", "load_table", "load_tables", "read_rows", "row_files",
+           "row_path", "to_frame", "write_record", "write_tables"]
 
 
 class RowExistsError(RuntimeError):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas import results
+from resnet_nas.config import TrainConfig
 from resnet_nas.engines.common import (DataInfo, RunnerFactory, SearchContext, data_info,
                                        describe_counts, make_runner)
 from resnet_nas.errors import SearchError, UsageError
@@ -274,12 +275,12 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
     return _Plan(engine, run, run_dir, space, run_dir / RUN_SPACE, url, resumed=True, lock=lock)
 
 
-def _looks_ahead(plan: _Plan, opts: SearchOptions) -> bool:
+def _looks_ahead(plan: _Plan, opts: SearchOptions, train_cfg: TrainConfig) -> bool:
     """A search samples its next trial while one trains, set up by a second trial process,
     where that process has something to set up ahead: the Optuna engine's loop with the
     TensorFlow trainer (its trace; the JAX trainer prepares nothing ahead yet, and two JAX
-    processes would each reserve most of a GPU's memory), in a run of more than one trial."""
-    _, train_cfg = plan.run.configs(plan.space)
+    processes would each reserve most of a GPU's memory), in a run of more than one trial
+    (`train_cfg`: the run's training config)."""
     try:
         trainer = resolve_trainer(train_cfg, train_cfg.backend)
     except ValueError:  # a trainer its backend lacks: every trial reports it
@@ -320,7 +321,7 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
     try:
         data_cfg, train_cfg = plan.run.configs(plan.space)
         _check_backend(train_cfg.backend, opts.backend is not None)
-        lookahead = _looks_ahead(plan, opts)
+        lookahead = _looks_ahead(plan, opts, train_cfg)
         if not (opts.create_only or plan.resumed):
             # A new run's trial process starts now: its backend's import (seconds) goes on
             # while this process reads the data set's facts and opens the study, instead of
