@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
+import pytest
+
 from tests.helpers import REPO
 
 sys.path.insert(0, str(REPO))
@@ -21,3 +23,49 @@ def test_the_parts_add_up_to_the_wall_time():
     assert parts == {"training": 6.5, "compile": 3.0, "evaluation": 1.5, "trial start": 4.0,
                      "search": 5.0}
     assert sum(parts.values()) == 20.0
+
+
+def test_a_comparison_alternates_the_two_checkouts_run_by_run():
+    assert search_time.alternation(3) == [("baseline", 1), ("this", 1), ("baseline", 2),
+                                          ("this", 2), ("baseline", 3), ("this", 3)]
+
+
+def _result(wall: float, training: float, compile_s: float) -> dict:
+    return {"wall": wall, "parts": {"training": training, "compile": compile_s}}
+
+
+def test_the_comparison_gives_each_side_its_median_and_range():
+    summary = search_time.summarize({
+        "baseline": [_result(10.0, 5.0, 1.0), _result(12.0, 6.0, 1.2), _result(20.0, 8.0, 1.1)],
+        "this": [_result(10.0, 6.0, 0.8), _result(8.0, 6.0, 0.9), _result(9.0, 4.5, 0.7)]})
+    assert summary["baseline"]["training share %"] == [50.0, 50.0, 40.0]
+    assert summary["this"]["all but training"] == [4.0, 2.0, 4.5]
+    table = search_time.comparison_table(summary)
+    assert table[0] == "| median (range) | baseline | this |"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table[2:]}
+    assert rows["wall"].endswith("| 12.00 (10.00-20.00) | 9.00 (8.00-10.00) |")
+    assert rows["training share %"].endswith("| 50.00 (40.00-50.00) | 60.00 (50.00-75.00) |")
+    assert rows["compile"].endswith("| 1.10 (1.00-1.20) | 0.80 (0.70-0.90) |")
+
+
+def test_a_checkout_without_the_package_is_refused_before_any_run(tmp_path):
+    import subprocess
+
+    proc = subprocess.run([sys.executable, str(REPO / "experiments" / "search_time.py"),
+                           "--against", str(tmp_path), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "--against" in proc.stderr and "holds no resnet_nas package" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_checkout_timed_is_the_one_imported(tmp_path):
+    search_time.check_checkout(REPO)  # this one: the package beside the script
+    other = tmp_path / "other"
+    (other / "resnet_nas").mkdir(parents=True)
+    (other / "resnet_nas" / "__init__.py").write_text("")
+    search_time.check_checkout(other)  # first on the path, whatever the current directory
+    # a folder without the package's __init__ would not be the package imported
+    (other / "resnet_nas" / "__init__.py").unlink()
+    with pytest.raises(SystemExit, match="not from this checkout"):
+        search_time.check_checkout(other)
