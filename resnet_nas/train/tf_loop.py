@@ -112,9 +112,9 @@ def _train_step(model: Any, optimizer: Any, cfg: TrainConfig, x_shape: tuple[int
     bs = cfg.batch_size
 
     # No AutoGraph: the step has no Python control flow over tensors to convert (Keras calls
-    # its own code unconverted either way), and converting its source was the first trace's
-    # in each process: 0.10 s of train and 0.04 s of evaluation trace, on the first trial's
-    # critical path (quickstart nets, experiments/RESULTS.md stop 27).
+    # its own code unconverted either way), and converting the source cost the first trace
+    # of each process 0.10 s (train step) and 0.04 s (evaluation): the first trial's, on the
+    # critical path of every search (quickstart nets, experiments/RESULTS.md stop 27).
     @tf.function(input_signature=[tf.TensorSpec((bs, *x_shape), tf.float32),
                                   tf.TensorSpec((bs,), tf.int32)],
                  autograph=False)
