@@ -77,6 +77,44 @@ class RawData:
     class_names: list[str]
 
 
+@dataclass(frozen=True, eq=False)
+class RawLabels:
+    """A data set as published, without its pixels: the labels and the image arrays' shapes.
+
+    What the search process needs of a data set (resnet_nas.data.dataset_facts): the trial
+    processes train on the pixels, the search only samples architectures for the image shape
+    and fingerprints the labels.
+    """
+
+    train_shape: tuple[int, ...]
+    y_train: np.ndarray
+    test_shape: tuple[int, ...]
+    y_test: np.ndarray
+    class_names: list[str]
+
+    @classmethod
+    def of(cls, raw: RawData) -> RawLabels:
+        return cls(tuple(raw.x_train.shape), raw.y_train, tuple(raw.x_test.shape), raw.y_test,
+                   list(raw.class_names))
+
+
+@dataclass(frozen=True, eq=False)
+class DataFacts:
+    """A split data set without its pixels: the image shape, the classes and each split's
+    labels (int32), exactly as the Dataset of the same config and seed has them."""
+
+    name: str
+    input_shape: tuple[int, int, int]
+    class_names: list[str]
+    y_train: np.ndarray
+    y_val: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
 def normalization_stats(x_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation, in [0, 255] units.
 

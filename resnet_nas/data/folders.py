@@ -11,13 +11,14 @@ import re
 import sys
 import tarfile
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from resnet_nas.data.dataset import DataError, RawData
+from resnet_nas.data.dataset import DataError, RawData, RawLabels
 from resnet_nas.validation import ConfigError
 
 
@@ -62,6 +63,28 @@ def _is_image(name: str) -> bool:
 
 
 def load_folder(path: str | None, cache_dir: Path) -> RawData:
+    src, listing, cache_file = _locate(path, cache_dir)
+    cached = _read_cache(cache_file)
+    if cached is not None:
+        return cached
+    return _decode_and_cache(src, listing, cache_file, cache_dir)
+
+
+def folder_labels(path: str | None, cache_dir: Path) -> RawLabels:
+    """The labels and image shapes of the folder data at `path`, read from its cache without
+    the pixels (the search process needs no more: resnet_nas.data.dataset_facts). A folder not
+    cached yet is decoded and cached first, as load_folder would."""
+    src, listing, cache_file = _locate(path, cache_dir)
+    cached = _read_cache_labels(cache_file)
+    if cached is not None:
+        return cached
+    raw = _read_cache(cache_file) or _decode_and_cache(src, listing, cache_file, cache_dir)
+    return RawLabels.of(raw)
+
+
+def _locate(path: str | None, cache_dir: Path) -> tuple[Path, _Listing | None, Path]:
+    """The resolved source, its listing (directories only: an archive is listed when it is
+    decoded) and its cache file."""
     src = Path(path or "").expanduser()
     if not path or not src.exists():
         raise ConfigError(None, "data.path", "an existing directory or .tar.gz archive with "
@@ -80,11 +103,11 @@ def load_folder(path: str | None, cache_dir: Path) -> RawData:
         key_material = f"{st.st_size}\t{st.st_mtime_ns}"
     digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{src}\n{key_material}".encode()).hexdigest()
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", src.name.split(".")[0]) or "data"
-    cache_file = cache_dir / f"folder-{stem}-{digest[:16]}.npz"
+    return src, listing, cache_dir / f"folder-{stem}-{digest[:16]}.npz"
 
-    cached = _read_cache(cache_file)
-    if cached is not None:
-        return cached
+
+def _decode_and_cache(src: Path, listing: _Listing | None, cache_file: Path,
+                      cache_dir: Path) -> RawData:
     # The first decode of a large data set takes minutes: say so (a small one stays quiet), and
     # show a bar on a terminal.
     large = (len(listing.items) >= NOTE_IMAGES if listing is not None
@@ -234,6 +257,37 @@ def _read_cache(cache_file: Path) -> RawData | None:
     except Exception as exc:  # a damaged cache is rebuilt, never fatal
         warnings.warn(f"ignoring unreadable data cache {cache_file}: {exc}", stacklevel=3)
         return None
+
+
+def _read_cache_labels(cache_file: Path) -> RawLabels | None:
+    """The cache's labels and class names, and its image arrays' shapes from their .npy
+    headers: the pixels (all but a few bytes of the file) are not read. None where the cache
+    is absent or cannot be read so (then it is read whole, and rebuilt if damaged)."""
+    if not cache_file.is_file():
+        return None
+    try:
+        with zipfile.ZipFile(cache_file) as zf, np.load(cache_file, allow_pickle=False) as z:
+            train_shape, test_shape = (_npy_shape(zf, f"{key}.npy")
+                                       for key in ("x_train", "x_test"))
+            if train_shape is None or test_shape is None:
+                return None
+            return RawLabels(train_shape, z["y_train"], test_shape, z["y_test"],
+                             [str(s) for s in z["class_names"]])
+    except Exception:  # noqa: BLE001 - the whole read decides (and warns)
+        return None
+
+
+def _npy_shape(zf: zipfile.ZipFile, member: str) -> tuple[int, ...] | None:
+    """The shape in a .npy member's header (None for a header other than uint8 NHWC)."""
+    with zf.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            return None
+    return tuple(shape) if dtype == np.uint8 and len(shape) == 4 else None
 
 
 def _write_cache(cache_file: Path, raw: RawData) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from resnet_nas.config import DataConfig
-from resnet_nas.data.dataset import Dataset, DataError, RawData
+from resnet_nas.data.dataset import DataError, DataFacts, Dataset, RawData, RawLabels
 
 
 #: Subsampling the test split (limit_test) must not depend on the seed either.
@@ -49,37 +49,68 @@ def stratified_split(y: np.ndarray, n_held: int, seed: int) -> tuple[np.ndarray,
             np.sort(np.concatenate(held or [empty])).astype(np.int64))
 
 
-def split_dataset(name: str, raw: RawData, cfg: DataConfig, seed: int) -> Dataset:
-    """Carves the validation split out of the training set, then applies the limits."""
-    n = len(raw.y_train)
+def split_indices(name: str, y_train: np.ndarray, y_test: np.ndarray, cfg: DataConfig,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which published examples each split takes: (train, validation) indices into the
+    published training set, test indices into the published test set.
+
+    The validation split is carved out of the training set (stratified, seeded by `seed`),
+    then the limits apply (limit_train shrinks validation in proportion; limit_test does not
+    depend on the seed).
+    """
+    n = len(y_train)
     n_val = int(round(cfg.validation_split * n))
     if n_val < 1 or n_val >= n:
         raise DataError(f"{name}: validation_split={cfg.validation_split} of {n} training "
                         f"examples leaves {n_val} for validation and {n - n_val} for training; "
                         "both need at least one")
-    train_idx, val_idx = stratified_split(raw.y_train, n_val, seed)
+    train_idx, val_idx = stratified_split(y_train, n_val, seed)
     if cfg.limit_train is not None and cfg.limit_train < len(train_idx):
-        sub = stratified_subset(raw.y_train[train_idx], cfg.limit_train, (seed, 1))
+        sub = stratified_subset(y_train[train_idx], cfg.limit_train, (seed, 1))
         train_idx = train_idx[sub]
         frac = cfg.validation_split
         val_limit = max(1, int(round(cfg.limit_train * frac / (1.0 - frac))))
         if val_limit < len(val_idx):
-            val_idx = val_idx[stratified_subset(raw.y_train[val_idx], val_limit, (seed, 2))]
-    test_idx = np.arange(len(raw.y_test))
+            val_idx = val_idx[stratified_subset(y_train[val_idx], val_limit, (seed, 2))]
+    test_idx = np.arange(len(y_test))
     if cfg.limit_test is not None and cfg.limit_test < len(test_idx):
-        test_idx = stratified_subset(raw.y_test, cfg.limit_test, _TEST_LIMIT_SEED)
-    as_labels = lambda y: np.ascontiguousarray(y, dtype=np.int32)  # noqa: E731
+        test_idx = stratified_subset(y_test, cfg.limit_test, _TEST_LIMIT_SEED)
+    return train_idx, val_idx, test_idx
+
+
+def _labels(y: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(y, dtype=np.int32)
+
+
+def split_dataset(name: str, raw: RawData, cfg: DataConfig, seed: int) -> Dataset:
+    """Carves the validation split out of the training set, then applies the limits."""
+    train_idx, val_idx, test_idx = split_indices(name, raw.y_train, raw.y_test, cfg, seed)
     return Dataset(
         name=name,
         x_train=np.ascontiguousarray(raw.x_train[train_idx]),
-        y_train=as_labels(raw.y_train[train_idx]),
+        y_train=_labels(raw.y_train[train_idx]),
         x_val=np.ascontiguousarray(raw.x_train[val_idx]),
-        y_val=as_labels(raw.y_train[val_idx]),
+        y_val=_labels(raw.y_train[val_idx]),
         x_test=np.ascontiguousarray(raw.x_test[test_idx]),
-        y_test=as_labels(raw.y_test[test_idx]),
+        y_test=_labels(raw.y_test[test_idx]),
         num_classes=len(raw.class_names),
         class_names=list(raw.class_names),
     )
+
+
+def split_facts(name: str, raw: RawLabels, cfg: DataConfig, seed: int) -> DataFacts:
+    """What split_dataset gives of the same data, config and seed, less the pixels."""
+    if len(raw.train_shape) != 4:
+        raise DataError(f"{name}: expected NHWC training images, found shape {raw.train_shape}")
+    for split, shape, y in (("train", raw.train_shape, raw.y_train),
+                            ("test", raw.test_shape, raw.y_test)):
+        if len(y) != shape[0]:
+            raise DataError(f"{name}: {shape[0]} {split} images but {len(y)} {split} labels")
+    train_idx, val_idx, test_idx = split_indices(name, raw.y_train, raw.y_test, cfg, seed)
+    h, w, c = raw.train_shape[1:]
+    return DataFacts(name=name, input_shape=(int(h), int(w), int(c)),
+                     class_names=list(raw.class_names), y_train=_labels(raw.y_train[train_idx]),
+                     y_val=_labels(raw.y_train[val_idx]), y_test=_labels(raw.y_test[test_idx]))
 
 
 def stratified_subset(y: np.ndarray, n: int, seed) -> np.ndarray:

@@ -54,14 +54,15 @@ class DataInfo:
 
 
 def data_info(data_cfg: DataConfig, seed: int) -> DataInfo:
-    """Loads the data set once in the search process (resnet_nas.data never imports Keras).
+    """The data set's facts in the search process, without its pixels (resnet_nas.data never
+    imports Keras).
 
     The fingerprint covers the image shape, the class names and every label of every split:
     a different data set, split or limit changes it; a moved folder does not.
     """
-    from resnet_nas.data import load_dataset
+    from resnet_nas.data import dataset_facts
 
-    data = load_dataset(data_cfg, seed=seed)
+    data = dataset_facts(data_cfg, seed=seed)
     h = hashlib.sha256()
     h.update(repr((tuple(data.input_shape), int(data.num_classes),
                    list(data.class_names))).encode())

@@ -207,3 +207,43 @@ def test_a_large_first_decode_says_so_and_a_cached_one_is_quiet(tmp_path, monkey
     assert "imgs: first use, decoding its images once" in capsys.readouterr().err
     load_dataset(_folder_cfg(root, tmp_path))
     assert "decoding" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("limits", [{}, {"limit_train": 5, "limit_test": 3}])
+def test_a_cached_folder_gives_its_facts_without_reading_its_pixels(tmp_path, monkeypatch,
+                                                                    limits):
+    from tests.data.test_splits import assert_facts_of
+
+    root = _make_folder(tmp_path / "imgs")
+    cfg = _folder_cfg(root, tmp_path, **limits)
+    # not cached yet: decoded once, cached, and the facts taken from what was decoded
+    facts = data.dataset_facts(cfg, seed=2)
+    assert len(list((tmp_path / "cache").glob("folder-*.npz"))) == 1
+    expected = load_dataset(cfg, seed=2)
+    assert_facts_of(facts, expected)
+
+    def pixels(*args, **kw):
+        raise AssertionError("read the cached pixels")
+
+    monkeypatch.setattr(folders, "_read_cache", pixels)
+    monkeypatch.setattr(folders, "_decode_images", pixels)
+    assert_facts_of(data.dataset_facts(cfg, seed=2), expected)
+
+
+def test_a_compressed_or_damaged_cache_still_gives_the_facts(tmp_path):
+    root = _make_folder(tmp_path / "imgs")
+    cfg = _folder_cfg(root, tmp_path)
+    expected = load_dataset(cfg, seed=0)
+    (cache_file,) = (tmp_path / "cache").glob("folder-*.npz")
+    raw = folders._read_cache(cache_file)
+    # the same arrays, compressed (another writer): members still read, headers still parsed
+    np.savez_compressed(cache_file, x_train=raw.x_train, y_train=raw.y_train,
+                        x_test=raw.x_test, y_test=raw.y_test,
+                        class_names=np.array(raw.class_names, dtype=str))
+    from tests.data.test_splits import assert_facts_of
+
+    assert_facts_of(data.dataset_facts(cfg, seed=0), expected)
+    cache_file.write_bytes(b"garbage")  # damaged: the whole read warns and rebuilds it
+    with pytest.warns(UserWarning, match="unreadable data cache"):
+        assert_facts_of(data.dataset_facts(cfg, seed=0), expected)
+    assert folders._read_cache(cache_file) is not None

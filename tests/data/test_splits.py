@@ -68,3 +68,38 @@ def test_bad_config_is_a_config_error():
     with pytest.raises(ConfigError, match="validation_split"):
         load_dataset(DataConfig(validation_split=0.0))
 
+
+
+# ---------------------------------------------------------------------------------------------
+# dataset_facts: a Dataset's facts without its pixels
+# ---------------------------------------------------------------------------------------------
+
+def assert_facts_of(facts, data) -> None:
+    assert facts.name == data.name and facts.input_shape == data.input_shape
+    assert facts.class_names == data.class_names and facts.num_classes == data.num_classes
+    for split in ("train", "val", "test"):
+        y, expected = getattr(facts, f"y_{split}"), getattr(data, f"y_{split}")
+        assert y.dtype == expected.dtype and y.flags.c_contiguous
+        np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("cfg", [
+    DataConfig(name="digits"),
+    DataConfig(name="digits", validation_split=0.3, limit_train=200, limit_test=50),
+    DataConfig(name="synthetic", limit_train=40),
+], ids=["digits", "digits-limits", "synthetic"])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_facts_are_those_of_the_dataset_of_the_same_config_and_seed(cfg, seed):
+    from resnet_nas.data import dataset_facts
+
+    assert_facts_of(dataset_facts(cfg, seed), load_dataset(cfg, seed))
+
+
+def test_facts_refuse_labels_that_do_not_match_the_images():
+    from resnet_nas.data import DataError, RawLabels
+    from resnet_nas.data.splits import split_facts
+
+    raw = RawLabels((10, 4, 4, 3), np.zeros(9, np.int64), (2, 4, 4, 3), np.zeros(2, np.int64),
+                    ["a"])
+    with pytest.raises(DataError, match="10 train images but 9 train labels"):
+        split_facts("x", raw, DataConfig(name="digits"), 0)

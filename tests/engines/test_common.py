@@ -79,3 +79,28 @@ def test_a_search_refused_after_its_trial_process_started_stops_it(tmp_path, fak
                            out=lambda line: None, runner_factory=fake_runner)
     assert fake_runner.events == ["start", "close"]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("limits", [{}, {"limit_train": 5, "limit_test": 3}])
+def test_the_data_fingerprint_is_the_one_earlier_runs_recorded(tmp_path, limits):
+    """Runs record the fingerprint of their data (run.json) and a resume compares it: it is
+    computed without the pixels now, and must not change for the same data."""
+    import hashlib
+
+    from resnet_nas.config import DataConfig
+    from resnet_nas.data import load_dataset
+    from resnet_nas.engines.common import data_info
+    from tests.data.helpers import make_image_folder
+
+    folder = DataConfig(name="folder", path=str(make_image_folder(tmp_path / "imgs")),
+                        cache_dir=str(tmp_path / "cache"), **limits)
+    for cfg in (folder, DataConfig(name="digits", **limits)):
+        data = load_dataset(cfg, seed=1)  # as data_info computed it before (whole data set)
+        h = hashlib.sha256()
+        h.update(repr((tuple(data.input_shape), int(data.num_classes),
+                       list(data.class_names))).encode())
+        for y in (data.y_train, data.y_val, data.y_test):
+            h.update(y.tobytes())
+        info = data_info(cfg, 1)
+        assert info.fingerprint == h.hexdigest()[:16], cfg.name
+        assert info.input_shape == data.input_shape and info.num_classes == data.num_classes
