@@ -2,7 +2,9 @@
 
 Every loader returns uint8 images in NHWC layout and int32 labels. The search only ever sees
 `x_train`/`x_val` (the validation split is carved out of the training set); `x_test` is the
-official test split, reserved for the final evaluation of exported configurations.
+official test split, reserved for the final evaluation of exported configurations. The
+search process itself needs no pixels: `dataset_facts` gives the image shape, the classes and
+every split's labels, as the Dataset of the same config and seed has them.
 
 Sources (`DataConfig.name`), one module each:
   digits         scikit-learn's bundled 8x8 digits; works offline (the default).   digits.py
