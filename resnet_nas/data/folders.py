@@ -266,8 +266,8 @@ def _read_cache_labels(cache_file: Path) -> RawLabels | None:
     if not cache_file.is_file():
         return None
     try:
-        with zipfile.ZipFile(cache_file) as zf, np.load(cache_file, allow_pickle=False) as z:
-            train_shape, test_shape = (_npy_shape(zf, f"{key}.npy")
+        with np.load(cache_file, allow_pickle=False) as z:
+            train_shape, test_shape = (_npy_shape(z.zip, f"{key}.npy")
                                        for key in ("x_train", "x_test"))
             if train_shape is None or test_shape is None:
                 return None
