@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from resnet_nas.trial_startup import keep_out, unused_modules
+from resnet_nas.trial_startup import collector_paused, keep_out, unused_modules
 from tests.helpers import REPO, cli_env
 
 
@@ -40,12 +40,31 @@ def test_digits_load_with_scikit_learn_kept_out(monkeypatch):
     np.testing.assert_array_equal(target, expected[1])
 
 
+def test_the_collector_is_paused_inside_and_as_it_was_after():
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("an import failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a caller's own pause is not ended by this one
+    finally:
+        gc.enable()
+
+
 START = """
 import gc, json, os, sys
 os.environ["KERAS_BACKEND"] = "tensorflow"
 from resnet_nas.trial_startup import start_trial_process, unused_modules
 start_trial_process("tensorflow")
 frozen = gc.get_freeze_count()
+gc_on = gc.isenabled()
 import tensorflow as tf
 grappler_off = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer")
 gpus = len(tf.config.list_physical_devices("GPU"))
@@ -59,7 +78,7 @@ data = load_dataset(DataConfig(name="digits", validation_split=0.2), seed=0)
 model = build_model(cifar_resnet(8, widths=(4, 4, 8), input_shape=(8, 8, 1), num_classes=10))
 result = train_model(model, data, TrainConfig(epochs=1, batch_size=64))
 print(json.dumps({"loaded": [m for m in unused_modules("tensorflow") if sys.modules.get(m)],
-                  "frozen": frozen, "epochs": result.epochs_run,
+                  "frozen": frozen, "gc_on": gc_on, "epochs": result.epochs_run,
                   "grappler_off": bool(grappler_off), "gpus": gpus, "growth": growth,
                   "loss": result.history[0].train_loss}))
 """
@@ -72,6 +91,7 @@ def test_a_tensorflow_trial_process_starts_lean_and_trains():
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["loaded"] == []  # nor did training import them later
     assert got["frozen"] > 10_000  # the backend's objects, out of every collection
+    assert got["gc_on"]  # paused for the imports only
     assert got["epochs"] == 1 and np.isfinite(got["loss"])
     assert got["grappler_off"] == (got["gpus"] == 0)  # on a CPU it only costs compile time
     assert got["growth"] == "true"  # two trial processes can share one GPU
