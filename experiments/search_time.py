@@ -19,7 +19,9 @@ A trial set up ahead (resnet_nas.lookahead: built and compiled while the previou
 trained) holds no compile in its wall time; what that set-up took is printed on its own line,
 outside the parts (it overlapped them).
 
-Prints a table with each part's share; writes search_time.json under --out.
+Prints a table with each part's share and how busy the machine's cores were in each second
+(sampled from /proc/stat every 0.25 s: the whole machine's, other jobs included; Linux only);
+writes search_time.json under --out.
 
 Side by side (--against, --repeat N): the search of another checkout of this repository (a
 `git worktree` of an older commit, say) and of this one, alternating N times each, so that a
@@ -37,6 +39,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,21 +78,69 @@ def check_checkout(root: Path) -> None:
                          "not from this checkout")
 
 
-def time_search(root: Path, run_dir: Path, search_args: list[str]) -> dict:
+def cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all the machine's cores since boot; None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + fields[4], sum(fields)  # idle + iowait
+
+
+def busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of all cores' time that was busy between two cpu_times() (0-1)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return 1.0 - (after[0] - before[0]) / (after[1] - before[1])
+
+
+def time_search(root: Path, run_dir: Path, search_args: list[str],
+                sample_every: float = 0.25) -> dict:
     """Runs the search of the checkout at `root` into `run_dir` in a fresh process; its wall
-    time, parts and trial rows (raises SystemExit with the search's output if it fails)."""
+    time, parts and trial rows (raises SystemExit with the search's output if it fails).
+
+    While it runs, the machine's CPU is sampled every `sample_every` seconds: `cpu_busy` is
+    [(seconds since the start, share of all cores busy since the last sample)], the whole
+    machine's (other jobs included), empty off Linux."""
     cmd = [sys.executable, "-m", "resnet_nas", "search", "--run-dir", str(run_dir),
            "--no-progress", *search_args]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=checkout_env(root), cwd=os.getcwd(),
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
-        raise SystemExit(proc.returncode)
+    busy: list[tuple[float, float]] = []
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        last = cpu_times()
+        proc = subprocess.Popen(cmd, env=checkout_env(root), cwd=os.getcwd(), stdout=out,
+                                stderr=err, text=True)
+        while True:
+            try:
+                proc.wait(timeout=sample_every)
+                done = True
+            except subprocess.TimeoutExpired:
+                done = False
+            now = cpu_times()
+            share = busy_share(last, now)
+            if share is not None and not done:
+                busy.append((round(time.perf_counter() - t0, 3), round(share, 3)))
+            last = now
+            if done:
+                break
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            out.seek(0)
+            err.seek(0)
+            print(out.read()[-3000:], err.read()[-3000:], file=sys.stderr)
+            raise SystemExit(proc.returncode)
     rows = timing(run_dir)
     return {"command": cmd[1:], "checkout": str(root), "wall": wall,
-            "parts": split(wall, rows), "trials": rows}
+            "parts": split(wall, rows), "trials": rows, "cpu_busy": busy}
+
+
+def busy_by_second(samples: list[tuple[float, float]]) -> list[int]:
+    """Mean CPU busy share (%) in each whole second of the search, from its samples."""
+    seconds: dict[int, list[float]] = {}
+    for t, share in samples:
+        seconds.setdefault(int(max(t - 1e-9, 0.0)), []).append(share)
+    return [round(100 * sum(v) / len(v)) for _, v in sorted(seconds.items())]
 
 
 def alternation(repeat: int) -> list[tuple[str, int]]:
@@ -138,6 +189,10 @@ def print_split(label: str, result: dict) -> None:
     if ahead:
         print(f"set up ahead, while other trials trained (not a part of the wall): "
               f"{ahead:.1f} s in {sum(1 for r in rows if r.get('ahead'))} trials")
+    by_second = busy_by_second(result.get("cpu_busy") or [])
+    if by_second:
+        print("CPU busy (all cores, the whole machine), % in each second: "
+              + " ".join(map(str, by_second)))
 
 
 def main() -> int:

@@ -69,3 +69,32 @@ def test_the_checkout_timed_is_the_one_imported(tmp_path):
     (other / "resnet_nas" / "__init__.py").unlink()
     with pytest.raises(SystemExit, match="not from this checkout"):
         search_time.check_checkout(other)
+
+
+def test_the_cpu_share_is_the_busy_part_of_all_cores_time():
+    assert search_time.busy_share((100, 1000), (150, 1200)) == 0.75  # 50 idle of 200
+    assert search_time.busy_share(None, (150, 1200)) is None
+    assert search_time.busy_share((100, 1000), (100, 1000)) is None  # no time passed
+
+
+def test_the_busy_samples_are_averaged_per_whole_second():
+    samples = [(0.25, 0.5), (0.5, 0.7), (1.0, 0.9), (1.25, 1.0), (1.5, 0.8), (2.75, 0.2)]
+    assert search_time.busy_by_second(samples) == [70, 90, 20]
+    assert search_time.busy_by_second([]) == []
+
+
+def test_a_searchs_cpu_is_sampled_while_it_runs(tmp_path, monkeypatch):
+    """A stand-in for `python -m resnet_nas`: sleeps, writes nothing; the rows are empty."""
+    fake = tmp_path / "fake" / "resnet_nas"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text("import time; time.sleep(0.6)\n")
+    monkeypatch.setattr(search_time, "timing", lambda run_dir: [])
+    result = search_time.time_search(tmp_path / "fake", tmp_path / "run", [],
+                                     sample_every=0.1)
+    assert result["wall"] >= 0.6
+    if search_time.cpu_times() is not None:  # Linux
+        assert len(result["cpu_busy"]) >= 3
+        assert all(0.0 <= share <= 1.0 for _, share in result["cpu_busy"])
+        times = [t for t, _ in result["cpu_busy"]]
+        assert times == sorted(times) and times[-1] <= result["wall"]
