@@ -12,9 +12,9 @@ left to overlap with it), so it is kept to what training needs:
 - The collector is off while the backend imports. Importing TensorFlow creates hundreds of
   thousands of objects and almost no garbage (about 1,500 objects), but every few thousand new
   objects trigger a collection, and the older generations' collections walk everything
-  imported so far: with the collector on, the start-up took 2.0-2.2 s on the 2-core machine,
-  without it 1.6-1.7 s, on the critical path of every search's first trial
-  (experiments/RESULTS.md). The little garbage is frozen with the rest rather than looked for
+  imported so far (618, 56 and 5 collections of generations 0, 1, 2). With the collector on,
+  the start-up took 1.9-2.4 s on the 2-core machine, without it 1.7-1.8 s, on the critical
+  path of every search's first trial (experiments/startup_time.py; experiments/RESULTS.md). The little garbage is frozen with the rest rather than looked for
   (a full collection then would give back 0.16 s of that to find 1,500 objects).
 - Everything imported at start-up lives as long as the process, so it is frozen out of the
   garbage collector (gc.freeze): the collection that releases a finished trial's model then
