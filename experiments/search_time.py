@@ -95,6 +95,15 @@ def busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) ->
     return 1.0 - (after[0] - before[0]) / (after[1] - before[1])
 
 
+def check_comparison_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuses (exit 2, nothing run or written) a --repeat below one and an --against that
+    holds no package to time."""
+    if args.repeat < 1:
+        parser.error("--repeat: expected a whole number >= 1")
+    if args.against is not None and not (args.against / "resnet_nas").is_dir():
+        parser.error(f"--against: {args.against} holds no resnet_nas package")
+
+
 def time_search(root: Path, run_dir: Path, search_args: list[str],
                 sample_every: float = 0.25) -> dict:
     """Runs the search of the checkout at `root` into `run_dir` in a fresh process; its wall
@@ -204,10 +213,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side")
     parser.add_argument("search_args", nargs="*", help="after --: flags of `search`")
     args = parser.parse_args()
-    if args.repeat < 1:
-        parser.error("--repeat: expected a whole number >= 1")
-    if args.against is not None and not (args.against / "resnet_nas").is_dir():
-        parser.error(f"--against: {args.against} holds no resnet_nas package")
+    check_comparison_args(parser, args)
     out = Path(args.out)
     label = " ".join(["search", *args.search_args])
     if args.against is None and args.repeat == 1:

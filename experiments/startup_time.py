@@ -26,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.search_time import alternation, check_checkout, checkout_env  # noqa: E402
+from experiments.search_time import (  # noqa: E402
+    alternation, check_checkout, check_comparison_args, checkout_env)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,10 +84,7 @@ def main() -> int:
                         "compare with (runs alternate with this one's)")
     parser.add_argument("--out", default="experiments/results/startup-time")
     args = parser.parse_args()
-    if args.repeat < 1:
-        parser.error("--repeat: expected a whole number >= 1")
-    if args.against is not None and not (args.against / "resnet_nas").is_dir():
-        parser.error(f"--against: {args.against} holds no resnet_nas package")
+    check_comparison_args(parser, args)
     roots = {"baseline": args.against, "this": REPO}
     order = alternation(args.repeat) if args.against is not None \
         else [("this", i) for i in range(1, args.repeat + 1)]

@@ -48,14 +48,21 @@ def test_the_comparison_gives_each_side_its_median_and_range():
     assert rows["compile"].endswith("| 1.10 (1.00-1.20) | 0.80 (0.70-0.90) |")
 
 
-def test_a_checkout_without_the_package_is_refused_before_any_run(tmp_path):
+@pytest.mark.parametrize("script", ["search_time.py", "startup_time.py"])
+@pytest.mark.parametrize("flags, refused", [
+    (["--against", "{tmp}"], "holds no resnet_nas package"),
+    (["--repeat", "0"], "--repeat: expected a whole number >= 1")])
+def test_a_bad_comparison_is_refused_before_any_run(tmp_path, script, flags, refused):
+    """Both side-by-side scripts (the search's and a trial process's start-up) check their
+    flags the same way (search_time.check_comparison_args)."""
     import subprocess
 
-    proc = subprocess.run([sys.executable, str(REPO / "experiments" / "search_time.py"),
-                           "--against", str(tmp_path), "--out", str(tmp_path / "out")],
+    proc = subprocess.run([sys.executable, str(REPO / "experiments" / script),
+                           *[f.format(tmp=tmp_path) for f in flags],
+                           "--out", str(tmp_path / "out")],
                           capture_output=True, text=True)
     assert proc.returncode == 2
-    assert "--against" in proc.stderr and "holds no resnet_nas package" in proc.stderr
+    assert refused in proc.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 
 from tests.helpers import REPO
@@ -35,20 +34,3 @@ def test_the_timed_snippet_is_valid_python_for_each_backend():
         code = startup_time.SNIPPET.format(backend=backend)
         compile(code, "<snippet>", "exec")
         assert f"start_trial_process({backend!r})" in code
-
-
-def test_a_checkout_without_the_package_is_refused_before_any_run(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "experiments" / "startup_time.py"),
-                           "--against", str(tmp_path), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert "--against" in proc.stderr and "holds no resnet_nas package" in proc.stderr
-    assert not (tmp_path / "out").exists()
-
-
-def test_a_repeat_below_one_is_refused(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "experiments" / "startup_time.py"),
-                           "--repeat", "0", "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2 and "--repeat" in proc.stderr
-    assert not (tmp_path / "out").exists()
