@@ -6,7 +6,9 @@
 Each run is a fresh Python process that calls `resnet_nas.trial_startup.start_trial_process`,
 what every trial process does first and what a search's first trial waits for. It reports
 the call's seconds (the interpreter's own start left out), the process's wall time from the
-outside, the garbage collector's collections per generation by then, and the peak RSS.
+outside, the garbage collector's collections per generation by then and the peak RSS; then,
+untimed, what one full collection of everything the start-up left costs and how much garbage
+it finds.
 
 Side by side (--against): another checkout of this repository (a `git worktree` of an older
 commit) and this one, alternating run by run, so that a change of the machine's speed falls
@@ -41,9 +43,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from resnet_nas.trial_startup import start_trial_process
 start_trial_process({backend!r})
 seconds = time.perf_counter() - t0
-print(json.dumps({{"seconds": seconds,
-                  "collections": [s["collections"] for s in gc.get_stats()],
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+collections = [s["collections"] for s in gc.get_stats()]
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# after the timing: what a full collection of everything the start-up left would cost and find
+# (the start-up froze it all; unfrozen, it is the oldest generation again)
+gc.unfreeze()
+t1 = time.perf_counter()
+garbage = gc.collect()
+print(json.dumps({{"seconds": seconds, "collections": collections, "peak_rss_mb": peak,
+                  "full_collection_s": time.perf_counter() - t1, "garbage": garbage}}))
 """
 
 
@@ -64,13 +72,16 @@ def summarize(runs: dict[str, list[dict]]) -> list[str]:
     """Markdown lines: per side, the median (range) of the start-up, the process's wall time
     and the full (generation 2) collections."""
     figures = {"start-up s": "seconds", "process wall s": "process_wall",
-               "full collections": None}
+               "full collections": None,
+               "a full collection after it, s": "full_collection_s",
+               "garbage it finds, objects": "garbage"}
     sides = list(runs)
     lines = ["| median (range) | " + " | ".join(sides) + " |", "|---|" + "---|" * len(sides)]
     for label, key in figures.items():
         cells = []
         for side in sides:
-            values = [r[key] if key else r["collections"][2] for r in runs[side]]
+            values = [r["collections"][2] if key is None else r.get(key, float("nan"))
+                      for r in runs[side]]
             cells.append(f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines

@@ -9,13 +9,15 @@ left to overlap with it), so it is kept to what training needs:
   2-core development machine they were 1.9 s of a 4.9 s start (experiments/RESULTS.md). They
   are made unimportable in the trial process before the backend loads (a None entry in
   sys.modules: `import x` then raises ImportError, which those integrations catch).
-- The collector is off while the backend imports. Importing TensorFlow creates hundreds of
-  thousands of objects and almost no garbage (about 1,500 objects), but every few thousand new
-  objects trigger a collection, and the older generations' collections walk everything
-  imported so far (618, 56 and 5 collections of generations 0, 1, 2). With the collector on,
-  the start-up took 1.9-2.4 s on the 2-core machine, without it 1.7-1.8 s, on the critical
-  path of every search's first trial (experiments/startup_time.py; experiments/RESULTS.md). The little garbage is frozen with the rest rather than looked for
-  (a full collection then would give back 0.16 s of that to find 1,500 objects).
+- The collector is off while the backend imports, and comes back on only once what the
+  imports made is frozen (below). Importing TensorFlow creates hundreds of thousands of
+  objects and almost no garbage (about 1,500 objects), but every few thousand new objects
+  trigger a collection, and the older generations' collections walk everything imported so
+  far (618, 56 and 5 collections of generations 0, 1 and 2). Switched back on before the
+  freeze, the collector's first collection would walk all of it once more (0.15-0.19 s) to
+  find that garbage, which is frozen with the rest instead. The start-up took 1.9-2.4 s on the
+  2-core machine with the collector on, 1.6-1.7 s without it, on the critical path of every
+  search's first trial (experiments/startup_time.py; experiments/RESULTS.md).
 - Everything imported at start-up lives as long as the process, so it is frozen out of the
   garbage collector (gc.freeze): the collection that releases a finished trial's model then
   looks at that trial's objects only (0.45 -> 0.03 s a trial on the quickstart).
@@ -76,7 +78,9 @@ def start_trial_process(backend: str) -> None:
         # Every job needs these: imported now, while the process waits for its first job.
         import resnet_nas.nets.build  # noqa: F401
         import resnet_nas.train  # noqa: F401
-    settle()
+        # Frozen while the collector is still off: back on first, its next allocation would
+        # collect the young generations, which hold every object the imports made.
+        settle()
 
 
 @contextlib.contextmanager

@@ -62,7 +62,11 @@ START = """
 import gc, json, os, sys
 os.environ["KERAS_BACKEND"] = "tensorflow"
 from resnet_nas.trial_startup import start_trial_process, unused_modules
+during = []
+gc.callbacks.append(lambda phase, info: during.append(info["generation"])
+                    if phase == "start" else None)
 start_trial_process("tensorflow")
+gc.callbacks.clear()
 frozen = gc.get_freeze_count()
 gc_on = gc.isenabled()
 import tensorflow as tf
@@ -78,7 +82,8 @@ data = load_dataset(DataConfig(name="digits", validation_split=0.2), seed=0)
 model = build_model(cifar_resnet(8, widths=(4, 4, 8), input_shape=(8, 8, 1), num_classes=10))
 result = train_model(model, data, TrainConfig(epochs=1, batch_size=64))
 print(json.dumps({"loaded": [m for m in unused_modules("tensorflow") if sys.modules.get(m)],
-                  "frozen": frozen, "gc_on": gc_on, "epochs": result.epochs_run,
+                  "frozen": frozen, "gc_on": gc_on, "collections_during": during,
+                  "epochs": result.epochs_run,
                   "grappler_off": bool(grappler_off), "gpus": gpus, "growth": growth,
                   "loss": result.history[0].train_loss}))
 """
@@ -92,6 +97,9 @@ def test_a_tensorflow_trial_process_starts_lean_and_trains():
     assert got["loaded"] == []  # nor did training import them later
     assert got["frozen"] > 10_000  # the backend's objects, out of every collection
     assert got["gc_on"]  # paused for the imports only
+    # none while importing, nor when the collector came back on (the imports were frozen
+    # first: otherwise its first collection walks them all)
+    assert got["collections_during"] == []
     assert got["epochs"] == 1 and np.isfinite(got["loss"])
     assert got["grappler_off"] == (got["gpus"] == 0)  # on a CPU it only costs compile time
     assert got["growth"] == "true"  # two trial processes can share one GPU

@@ -15,7 +15,8 @@ spec.loader.exec_module(startup_time)
 
 
 def _run(seconds: float, wall: float, full: int) -> dict:
-    return {"seconds": seconds, "process_wall": wall, "collections": [30, 3, full]}
+    return {"seconds": seconds, "process_wall": wall, "collections": [30, 3, full],
+            "full_collection_s": 0.1, "garbage": 1500}
 
 
 def test_each_side_gets_its_median_and_range():
@@ -27,6 +28,8 @@ def test_each_side_gets_its_median_and_range():
     assert rows["start-up s"].endswith("| 2.00 (1.90-2.40) | 1.70 (1.60-1.80) |")
     assert rows["process wall s"].endswith("| 2.10 (2.00-2.50) | 1.80 (1.70-1.90) |")
     assert rows["full collections"].endswith("| 5.00 (5.00-6.00) | 0.00 (0.00-0.00) |")
+    assert rows["garbage it finds, objects"].endswith("| 1500.00 (1500.00-1500.00) | "
+                                                       "1500.00 (1500.00-1500.00) |")
 
 
 def test_the_timed_snippet_is_valid_python_for_each_backend():
