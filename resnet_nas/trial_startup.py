@@ -15,9 +15,10 @@ left to overlap with it), so it is kept to what training needs:
   trigger a collection, and the older generations' collections walk everything imported so
   far (618, 56 and 5 collections of generations 0, 1 and 2). Switched back on before the
   freeze, the collector's first collection would walk all of it once more (0.15-0.19 s) to
-  find that garbage, which is frozen with the rest instead. The start-up took 1.9-2.4 s on the
-  2-core machine with the collector on, 1.6-1.7 s without it, on the critical path of every
-  search's first trial (experiments/startup_time.py; experiments/RESULTS.md).
+  find that garbage, which is frozen with the rest instead. The start-up took 2.0-2.7 s on the
+  2-core machine with the collector on, 1.6-1.8 s without it (6 runs each, alternating), on
+  the critical path of every search's first trial (experiments/startup_time.py;
+  experiments/RESULTS.md).
 - Everything imported at start-up lives as long as the process, so it is frozen out of the
   garbage collector (gc.freeze): the collection that releases a finished trial's model then
   looks at that trial's objects only (0.45 -> 0.03 s a trial on the quickstart).
