@@ -9,7 +9,9 @@ data and a stub runner that trains nothing (it returns a fixed curve per archite
 so everything measured is bookkeeping: Optuna's ask/tell and user attributes, the sampler,
 the architecture sampling and checks, dedup, the heartbeat, writing the row, the progress
 display. Each step's time is *exclusive* (a step called inside another is taken out of it), so
-the steps add up to the whole loop. Printed per window of trials (the first, middle and last
+the steps add up to the whole loop. The SQL statements and commits of the storage's engine
+(SQLite, PostgreSQL; none for the file journal) are counted per finished trial (commits: the
+explicit ones; the PostgreSQL journal's statements autocommit). Printed per window of trials (the first, middle and last
 --window trials of each size), in ms per trial; written to OUT/bench_loop.{csv,json}.
 
 PostgreSQL needs a server: `bash .ci/postgres.sh` starts one and prints the URL to export as
@@ -192,9 +194,36 @@ def storage_url(kind: str, run_dir: Path, postgres: str | None) -> str | None:
                      "postgresql-journal)")
 
 
+@contextlib.contextmanager
+def sql_counter():
+    """Counts the SQL statements and the explicit commits of every SQLAlchemy engine inside
+    (Optuna's RDBStorage; the PostgreSQL journal, whose statements autocommit and so count no
+    commit): {"statements": n, "commits": n}, filled on exit."""
+    import sqlalchemy
+
+    counts = {"statements": 0, "commits": 0}
+
+    def statement(*args, **kwargs):
+        counts["statements"] += 1
+
+    def commit(*args, **kwargs):
+        counts["commits"] += 1
+
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", statement)
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "commit", commit)
+    try:
+        yield counts
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", statement)
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "commit", commit)
+
+
 def run_one(kind: str, trials: int, sampler: str, folder: Path, postgres: str | None,
             pruner: str, history: int | None = None,
-            max_duplicates: int | None = None) -> tuple[list[dict[str, float]], float]:
+            max_duplicates: int | None = None
+            ) -> tuple[list[dict[str, float]], float, dict[str, float]]:
+    """One search; its per-trial step times, its seconds, and its SQL statements and commits
+    per finished trial (start and end of the search included; 0 for the file journal)."""
     run_dir = folder / f"run-{kind}-{sampler}{history or ''}-{trials}"
     url = storage_url(kind, run_dir, postgres)
     clock = StepClock()
@@ -203,12 +232,13 @@ def run_one(kind: str, trials: int, sampler: str, folder: Path, postgres: str | 
                          pruner=pruner, progress=False,
                          study_name=f"bench-{uuid.uuid4().hex[:8]}")
     t0 = time.perf_counter()
-    with instrumented(clock), open(os.devnull, "w") as quiet, \
+    with instrumented(clock), sql_counter() as sql, open(os.devnull, "w") as quiet, \
             contextlib.redirect_stderr(quiet):  # the per-trial lines
         clock.last_end = time.perf_counter()
         run_search(opts, out=lambda line: None, runner_factory=StubRunner)
     total = time.perf_counter() - t0
-    return clock.trials, total
+    n = max(1, len(clock.trials))
+    return clock.trials, total, {k: v / n for k, v in sql.items()}
 
 
 def windows(n: int, width: int) -> list[tuple[int, int]]:
@@ -251,9 +281,9 @@ def main() -> int:
                 print(f"| {kind} | skipped: no server (bash .ci/postgres.sh) |")
                 continue
             for n in sizes:
-                per_trial, total = run_one(kind, n, args.sampler, Path(tmp), args.postgres_url,
-                                           args.pruner, args.sampler_history,
-                                           args.max_duplicates)
+                per_trial, total, sql = run_one(kind, n, args.sampler, Path(tmp),
+                                                args.postgres_url, args.pruner,
+                                                args.sampler_history, args.max_duplicates)
                 for lo, hi in windows(len(per_trial), args.window):
                     span = per_trial[lo:hi]
                     mean = {s: 1000 * sum(t.get(s, 0.0) for t in span) / len(span)
@@ -261,13 +291,16 @@ def main() -> int:
                     row = {"storage": kind, "trials": n, "sampler": args.sampler,
                            "sampler_history": args.sampler_history,
                            "window": f"{lo}-{hi}", "total_seconds": round(total, 2),
+                           "sql_statements_per_trial": round(sql["statements"], 1),
+                           "sql_commits_per_trial": round(sql["commits"], 1),
                            **{f"{s}_ms": round(v, 2) for s, v in mean.items()}}
                     out_rows.append(row)
                     print(f"| {kind} | {n} | {lo}-{hi} | {mean['whole']:.1f} | "
                           + " | ".join(f"{mean[s]:.1f}" for s in STEPS) + " |", flush=True)
                 print(f"| {kind} | {n} | all | search {total:.1f} s, "
                       f"{1000 * total / max(1, len(per_trial)):.1f} ms/trial incl. start and "
-                      "table |", flush=True)
+                      f"table; SQL per trial: {sql['statements']:.1f} statements, "
+                      f"{sql['commits']:.1f} commits |", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_loop.json").write_text(json.dumps(out_rows, indent=1))

@@ -37,3 +37,31 @@ def test_the_instrumentation_is_removed_afterwards():
     with bench_loop.instrumented(bench_loop.StepClock()):
         assert optuna.Study.ask is not before[0]
     assert (optuna.Study.ask, common.TrialFlow.finish) == before
+
+
+def test_the_sql_of_a_storage_is_counted_per_trial(tmp_path, monkeypatch):
+    """SQLite goes through SQLAlchemy: its statements and commits are counted; the file
+    journal has none."""
+    monkeypatch.setattr(sys, "argv", ["bench_loop.py", "--trials", "3",
+                                      "--storages", "sqlite,journal", "--window", "3",
+                                      "--out", str(tmp_path / "out")])
+    assert bench_loop.main() == 0
+    df = pd.read_csv(tmp_path / "out" / "bench_loop.csv").set_index("storage")
+    assert df.loc["sqlite", "sql_statements_per_trial"] > df.loc["sqlite",
+                                                                  "sql_commits_per_trial"] > 1
+    assert df.loc["journal", "sql_statements_per_trial"] == 0
+    assert df.loc["journal", "sql_commits_per_trial"] == 0
+
+
+def test_the_sql_counter_is_removed_afterwards():
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine("sqlite://")
+    with bench_loop.sql_counter() as counts:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("select 1"))
+            conn.commit()
+    assert counts == {"statements": 1, "commits": 1}
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text("select 1"))
+    assert counts == {"statements": 1, "commits": 1}
