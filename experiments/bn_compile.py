@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.search_time import alternation, checkout_env  # noqa: E402
+from experiments.search_time import (  # noqa: E402
+    alternation, comparison_table, run_snippet)
 
 REPO = Path(__file__).resolve().parents[1]
 MODES = ("keras", "fused")
@@ -82,24 +81,14 @@ print(json.dumps({{"setup": setup, "warm_up": warm,
 
 
 def run_once(mode: str, depth: int) -> dict:
-    proc = subprocess.run([sys.executable, "-c", SNIPPET.format(mode=mode, depth=depth)],
-                          env=checkout_env(REPO), capture_output=True, text=True)
-    if proc.returncode != 0:
-        print(proc.stderr[-3000:], file=sys.stderr)
-        raise SystemExit(proc.returncode)
-    return {"mode": mode, **json.loads(proc.stdout.strip().splitlines()[-1])}
+    return {"mode": mode, **run_snippet(REPO, SNIPPET.format(mode=mode, depth=depth))}
 
 
 def table(runs: dict[str, list[dict]]) -> list[str]:
     """Markdown lines: per mode, the median (range) of each figure."""
-    lines = ["| median (range) | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
-    for key in ("setup", "warm_up", "epoch", "val_accuracy"):
-        cells = []
-        for results in runs.values():
-            values = [r[key] for r in results]
-            cells.append(f"{statistics.median(values):.4g} ({min(values):.4g}-{max(values):.4g})")
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    return lines
+    return comparison_table({mode: {key: [r[key] for r in results]
+                                    for key in ("setup", "warm_up", "epoch", "val_accuracy")}
+                             for mode, results in runs.items()}, fmt=".4g")
 
 
 def main() -> int:

@@ -171,8 +171,8 @@ def summarize(runs: dict[str, list[dict]]) -> dict[str, dict[str, list[float]]]:
     return out
 
 
-def comparison_table(summary: dict[str, dict[str, list[float]]]) -> list[str]:
-    """Markdown lines: each figure's median (range) per side."""
+def comparison_table(summary: dict[str, dict[str, list[float]]], fmt: str = ".2f") -> list[str]:
+    """Markdown lines: each figure's median (range) per side, numbers in format `fmt`."""
     sides = list(summary)
     figures = list(summary[sides[0]])
     lines = ["| median (range) | " + " | ".join(sides) + " |",
@@ -181,10 +181,21 @@ def comparison_table(summary: dict[str, dict[str, list[float]]]) -> list[str]:
         cells = []
         for side in sides:
             values = summary[side][figure]
-            cells.append(f"{statistics.median(values):.2f} "
-                         f"({min(values):.2f}-{max(values):.2f})")
+            cells.append(f"{statistics.median(values):{fmt}} "
+                         f"({min(values):{fmt}}-{max(values):{fmt}})")
         lines.append(f"| {figure} | " + " | ".join(cells) + " |")
     return lines
+
+
+def run_snippet(root: Path, code: str) -> dict:
+    """Runs `code` in a fresh Python process of the checkout at `root`; the JSON object its
+    last line of output prints (raises SystemExit with its error output if it fails)."""
+    proc = subprocess.run([sys.executable, "-c", code], env=checkout_env(root),
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(proc.returncode)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def print_split(label: str, result: dict) -> None:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.search_time import (  # noqa: E402
-    alternation, check_checkout, check_comparison_args, checkout_env)
+    alternation, check_checkout, check_comparison_args, comparison_table, run_snippet)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,14 +56,9 @@ print(json.dumps({{"seconds": seconds, "collections": collections, "peak_rss_mb"
 def time_startup(root: Path, backend: str) -> dict:
     """One fresh process of the checkout at `root` starting a trial process's work."""
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", SNIPPET.format(backend=backend)],
-                          env=checkout_env(root), capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(proc.stderr[-3000:], file=sys.stderr)
-        raise SystemExit(proc.returncode)
-    return {"checkout": str(root), "backend": backend, "process_wall": wall,
-            **json.loads(proc.stdout.strip().splitlines()[-1])}
+    result = run_snippet(root, SNIPPET.format(backend=backend))
+    return {"checkout": str(root), "backend": backend,
+            "process_wall": time.perf_counter() - t0, **result}
 
 
 def summarize(runs: dict[str, list[dict]]) -> list[str]:
@@ -75,16 +68,11 @@ def summarize(runs: dict[str, list[dict]]) -> list[str]:
                "full collections": None,
                "a full collection after it, s": "full_collection_s",
                "garbage it finds, objects": "garbage"}
-    sides = list(runs)
-    lines = ["| median (range) | " + " | ".join(sides) + " |", "|---|" + "---|" * len(sides)]
-    for label, key in figures.items():
-        cells = []
-        for side in sides:
-            values = [r["collections"][2] if key is None else r.get(key, float("nan"))
-                      for r in runs[side]]
-            cells.append(f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return lines
+    return comparison_table({
+        side: {label: [r["collections"][2] if key is None else r.get(key, float("nan"))
+                       for r in results]
+               for label, key in figures.items()}
+        for side, results in runs.items()})
 
 
 def main() -> int:
