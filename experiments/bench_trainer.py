@@ -233,12 +233,15 @@ def train_cifar_resnet(depth: int, data: BenchData, cfg: Any) -> tuple[Any, Any]
     from resnet_nas.train import precision_policy, train_model
     from resnet_nas.train.runtime import seed_all
 
+    from resnet_nas.input import ArrayInput
+
     seed_all(cfg.seed)
     arch = cifar_resnet(depth=depth, version=1, shortcut="A", num_classes=data.num_classes,
                         input_shape=data.input_shape)
+    inp = ArrayInput(data)
     with precision_policy(cfg.precision):
-        model = build_model(arch, config=cfg.resnet_config())
-    return model, train_model(model, data, cfg)
+        model = build_model(arch, config=cfg.resnet_config(), normalization=inp.normalization)
+    return model, train_model(model, inp, cfg)
 
 
 def keras_worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -273,7 +276,7 @@ def torch_worker(args: argparse.Namespace) -> dict[str, Any]:
     from torch import nn
 
     from resnet_nas.train.optim import learning_rate_at, schedule_spec
-    from resnet_nas.train.augment import normalization_stats
+    from resnet_nas.data import normalization_stats
     data = load_data(args.data_file)
     cfg = train_config(args, args.depth, "fit")
     torch.manual_seed(args.seed)
@@ -331,7 +334,7 @@ def torch_worker(args: argparse.Namespace) -> dict[str, Any]:
     opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
                            {"params": other, "weight_decay": 0.0}], lr=cfg.learning_rate,
                           momentum=cfg.momentum, nesterov=cfg.optimizer == "nesterov")
-    mean_np, std_np = normalization_stats(data)  # the trainers' statistics
+    mean_np, std_np = normalization_stats(data.x_train)  # the Keras models' statistics
     mean = torch.tensor(mean_np, device=dev).view(1, -1, 1, 1)
     std = torch.tensor(std_np, device=dev).view(1, -1, 1, 1)
     x_all = torch.from_numpy(data.x_train).to(dev).permute(0, 3, 1, 2).contiguous()

@@ -92,9 +92,12 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     cfg = TrainConfig(epochs=1, batch_size=args.batch_size, trainer="jax", backend="jax",
                       precision=args.precision, eval_batch_size=2000, warmup_epochs=0.0)
     t_build = time.perf_counter()
-    with precision_policy(cfg.precision):
+    from resnet_nas.input import ArrayInput
+
+    with precision_policy(cfg.precision):  # a trial's model: raw pixels in, as a search's
         model = build_model(cifar_resnet(depth=args.depth, num_classes=10, input_shape=shape),
-                            config=cfg.resnet_config())
+                            config=cfg.resnet_config(),
+                            normalization=ArrayInput(data).normalization)
     build_seconds = time.perf_counter() - t_build
     t_train = time.perf_counter()
     result = train_model(model, data, cfg)

@@ -87,6 +87,13 @@ def seconds(text: str) -> float:
     return value
 
 
+def add_set_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """The repeatable `--set dotted.key=value` flag (the value parsed as YAML)."""
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"set a value of {what} before it is validated (repeatable; the value "
+                   "in YAML): --set train.batch_size=16 --set data.cache=none")
+
+
 def _storage_help(default: str) -> str:
     return (f"Optuna storage URL (default: $RESNET_NAS_STORAGE, else {default}); "
             "journal:///path for a file journal, journal+postgresql://... for the journal in a "
@@ -125,8 +132,10 @@ def _add_search(sub) -> None:
     p.add_argument("--epochs", type=int_from(1, MAX_EPOCHS), help="override train.epochs")
     p.add_argument("--backend", choices=list(BACKENDS),
                    help="Keras backend of the trial processes (override train.backend)")
-    p.add_argument("--data", metavar="PATH", help="image-folder directory or .tar.gz "
-                   "(train/<class>/*, test/<class>/*) instead of the space's data set")
+    p.add_argument("--data", metavar="PATH", help="image folders (train/<class>/*, "
+                   "test/<class>/* or val/) as a directory or tar archive, or a directory of "
+                   "TFRecord shards, instead of the space's data set")
+    add_set_argument(p, "the space file")
     p.add_argument("--limit-train", type=int_from(1, MAX_EXAMPLES),
                    help="use only N training examples")
     p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=100,
@@ -156,7 +165,7 @@ def _cmd_search(args) -> int:
                          backend=args.backend, data=args.data, limit_train=args.limit_train,
                          max_trials_per_worker=args.max_trials_per_worker,
                          create_only=args.create_only, progress=not args.no_progress,
-                         lookahead=not args.no_lookahead)
+                         lookahead=not args.no_lookahead, sets=tuple(args.set))
     summary = run_search(opts, out=lambda line: print(line, file=sys.stderr, flush=True))
     if args.create_only:
         return 0
@@ -249,14 +258,18 @@ def _add_train(sub) -> None:
     p.add_argument("--config", required=True)
     p.add_argument("--epochs", type=int_from(1, MAX_EPOCHS))
     p.add_argument("--backend", choices=list(BACKENDS))
-    p.add_argument("--data", metavar="PATH", help="image folder / .tar.gz instead of the config's")
+    p.add_argument("--data", metavar="PATH", help="image folders (directory or tar archive) or "
+                   "TFRecord shards instead of the config's")
     p.add_argument("--save", metavar="MODEL.keras", help="save the trained model")
+    add_set_argument(p, "the config (e.g. --set data.limit_train=null --set "
+                     "train.batch_size=256 for a final retrain on all the data)")
 
 
 def _cmd_train(args) -> int:
     from resnet_nas.retrain import train_config
 
-    summary = train_config(args.config, args.epochs, args.save, args.backend, args.data)
+    summary = train_config(args.config, args.epochs, args.save, args.backend, args.data,
+                           sets=tuple(args.set))
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -265,12 +278,13 @@ def _add_build(sub) -> None:
     p = sub.add_parser("build", help="build an exported config's model and save it as .keras")
     p.add_argument("--config", required=True)
     p.add_argument("--out", required=True, metavar="MODEL.keras")
+    add_set_argument(p, "the config")
 
 
 def _cmd_build(args) -> int:
     from resnet_nas.retrain import build_config
 
-    print(json.dumps(build_config(args.config, args.out), indent=1))
+    print(json.dumps(build_config(args.config, args.out, sets=tuple(args.set)), indent=1))
     return 0
 
 

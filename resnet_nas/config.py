@@ -13,7 +13,17 @@ from typing import Any
 from resnet_nas.validation import (ConfigError, ErrorCollector, check_keys, expect_bool,
                                    expect_choice, expect_float, expect_int, join)
 
-DATASETS = ("digits", "cifar10", "cifar100", "fashion_mnist", "folder", "synthetic")
+DATASETS = ("digits", "cifar10", "cifar100", "fashion_mnist", "folder", "tfrecord", "synthetic")
+#: Sources read from files on disk (`path`): image folders (or archives of them) and TF-slim
+#: TFRecord shards.
+FILE_DATASETS = ("folder", "tfrecord")
+#: Input preprocessing families, named after TF-slim's preprocessing_factory (resnet_nas.
+#: preprocessing); 'auto' picks cifar for data of one image size, inception otherwise.
+PREPROCESSINGS = ("auto", "cifar", "inception", "vgg")
+#: Where a trial keeps its data: 'memory' (decoded arrays, or the encoded files for photo
+#: preprocessing), 'none' (streamed from disk every epoch), 'auto' (memory below a size bound:
+#: resnet_nas.input.MEMORY_BOUND_BYTES).
+CACHES = ("auto", "memory", "none")
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "onecycle", "step")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -27,6 +37,7 @@ MAX_EPOCHS = 100_000
 MAX_BATCH = 2**20
 MAX_LEARNING_RATE = 1e6
 MAX_SEED = 2**32 - 1
+MAX_CLASSES_OFFSET = 1_000
 
 
 @dataclass(frozen=True)
@@ -34,13 +45,22 @@ class DataConfig:
     """Which data set to use and how to split it.
 
     Attributes:
-      name: one of DATASETS. 'folder' reads an image-folder layout (train/<class>/*,
-        test/<class>/*) or a .tar.gz of one, from `path`. 'synthetic' is random data for tests.
-      path: directory or archive for 'folder'.
+      name: one of DATASETS. 'folder' reads an image-folder layout (train/<class>/*, and
+        test/<class>/* or val/ or validation/) or a tar archive of one, from `path`;
+        'tfrecord' reads TF-slim's TFRecord shards (train-*, validation-*) from the directory
+        `path`. 'synthetic' is random data for tests.
+      path: directory or archive for 'folder', directory of shards for 'tfrecord'.
       validation_split: fraction of the training set held out for validation during search.
       limit_train: if set, use only this many training examples (after the split; for tests).
       limit_test: if set, use only this many test examples.
-      cache_dir: where decoded data is cached (default: ~/.cache/resnet_nas).
+      cache_dir: where unpacked archives, indexes and decoded data are cached (default:
+        $RESNET_NAS_CACHE, else ~/.cache/resnet_nas).
+      preprocessing: one of PREPROCESSINGS: how training and evaluation images are made from
+        the files at the space's input size (resnet_nas.preprocessing).
+      cache: one of CACHES: keep the data in the trial's memory, stream it from disk, or
+        decide by its size.
+      labels_offset: subtracted from every TFRecord label (1 for slim's ImageNet shards, whose
+        label 0 is the background class).
     """
 
     name: str = "digits"
@@ -49,12 +69,15 @@ class DataConfig:
     limit_train: int | None = None
     limit_test: int | None = None
     cache_dir: str | None = None
+    preprocessing: str = "auto"
+    cache: str = "auto"
+    labels_offset: int = 0
 
     def label(self) -> str:
         """A readable name of the data a row was trained on: 'digits', 'cifar10', or the image
         folder's (or archive's) file name, with the training-set limit when there is one."""
         name = self.name
-        if self.name == "folder" and self.path:
+        if self.name in FILE_DATASETS and self.path:
             name = PurePath(self.path.rstrip("/")).name or self.path
         return name + (f" (limit_train={self.limit_train})" if self.limit_train else "")
 
@@ -65,6 +88,10 @@ class DataConfig:
             errors.errors.append(ConfigError(
                 source, join(path, "path"),
                 "a directory or .tar.gz with train/<class>/ and test/<class>/", self.path))
+        if self.name == "tfrecord" and not self.path:
+            errors.errors.append(ConfigError(
+                source, join(path, "path"), "a directory of TFRecord shards (train-*, "
+                "validation-*)", self.path))
         for key in ("path", "cache_dir"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, str) or "\0" in value):
@@ -76,6 +103,11 @@ class DataConfig:
             if getattr(self, key) is not None:
                 errors.run(expect_int, getattr(self, key), source, join(path, key), minimum=1,
                            maximum=MAX_EXAMPLES)
+        errors.run(expect_choice, self.preprocessing, PREPROCESSINGS, source,
+                   join(path, "preprocessing"))
+        errors.run(expect_choice, self.cache, CACHES, source, join(path, "cache"))
+        errors.run(expect_int, self.labels_offset, source, join(path, "labels_offset"),
+                   minimum=-MAX_CLASSES_OFFSET, maximum=MAX_CLASSES_OFFSET)
         errors.raise_if_any()
 
 

@@ -12,6 +12,7 @@ import yaml
 from resnet_nas import results
 from resnet_nas.arch_config import ArchConfig, Origin
 from resnet_nas.nets import Architecture, complexity
+from resnet_nas.nets.normalization import InputNormalization
 from resnet_nas.run import absolute_path, read_run, run_space
 
 
@@ -55,11 +56,15 @@ def export_config(run_dir: str | Path, trial: str | int = "best",
         data_cfg = replace(data_cfg, path=absolute_path(data_cfg.path))
     number = int(row["trial"])
     acc = row["best_val_accuracy"]
+    norm = row.get("normalization")
+    normalization = (InputNormalization.from_dict(json.loads(norm))
+                     if isinstance(norm, str) and norm else None)
     cfg = ArchConfig(
         name=f"{run.study}-trial{number}", arch=arch, data=data_cfg, train=train_cfg,
         origin=Origin(run_dir=str(run_dir), study=run.study, trial=number, arch_key=arch.key(),
                       state=str(row["state"]),
-                      best_val_accuracy=None if acc is None or acc != acc else float(acc)))
+                      best_val_accuracy=None if acc is None or acc != acc else float(acc)),
+        normalization=normalization)
     out = Path(out) if out else run_dir / "exports" / f"trial_{number}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
     c = complexity(arch)

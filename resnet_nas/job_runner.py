@@ -1,5 +1,6 @@
-"""What a trial process does with its jobs: loads their data set, sets a job's training up
-(ahead of it, when asked), runs it and releases what it left.
+"""What a trial process does with its jobs: opens their data set (in memory or streamed:
+resnet_nas.input), sets a job's training up (ahead of it, when asked), runs it and releases
+what it left.
 
 Setting up is building the model and its trainer: for the TensorFlow trainer that includes
 its warm-up (trace and first run of the step and the evaluation: a new architecture's whole
@@ -33,26 +34,30 @@ class JobRunner:
     """The trial process's state between messages: its data set and a prepared job."""
 
     def __init__(self) -> None:
-        self._datasets: dict[Any, Any] = {}
+        self._inputs: dict[Any, Any] = {}
         self._prepared: Prepared | None = None
 
-    def dataset(self, data_cfg: DataConfig, seed: int) -> Any:
-        """The process's one cached data set (loaded again only for another config or seed)."""
-        from resnet_nas.data import load_dataset
+    def input(self, data_cfg: DataConfig, seed: int,
+              input_shape: tuple[int, int, int] | None = None) -> Any:
+        """The process's one open data set (opened again only for another config, seed or
+        input shape): resnet_nas.input.open_input."""
+        from resnet_nas.input import open_input
 
-        key = (data_cfg, seed)
-        if key not in self._datasets:
-            self._datasets.clear()
-            self._datasets[key] = load_dataset(data_cfg, seed=seed)
-        return self._datasets[key]
+        key = (data_cfg, seed, None if input_shape is None else tuple(input_shape))
+        if key not in self._inputs:
+            self._inputs.clear()
+            self._inputs[key] = open_input(data_cfg, seed, key[2])
+        return self._inputs[key]
 
     def data_of(self, job: Job) -> Any:
-        """`job`'s data set: its split seeded by data_seed, else by its training seed."""
-        return self.dataset(job.data, job.train.seed if job.data_seed is None
-                            else job.data_seed)
+        """`job`'s data set at its input shape: its split seeded by data_seed, else by its
+        training seed."""
+        return self.input(job.data, job.train.seed if job.data_seed is None
+                          else job.data_seed, tuple(job.arch.input_shape))
 
-    def warm(self, data_cfg: DataConfig, seed: int) -> None:
-        self.dataset(data_cfg, seed)
+    def warm(self, data_cfg: DataConfig, seed: int,
+             input_shape: tuple[int, int, int] | None = None) -> None:
+        self.input(data_cfg, seed, input_shape)
         settle()  # the data set stays for every job, as the imports do
 
     def _set_up(self, job: Job) -> Prepared:
@@ -64,7 +69,8 @@ class JobRunner:
         data = self.data_of(job)
         seed_all(job.train.seed)
         with precision_policy(job.train.precision):
-            model = build_model(job.arch, job.train.resnet_config())
+            model = build_model(job.arch, job.train.resnet_config(),
+                                normalization=data.normalization)
         training = prepare_training(model, data, job.train)
         return Prepared(job, model, training, time.perf_counter() - t0)
 
@@ -92,7 +98,7 @@ class JobRunner:
             on_step: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Trains `job` (set up ahead, or now) and releases what it left; the result dict."""
         from resnet_nas.nets.build import build_model
-        from resnet_nas.train import evaluate, normalization_stats, precision_policy
+        from resnet_nas.train import evaluate, precision_policy
         from resnet_nas.train.runtime import release_memory
 
         if self._prepared is not None and self._prepared.job == job:
@@ -107,17 +113,22 @@ class JobRunner:
         model = prepared.model
         result = prepared.training.run(lambda m: on_epoch(m.to_dict()),
                                        lambda p: on_step(p.to_dict()))
-        out: dict[str, Any] = {"train": result.to_dict(), "ahead_seconds": ahead}
         data = self.data_of(job)
+        out: dict[str, Any] = {"train": result.to_dict(), "ahead_seconds": ahead,
+                               "normalization": data.normalization.to_dict()}
+        splits = ("train", "val")
         if job.evaluate_test and not result.diverged:
-            loss, acc = evaluate(model, data.x_test, data.y_test, job.train,
-                                 normalization_stats(data))
+            loss, acc = evaluate(model, data.eval_feed("test", job.train))
             out["test_loss"], out["test_accuracy"] = float(loss), float(acc)
+            splits += ("test",)
+        out["skipped_images"] = data.skipped(splits)
         if job.save_model:
             # Save an inference copy: the compiled optimizer (with our LR schedule) is training
             # state, and would make the file unloadable without this package's registrations.
+            # It takes raw pixels: its first layer normalises them.
             with precision_policy(job.train.precision):
-                clean = build_model(job.arch, job.train.resnet_config(), name=model.name)
+                clean = build_model(job.arch, job.train.resnet_config(), name=model.name,
+                                    normalization=data.normalization)
             clean.set_weights(model.get_weights())
             clean.save(job.save_model)
         out["count_params"] = int(model.count_params())

@@ -46,6 +46,8 @@ class JobResult:
       count_params: model.count_params() of the trained model.
       ahead_seconds: how long the trial process set the job up ahead (model build and
         warm-up, while another trial ran), or None: not part of the job's wall time.
+      skipped_images: unreadable images its data splits left out.
+      normalization: the model's input normalisation ({'mean': [...], 'std': [...]}).
     """
 
     ok: bool
@@ -57,3 +59,5 @@ class JobResult:
     test_loss: float | None = None
     count_params: int | None = None
     ahead_seconds: float | None = None
+    skipped_images: int | None = None
+    normalization: dict[str, list[float]] | None = None

@@ -44,9 +44,10 @@ class LookaheadRunner(TrialRunnerLike):
         for runner in self.runners:
             runner.start()
 
-    def warm(self, data: DataConfig, seed: int) -> None:
+    def warm(self, data: DataConfig, seed: int,
+             input_shape: tuple[int, int, int] | None = None) -> None:
         for runner in self.runners:
-            runner.warm(data, seed)
+            runner.warm(data, seed, input_shape)
 
     def prepare(self, job: Job, after: Job | None = None) -> None:
         """Sets `job` up in the runner that does not run `after` (the job running now, or about

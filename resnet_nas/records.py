@@ -32,9 +32,10 @@ INTERRUPTED = "interrupted"
 #: Columns that a duplicate copies from the trial whose result it reuses.
 RESULT_FIELDS = ("epochs_run", "val_accuracy_curve", "val_loss_curve", "best_val_accuracy",
                  "final_val_accuracy", "final_val_loss", "images_per_second", "trainer",
-                 "device", "backend")
+                 "device", "backend", "skipped_images", "normalization")
 # Columns kept in rows as JSON text.
-_JSON_FIELDS = ("arch", "blocks", "val_accuracy_curve", "val_loss_curve", "versions")
+_JSON_FIELDS = ("arch", "blocks", "val_accuracy_curve", "val_loss_curve", "versions",
+                "normalization")
 
 
 @functools.cache
@@ -104,6 +105,8 @@ class TrialRecord:
     worker: str | None = None
     dataset: str | None = None
     data_fingerprint: str | None = None
+    skipped_images: int | None = None
+    normalization: dict[str, list[float]] | None = None
 
     @property
     def interrupted(self) -> bool:

@@ -80,6 +80,10 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "worker": ("string", "host:pid of the process that ran the trial"),
     "dataset": ("string", "the data set's readable name, e.g. 'digits' or 'cifar10-jpeg.tar.gz'"),
     "data_fingerprint": ("string", "hash of the data set's shapes, classes and labels per split"),
+    "skipped_images": ("Int64", "unreadable images its data splits left out (corrupt or "
+                       "truncated files, skipped with a warning naming them)"),
+    "normalization": ("string", "JSON {mean, std} per channel: the input normalisation of its "
+                      "model, whose first layer it is (a saved model takes raw pixels)"),
     "run_dir": ("string", "run directory the row was loaded from (added by load_table; not "
                 "stored in results.csv/.parquet, since a run directory can move)"),
 }

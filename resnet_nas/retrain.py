@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas.arch_config import load_config
+from resnet_nas.data import source_name
 from resnet_nas.errors import TrainingError, UsageError
 from resnet_nas.nets import complexity
 from resnet_nas.run import check_data_path
+from resnet_nas.space import parse_overrides
 from resnet_nas.train.metrics import StepProgress
 from resnet_nas.validation import ConfigError
 
 
 def train_config(path: str | Path, epochs: int | None = None, save: str | None = None,
                  backend: str | None = None, data_path: str | None = None,
-                 progress: bool = True) -> dict[str, Any]:
+                 progress: bool = True, sets: tuple[str, ...] = ()) -> dict[str, Any]:
     """Retrains a config from scratch in a trial process and evaluates it on the test split.
 
     Returns:
@@ -29,7 +31,7 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
     """
     from resnet_nas.trial_process import Job, TrialRunner
 
-    cfg = load_config(path)
+    cfg = load_config(path, parse_overrides(sets))
     train = cfg.train
     if epochs is not None:
         train = replace(train, epochs=epochs)
@@ -37,10 +39,11 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
         train = replace(train, backend=backend)
     if data_path is not None:
         check_data_path(data_path)
-    data = cfg.data if data_path is None else replace(cfg.data, name="folder", path=data_path)
+    data = cfg.data if data_path is None else replace(cfg.data, name=source_name(data_path),
+                                                      path=data_path)
     train.validate(str(path), "train")
     data.validate(str(path), "data")
-    if data_path is None and data.name == "folder":
+    if data_path is None and data.name in ("folder", "tfrecord"):
         try:  # before any process starts or model is built
             check_data_path(data.path)
         except UsageError as e:
@@ -75,22 +78,38 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
                "test_accuracy": outcome.test_accuracy, "diverged": res.diverged,
                "train_seconds": res.train_seconds, "compile_seconds": res.compile_seconds,
                "images_per_second": res.images_per_second, "device": res.device,
-               "backend": res.backend, "trainer": res.trainer, "saved_model": save}
+               "backend": res.backend, "trainer": res.trainer, "saved_model": save,
+               "skipped_images": outcome.skipped_images,
+               "normalization": outcome.normalization}
     summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                for k, v in summary.items()}  # JSON has no NaN
     Path(str(path) + ".result.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
     return summary
 
 
-def build_config(path: str | Path, out: str | Path) -> dict[str, Any]:
-    """Builds the config's model and saves it as a .keras file (no training)."""
+def config_normalization(cfg: Any) -> Any:
+    """The input normalisation of a config's model: the config's own (an export records its
+    trial's), else the data's (opened for it: the statistics of its training split, or the
+    preprocessing's scaling)."""
+    if cfg.normalization is not None:
+        return cfg.normalization
+    from resnet_nas.input import open_input
+
+    return open_input(cfg.data, cfg.train.seed, tuple(cfg.arch.input_shape)).normalization
+
+
+def build_config(path: str | Path, out: str | Path,
+                 sets: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Builds the config's model (raw pixels in) and saves it as a .keras file (no
+    training)."""
     out = Path(out)
     if out.suffix != ".keras":
         raise ValueError(f"--out must end in .keras, got {out}")
     from resnet_nas.nets.build import build_model
 
-    cfg = load_config(path)
-    model = build_model(cfg.arch, cfg.train.resnet_config(), name=cfg.name.replace("/", "_"))
+    cfg = load_config(path, parse_overrides(sets))
+    model = build_model(cfg.arch, cfg.train.resnet_config(), name=cfg.name.replace("/", "_"),
+                        normalization=config_normalization(cfg))
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     c = complexity(cfg.arch)

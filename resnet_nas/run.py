@@ -84,6 +84,7 @@ class SearchOptions:
     backend: str | None = None
     data: str | None = None  # --data PATH: an image folder / .tar.gz, overrides the data set
     limit_train: int | None = None
+    sets: tuple[str, ...] = ()  # --set dotted.key=value, applied to the space file
     max_trials_per_worker: int = 100
     create_only: bool = False
     progress: bool = True
@@ -133,6 +134,10 @@ class SearchOptions:
             check_data_path(self.data)
         if self.resume and self.create_only:
             raise UsageError("--create-only", None, "cannot be combined with --resume")
+        if self.sets:
+            from resnet_nas.space import parse_overrides
+
+            parse_overrides(self.sets)
 
 
 def absolute_path(path: str | None) -> str | None:
@@ -142,25 +147,42 @@ def absolute_path(path: str | None) -> str | None:
 
 
 def check_data_path(path: str, flag: str = "--data") -> None:
-    """--data must name an existing image-folder directory or a .tar.gz archive."""
+    """--data must name an existing directory (image folders, or TFRecord shards) or a tar
+    archive of image folders."""
+    from resnet_nas.data.archives import is_archive_name
+
     p = Path(path)
-    if p.is_dir() or (p.is_file() and p.name.endswith((".tar.gz", ".tgz", ".tar"))):
+    if p.is_dir() or (p.is_file() and is_archive_name(p.name)):
         return
     why = ("no such file or directory" if not p.exists()
-           else "not a directory or a .tar.gz archive")
-    raise UsageError(flag, path, f"expected an image-folder directory or a .tar.gz ({why})")
+           else "not a directory or a tar archive")
+    raise UsageError(flag, path, "expected an image-folder directory or tar archive (.tar, "
+                     f".tar.gz, .tgz, .tar.bz2, .tar.xz), or a directory of TFRecord shards "
+                     f"({why})")
 
 
 # ---------------------------------------------------------------------------------------------
 # The run's metadata.
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line values that replace the space file's (they change what a trial is)."""
+    """Command-line values that replace the space file's (they change what a trial is).
+
+    Attributes:
+      sets: the `--set dotted.key=value` texts, applied to the space file whenever the run
+        reads it (RUN_DIR/space.yaml stays the file as it was given).
+    """
 
     epochs: int | None = None
     backend: str | None = None
     data: str | None = None
     limit_train: int | None = None
+    sets: tuple[str, ...] = ()
+
+    def space_overrides(self) -> dict[str, Any]:
+        """The --set values as load_space's overrides."""
+        from resnet_nas.space import parse_overrides
+
+        return parse_overrides(self.sets)
 
 
 @dataclass(frozen=True)
@@ -246,7 +268,9 @@ class Run:
         over = self.overrides
         data = space.data
         if over.data is not None:
-            data = replace(data, name="folder", path=over.data)
+            from resnet_nas.data import source_name  # the listing of a folder, no pixels
+
+            data = replace(data, name=source_name(over.data), path=over.data)
         if over.limit_train is not None:
             data = replace(data, limit_train=over.limit_train)
         train = space.train
@@ -306,7 +330,13 @@ class Run:
         for i, o in enumerate(objectives):
             expect_choice(o, list(OBJECTIVES), source, join("objectives", i))
         data["objectives"] = tuple(objectives)
-        data["overrides"] = _sub(Overrides, data.get("overrides"), source, "overrides")
+        overrides = _sub(Overrides, data.get("overrides"), source, "overrides")
+        sets = overrides.sets
+        if not isinstance(sets, (list, tuple)) or not all(
+                isinstance(t, str) and len(t) <= 10_000 for t in sets):
+            raise ConfigError(source, "overrides.sets", "a list of 'dotted.key=value' strings",
+                              sets)
+        data["overrides"] = replace(overrides, sets=tuple(sets))
         tuner = data.get("tuner")
         data["tuner"] = None if tuner is None else _sub(TunerSettings, tuner, source, "tuner")
         resumes = data.get("resumes") or []
@@ -487,7 +517,7 @@ def run_space(run_dir: Path, run: Run) -> SearchSpace:
         raise SearchError(f"{path} was changed after the run started (its sha256 differs from "
                           f"the one in {RUN_META}); restore the original, or start a new run "
                           "with the edited space")
-    space = load_space(path)
+    space = load_space(path, overrides=run.overrides.space_overrides())
     if space.hash() != run.space_hash:
         raise SearchError(f"{path} (hash {space.hash()}) is not the space this run was started "
                           f"with (hash {run.space_hash}); restore it")

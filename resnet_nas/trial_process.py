@@ -17,7 +17,8 @@ Protocol over a multiprocessing Pipe (pickled plain data):
   search -> trial: ("run", Job)                      trial -> search: ("epoch", metrics dict)
   search -> trial: ("continue", bool)                trial -> search: ("done", result dict)
   search -> trial: ("stop",)                         trial -> search: ("error", message)
-  search -> trial: ("warm", (DataConfig, seed))      trial -> search: ("step", progress dict)
+  search -> trial: ("warm", (DataConfig, seed, input shape))
+                                                     trial -> search: ("step", progress dict)
 ("step" needs no answer: a long epoch reports its progress every few seconds. "warm" needs
 none either: an idle process loads the data set of the coming jobs before the first arrives.)
 
@@ -76,8 +77,10 @@ class TrialRunnerLike:
     def start(self) -> None:
         """Starts the trial process (its backend's import) ahead of its data; optional."""
 
-    def warm(self, data: DataConfig, seed: int) -> None:
-        """Prepares for jobs on `data` (start the process, load the data set); optional."""
+    def warm(self, data: DataConfig, seed: int,
+             input_shape: tuple[int, int, int] | None = None) -> None:
+        """Prepares for jobs on `data` at `input_shape` (start the process, open the data
+        set); optional."""
 
     def prepare(self, job: Job, after: Job | None = None) -> None:
         """Sets `job` up ahead of its `run`, to run after `after` (the job about to run);
@@ -117,7 +120,7 @@ def become_trial_process(parent_pid: int) -> None:
 
 
 def serve_jobs(conn, run_job: Callable[..., dict[str, Any]],
-               warm: Callable[[DataConfig, int], None] | None = None,
+               warm: Callable[..., None] | None = None,
                prepare: Callable[[Job], None] | None = None) -> None:
     """The trial process's loop: runs the jobs it receives until told to stop.
 
@@ -127,8 +130,9 @@ def serve_jobs(conn, run_job: Callable[..., dict[str, Any]],
     Args:
       run_job: (job, on_epoch, on_step) -> result dict {"train": TrainResult.to_dict(), ...},
         where on_epoch(metrics dict) -> continue? and on_step(StepProgress dict) -> None.
-      warm: (data config, seed) -> None, for a "warm" message (loads the data set ahead); an
-        error there is left to the first job, which loads it again and reports it.
+      warm: (data config, seed, input shape) -> None, for a "warm" message (opens the data
+        set ahead); an error there is left to the first job, which opens it again and reports
+        it.
       prepare: job -> None, for a "prepare" message (sets the job up ahead of its "run").
     """
     def on_epoch(metrics: dict[str, Any]) -> bool:
@@ -215,7 +219,7 @@ class TrialRunner(TrialRunnerLike):
         self._proc = None
         self._conn = None
         self._jobs_done = 0
-        self._warm: tuple[DataConfig, int] | None = None
+        self._warm: tuple[DataConfig, int, tuple[int, int, int] | None] | None = None
         self._warm_sent = False  # the running process was asked to load the data set
         self.restarts = 0
         #: exit code of the last process close() stopped (0: it stopped when asked)
@@ -228,16 +232,17 @@ class TrialRunner(TrialRunnerLike):
         if self._proc is None or not self._proc.is_alive():
             self._start()
 
-    def warm(self, data: DataConfig, seed: int) -> None:
-        """Starts the trial process now, if none runs, and has it load `data`: its imports
-        and the data set are ready when the first job comes (a process asked once already is
-        not asked again)."""
+    def warm(self, data: DataConfig, seed: int,
+             input_shape: tuple[int, int, int] | None = None) -> None:
+        """Starts the trial process now, if none runs, and has it open `data` (at
+        `input_shape`): its imports and the data set are ready when the first job comes (a
+        process asked once already is not asked again)."""
         self.start()
-        self._warm = (data, seed)
+        self._warm = (data, seed, input_shape)
         if self._warm_sent:
             return
         try:
-            self._conn.send(("warm", (data, seed)))
+            self._conn.send(("warm", self._warm))
             self._warm_sent = True
         except OSError:
             self.kill()
@@ -363,7 +368,9 @@ class TrialRunner(TrialRunnerLike):
                                      test_accuracy=payload.get("test_accuracy"),
                                      test_loss=payload.get("test_loss"),
                                      count_params=payload.get("count_params"),
-                                     ahead_seconds=payload.get("ahead_seconds"))
+                                     ahead_seconds=payload.get("ahead_seconds"),
+                                     skipped_images=payload.get("skipped_images"),
+                                     normalization=payload.get("normalization"))
                 if kind == "error":
                     # The process survived, but its state after an exception is suspect.
                     self.close()

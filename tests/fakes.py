@@ -102,7 +102,7 @@ class FakeRunner(TrialRunnerLike):
     def start(self) -> None:
         FakeRunner.events.append("start")
 
-    def warm(self, data, seed: int) -> None:
+    def warm(self, data, seed: int, input_shape=None) -> None:
         FakeRunner.events.append("warm")
         FakeRunner.warmed.append((data, seed))
 

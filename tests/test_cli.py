@@ -105,8 +105,9 @@ def test_a_bad_flag_is_one_line_that_names_it(tmp_path, capsys, flag, value, exp
 @pytest.mark.parametrize("args, expected", [
     (["--sampler", "bogus"], "argument --sampler: expected one of tpe, random, cmaes, nsga2"),
     (["--sampler", "hyperband"], "'hyperband' is a sampler of --engine keras-tuner"),
-    (["--data", "/nonexistent"], "argument --data: expected an image-folder directory or a "
-     ".tar.gz (no such file or directory), got '/nonexistent'"),
+    (["--data", "/nonexistent"], "argument --data: expected an image-folder directory or tar "
+     "archive (.tar, .tar.gz, .tgz, .tar.bz2, .tar.xz), or a directory of TFRecord shards (no "
+     "such file or directory), got '/nonexistent'"),
     (["--study-name", "../../x"], "argument --study-name: expected a name of letters"),
     (["--resume", "--create-only"], "argument --create-only: cannot be combined"),
 ])

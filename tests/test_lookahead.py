@@ -28,7 +28,7 @@ class Recorder(TrialRunnerLike):
     def start(self):
         self.log.append((self.name, "start"))
 
-    def warm(self, data, seed):
+    def warm(self, data, seed, input_shape=None):
         self.log.append((self.name, "warm"))
 
     def close(self):

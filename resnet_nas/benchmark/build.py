@@ -277,13 +277,15 @@ def build_space(space_file: Path, out: Path, limit: int | None, workers: int = 1
       The BuildReport.
     """
     from resnet_nas.benchmark.enumerate import enumerate_architectures
+    from resnet_nas.data import source_name
     from resnet_nas.engines.common import data_info
     from resnet_nas.space import load_space
 
     space = load_space(space_file)
     train = space.train if epochs is None else replace(space.train, epochs=epochs)
-    data_cfg = space.data if data is None else replace(space.data, name="folder", path=data)
-    io = data_info(data_cfg, train.seed)
+    data_cfg = space.data if data is None else replace(space.data, name=source_name(data),
+                                                       path=data)
+    io = data_info(data_cfg, train.seed, space.input_shape, space.source)
     found = enumerate_architectures(space, io.input_shape, io.num_classes, limit=limit,
                                     seed=seed)
     log(f"{space.name}: {len(found.archs)} architectures "

@@ -7,6 +7,7 @@ Every flag is checked before anything is written: a bad value is one line naming
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,8 +41,12 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
     b.add_argument("--study-name", default=None, help="the study in --storage (default: "
                    "benchmark-SPACE_NAME)")
     b.add_argument("--epochs", default=None, help="epoch budget (default: the space's)")
-    b.add_argument("--data", default=None, help="an image folder or .tar.gz to train on "
-                   "instead of the space's data set (as search --data)")
+    b.add_argument("--data", default=None, help="image folders (a directory or tar archive) "
+                   "or TFRecord shards to train on instead of the space's data set (as search "
+                   "--data)")
+    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a value of the space file before it is validated (repeatable; "
+                   "the value in YAML); the benchmark's copy of the space has it")
     r = sub.add_parser("replay", help="replay samplers and pruners on a benchmark table",
                        description="Run real Optuna studies whose objective reads the table "
                        "(a pruner sees exactly the stored per-epoch values) and report anytime "
@@ -114,7 +119,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from resnet_nas.benchmark.build import build_space
     from resnet_nas.run import absolute_path, check_data_path
-    from resnet_nas.space import load_space, resolve_space_path
+    from resnet_nas.space import (load_space, overridden_text, parse_overrides,
+                                  resolve_space_path)
 
     archs = None if args.archs == ALL else positive("--archs", args.archs)
     seeds = positive("--seeds", args.seeds, 100)
@@ -129,14 +135,20 @@ def _build(args: argparse.Namespace) -> int:
     if data is not None:
         check_data_path(data, "--data")
     space_file = resolve_space_path(args.space)
-    load_space(space_file)  # a bad space file is one line (ConfigError) before anything else
+    sets = parse_overrides(args.set)
+    load_space(space_file, overrides=sets)  # a bad space file is one line before anything else
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError("--out", args.out, "expected a directory (this is a file)")
     t0 = time.perf_counter()
-    report = build_space(space_file, out, archs, workers=workers or 1, epochs=epochs,
-                         data=data, seeds=seeds or 1, storage=args.storage,
-                         study_name=args.study_name, log=lambda line: print(line, flush=True))
+    with tempfile.TemporaryDirectory(prefix="resnet_nas-space-") as tmp:
+        if sets:  # the benchmark keeps the space it was built with: the file with --set
+            space_file = Path(tmp) / space_file.name
+            space_file.write_text(overridden_text(resolve_space_path(args.space), sets))
+        report = build_space(space_file, out, archs, workers=workers or 1, epochs=epochs,
+                             data=data, seeds=seeds or 1, storage=args.storage,
+                             study_name=args.study_name,
+                             log=lambda line: print(line, flush=True))
     synced = f", {report.synced} from other builds" if report.synced else ""
     print(f"benchmark: {report.rows} rows in {report.table} ({report.trained} "
           f"trained now, {report.failed} failed{synced}) in {time.perf_counter() - t0:.0f} s")

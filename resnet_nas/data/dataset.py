@@ -4,7 +4,7 @@ statistics. Every loader returns one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +24,8 @@ class Dataset:
       x_test, y_test: the official test split; only for the final evaluation of exported configs.
       num_classes: number of classes (labels are 0..num_classes-1).
       class_names: human-readable name of each label.
+      skipped: unreadable images left out of the splits ('name: why'), per split:
+        {'train': [...], 'val': [...], 'test': [...]}.
     """
 
     name: str
@@ -35,6 +37,7 @@ class Dataset:
     y_test: np.ndarray
     num_classes: int
     class_names: list[str]
+    skipped: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Catch wiring mistakes here rather than as shape errors deep inside a Keras model.
@@ -68,13 +71,23 @@ class Dataset:
 
 @dataclass
 class RawData:
-    """A data set as published: the official train and test splits."""
+    """A data set as published: the official train and test splits.
+
+    Attributes:
+      ok_train / ok_test: which images decoded (None: all); an unreadable image's row of x is
+        zeros and is left out of every split.
+      skipped: each unreadable image as (published split 'train' or 'test', its index there,
+        'its name: why').
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: list[str]
+    ok_train: np.ndarray | None = None
+    ok_test: np.ndarray | None = None
+    skipped: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,18 +114,62 @@ class RawLabels:
 @dataclass(frozen=True, eq=False)
 class DataFacts:
     """A split data set without its pixels: the image shape, the classes and each split's
-    labels (int32), exactly as the Dataset of the same config and seed has them."""
+    labels (int32), exactly as the Dataset of the same config and seed has them.
+
+    Attributes:
+      input_shape: (height, width, channels) of its images when they share one size; None
+        for photos of mixed sizes.
+      resizable: its images are files that the input pipeline brings to any size (image
+        folders, TFRecords); the arrays of the other sources are used at their own size.
+      channels: 1 for grayscale data, else 3.
+      preprocessing: the preprocessing family its trials use (DataConfig.preprocessing with
+        'auto' resolved: cifar for data of one image size, inception for photos of mixed
+        sizes).
+    """
 
     name: str
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, int, int] | None
     class_names: list[str]
     y_train: np.ndarray
     y_val: np.ndarray
     y_test: np.ndarray
+    resizable: bool = False
+    channels: int = 3
+    preprocessing: str = "cifar"
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def training_shape(self, requested: tuple[int, int, int] | None,
+                       source: str | None = None) -> tuple[int, int, int]:
+        """The input shape trials train at: the space's `requested` shape (None: the data's
+        own).
+
+        Raises:
+          DataError: the data cannot give `requested` (arrays of another size, or a channel
+            count other than 1 or 3 for files), or photos of mixed sizes and no shape asked.
+        """
+        where = f"{source}: " if source else ""
+        if requested is None:
+            if self.input_shape is None:
+                raise DataError(f"{where}space.input_shape is null, but {self.name} has images "
+                                "of mixed sizes: set the training resolution, e.g. "
+                                f"input_shape: [224, 224, {self.channels}] (or --set "
+                                f"space.input_shape=[128,128,{self.channels}])")
+            return self.input_shape
+        shape = tuple(int(v) for v in requested)
+        if self.resizable:
+            if shape[2] not in (1, 3):
+                raise DataError(f"{where}space.input_shape {list(shape)}: image files decode to "
+                                "1 (grayscale) or 3 (RGB) channels")
+            return shape  # type: ignore[return-value]
+        if self.input_shape is not None and shape != self.input_shape:
+            raise DataError(f"{where}space.input_shape is {list(shape)} but the data set "
+                            f"{self.name} has images of {list(self.input_shape)}; these "
+                            "arrays are used at their own size (image folders and TFRecords "
+                            "are resized to any input_shape)")
+        return shape  # type: ignore[return-value]
 
 
 def normalization_stats(x_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,304 +1,287 @@
-"""Image folders: train/<class>/*.{jpg,jpeg,png} and test/<class>/* in a directory or a
-.tar.gz; decoded arrays are cached as .npz (CIFAR-10: ~7 s once, then ~0.4 s).
+"""Image folders (resnet_nas.data.layout) given as a directory or a tar archive: listed as a
+FileSource without decoding, and decoded into memory when a data set is small.
+
+- A directory is listed as it is, every time (a listing is what an index would hold; 50,000
+  files take about 0.05 s).
+- An archive is unpacked once into the cache, member by member (resnet_nas.data.archives),
+  with the listing of what it held; later uses read that listing.
+- `decode_source` decodes a source into uint8 arrays at one image size, for the trainers'
+  in-memory path, in parallel for large sets, and caches the arrays as .npy files read back
+  memory-mapped (CIFAR-10: decoded once in seconds, then about 0.1 s).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import json
 import os
-import re
+import shutil
 import sys
-import tarfile
 import warnings
-import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
-from resnet_nas.data.dataset import DataError, RawData, RawLabels
+from resnet_nas.data import archives
+from resnet_nas.data.cache import cache_lock, stem
+from resnet_nas.data.dataset import DataError, RawData
+from resnet_nas.data.files import FileSource, FileSplit, check_labels, probe_images, read_item
+from resnet_nas.data.images import decode_all, warn_skipped
+from resnet_nas.data.layout import EVAL_SPLIT_DIRS, IMAGE_EXTENSIONS, is_image_name
 from resnet_nas.validation import ConfigError
 
+#: Bump when the layout of the cached files changes, so stale caches are ignored.
+_CACHE_FORMAT = 2
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-
-
-#: Bump when the layout of cached .npz files changes, so stale caches are ignored.
-_CACHE_FORMAT = 1
-
-
-#: A first decode at least this large says so on stderr (a few seconds or more).
+#: A first decode or unpack at least this large says so on stderr (a few seconds or more).
 NOTE_IMAGES = 2_000
 NOTE_ARCHIVE_BYTES = 5 * 2**20
+#: A split of at most this many images has every header read (so a single colour image
+#: makes a grayscale set RGB); a larger one has PROBE_IMAGES of them read.
+PROBE_ALL_MAX = 2_000
 
 
-def default_cache_dir() -> Path:
-    """$RESNET_NAS_CACHE, else ~/.cache/resnet_nas."""
-    env = os.environ.get("RESNET_NAS_CACHE")
-    return Path(env).expanduser() if env else Path("~/.cache/resnet_nas").expanduser()
+def folder_source(path: str | None, cache_dir: Path) -> FileSource:
+    """The image-folder data set at `path` (a directory or a tar archive), without its pixels.
 
-
-@dataclass
-class _Listing:
-    """Image files of a folder layout, not yet decoded.
-
-    items: (display name, payload, split, class) per image; payload holds the bytes for archive
-      members and is None for files on disk (read when decoded).
+    Raises:
+      ConfigError: `path` is neither.
+      DataError: the layout is wrong (naming the folder or file and what was expected).
     """
-
-    items: list[tuple[str, bytes | None, str, str]]
-    where: str
-
-
-def resolve_cache_dir(cache_dir: str | None) -> Path:
-    return Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-
-
-def _is_image(name: str) -> bool:
-    base = name.rsplit("/", 1)[-1]
-    # Skip hidden files such as macOS '._x.jpg' resource forks that tar archives often carry.
-    return not base.startswith(".") and base.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def load_folder(path: str | None, cache_dir: Path) -> RawData:
-    src, listing, cache_file = _locate(path, cache_dir)
-    cached = _read_cache(cache_file)
-    if cached is not None:
-        return cached
-    return _decode_and_cache(src, listing, cache_file, cache_dir)
-
-
-def folder_labels(path: str | None, cache_dir: Path) -> RawLabels:
-    """The labels and image shapes of the folder data at `path`, read from its cache without
-    the pixels (the search process needs no more: resnet_nas.data.dataset_facts). A folder not
-    cached yet is decoded and cached first, as load_folder would."""
-    src, listing, cache_file = _locate(path, cache_dir)
-    cached = _read_cache_labels(cache_file)
-    if cached is not None:
-        return cached
-    raw = _read_cache(cache_file) or _decode_and_cache(src, listing, cache_file, cache_dir)
-    return RawLabels.of(raw)
-
-
-def _locate(path: str | None, cache_dir: Path) -> tuple[Path, _Listing | None, Path]:
-    """The resolved source, its listing (directories only: an archive is listed when it is
-    decoded) and its cache file."""
     src = Path(path or "").expanduser()
     if not path or not src.exists():
-        raise ConfigError(None, "data.path", "an existing directory or .tar.gz archive with "
-                          "train/<class>/ and test/<class>/", path)
-    if src.is_file() and not tarfile.is_tarfile(src):
-        raise ConfigError(None, "data.path", "a directory or a .tar.gz archive", str(src),
-                          hint="the file is not a tar archive")
+        raise ConfigError(None, "data.path", "an existing directory or tar archive (.tar.gz) "
+                          "with train/<class>/ and test/<class>/", path)
     src = src.resolve()
-    listing = None
-    if src.is_dir():
-        listing = _list_directory(src)
-        stats = ((name, os.stat(name)) for name, _, _, _ in listing.items)
-        key_material = "\n".join(f"{n}\t{st.st_size}\t{st.st_mtime_ns}" for n, st in stats)
-    else:
-        st = src.stat()
-        key_material = f"{st.st_size}\t{st.st_mtime_ns}"
-    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{src}\n{key_material}".encode()).hexdigest()
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", src.name.split(".")[0]) or "data"
-    return src, listing, cache_dir / f"folder-{stem}-{digest[:16]}.npz"
+    if src.is_file():
+        if not archives.is_archive_name(src.name):
+            raise ConfigError(None, "data.path", "a directory or a tar archive (.tar, .tar.gz, "
+                              ".tgz, .tar.bz2, .tar.xz)", str(src))
+        return _archive_source(src, cache_dir)
+    return _directory_source(src)
 
 
-def _decode_and_cache(src: Path, listing: _Listing | None, cache_file: Path,
-                      cache_dir: Path) -> RawData:
-    # The first decode of a large data set takes minutes: say so (a small one stays quiet), and
-    # show a bar on a terminal.
-    large = (len(listing.items) >= NOTE_IMAGES if listing is not None
-             else src.stat().st_size >= NOTE_ARCHIVE_BYTES)
-    if large:
-        print(f"{src.name}: first use, decoding its images once (cached in {cache_dir})",
-              file=sys.stderr, flush=True)
-    if listing is None:
-        listing = _list_tar(src)
-    raw = _decode_listing(listing)
-    _write_cache(cache_file, raw)
-    return raw
+# -- directories -------------------------------------------------------------------------------
+def _layout_root(src: Path) -> Path:
+    if (src / "train").is_dir():
+        return src
+    # Accept one wrapping folder, as archives unpacked by hand often have.
+    inner = [d for d in sorted(src.iterdir()) if (d / "train").is_dir()]
+    if len(inner) != 1:
+        raise DataError(f"{src}: no train/ directory (expected train/<class>/*.jpg and "
+                        f"test/<class>/*.jpg here or in one subfolder)")
+    return inner[0]
 
 
-def _list_directory(src: Path) -> _Listing:
-    root = src
-    if not (root / "train").is_dir():
-        # Accept one wrapping folder, as archives unpacked by hand often have.
-        inner = [d for d in sorted(src.iterdir()) if (d / "train").is_dir()]
-        if len(inner) != 1:
-            raise DataError(f"{src}: no train/ directory (expected train/<class>/*.jpg and "
-                            f"test/<class>/*.jpg here or in one subfolder)")
-        root = inner[0]
-    if not (root / "test").is_dir():
-        raise DataError(f"{root / 'test'}: missing; expected test/<class>/ images next to "
-                        "train/")
-    items: list[tuple[str, bytes | None, str, str]] = []
-    for split in ("train", "test"):
+def eval_dir_name(names: set[str]) -> str | None:
+    """The evaluation split's folder among `names` (EVAL_SPLIT_DIRS, first found)."""
+    return next((d for d in EVAL_SPLIT_DIRS if d in names), None)
+
+
+def _directory_source(src: Path) -> FileSource:
+    root = _layout_root(src)
+    ev = eval_dir_name({d.name for d in root.iterdir() if d.is_dir()})
+    if ev is None:
+        raise DataError(f"{root / 'test'}: missing; expected test/<class>/ (or val/ or "
+                        "validation/) images next to train/")
+    splits: dict[str, tuple[list[str], list[str]]] = {}
+    for split in ("train", ev):
+        paths: list[str] = []
+        classes: list[str] = []
         for class_dir in sorted(d for d in (root / split).iterdir()
                                 if d.is_dir() and not d.name.startswith(".")):
-            files = sorted(f for f in os.listdir(class_dir) if _is_image(f))
+            files = sorted(f for f in os.listdir(class_dir) if is_image_name(f))
             if not files:
                 raise DataError(f"{class_dir}: class folder without images "
                                 f"({', '.join(IMAGE_EXTENSIONS)})")
-            items.extend((str(class_dir / f), None, split, class_dir.name) for f in files)
-    return _Listing(items, str(root))
+            paths.extend(f"{split}/{class_dir.name}/{f}" for f in files)
+            classes.extend([class_dir.name] * len(files))
+        splits[split] = (paths, classes)
+    where = str(root)
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{root}\n".encode())
+    for split in ("train", ev):
+        digest.update("\n".join(splits[split][0]).encode())
+    return _source("folder", where, str(root), splits["train"], splits[ev], None, None,
+                   digest.hexdigest())
 
 
-def _list_tar(src: Path) -> _Listing:
-    # Read members into memory instead of extracting: no temp space needed, no path traversal.
-    found: dict[tuple[str, ...], list[tuple[str, bytes, str, str]]] = {}
-    try:
-        with tarfile.open(src, "r:*") as tar:
-            for member in tar:
-                if not member.isfile() or not _is_image(member.name):
-                    continue
-                parts = PurePosixPath(member.name).parts
-                parts = tuple(p for p in parts if p not in (".", ""))
-                if len(parts) < 3 or parts[-3] not in ("train", "test"):
-                    continue
-                fobj = tar.extractfile(member)
-                payload = fobj.read() if fobj is not None else b""
-                found.setdefault(parts[:-3], []).append(
-                    (f"{src}:{member.name}", payload, parts[-3], parts[-2]))
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DataError(f"{src}: cannot read archive ({type(exc).__name__}: {exc})") from exc
-    roots = [r for r, items in found.items() if any(it[2] == "train" for it in items)]
-    if not roots:
+def _source(kind: str, where: str, root: str, train: tuple[list[str], list[str]],
+            test: tuple[list[str], list[str]], train_names: list[str] | None,
+            test_names: list[str] | None, key: str) -> FileSource:
+    class_names = sorted(set(train[1]))
+    if not class_names:
+        raise DataError(f"{where}: no images under train/<class>/")
+    if not test[0]:
+        raise DataError(f"{where}: no images under test/<class>/ (or val/, validation/)")
+    test_classes = sorted(set(test[1]))
+    if test_classes != class_names:
+        unknown = sorted(set(test_classes) - set(class_names))
+        missing = sorted(set(class_names) - set(test_classes))
+        raise DataError(f"{where}: test/ classes do not match train/ classes "
+                        f"(in test/ only: {unknown}; in train/ only: {missing})")
+    index = {c: i for i, c in enumerate(class_names)}
+
+    def split_of(files: tuple[list[str], list[str]], names: list[str] | None) -> FileSplit:
+        return FileSplit(root=root, labels=np.array([index[c] for c in files[1]], np.int32),
+                         paths=np.array([p.encode() for p in files[0]], dtype=bytes),
+                         names=None if names is None else np.array(
+                             [n.encode() for n in names], dtype=bytes), where=where)
+
+    train_split, test_split = split_of(train, train_names), split_of(test, test_names)
+    probe = probe_images([train_split, test_split], all_up_to=PROBE_ALL_MAX)
+    source = FileSource(kind, where, class_names, train_split, test_split, probe, key)
+    check_labels(source)
+    return source
+
+
+# -- archives ----------------------------------------------------------------------------------
+_INDEX = "listing.npz"
+
+
+def _archive_source(src: Path, cache_dir: Path) -> FileSource:
+    st = src.stat()
+    digest = hashlib.sha256(
+        f"{_CACHE_FORMAT}\n{src}\n{st.st_size}\t{st.st_mtime_ns}".encode()).hexdigest()
+    unpacked = cache_dir / f"unpacked-{stem(src)}-{digest[:16]}"
+    with cache_lock(cache_dir / f".{unpacked.name}.lock"):
+        if not (unpacked / _INDEX).is_file():
+            shutil.rmtree(unpacked, ignore_errors=True)
+            if st.st_size >= NOTE_ARCHIVE_BYTES:
+                archives.note_first_unpack(src, cache_dir)
+            members = archives.unpack(src, unpacked)
+            _write_listing(unpacked, members)
+    members = _read_listing(unpacked, src)
+    train_items = sorted((m for m in members if m[0] == "train"), key=lambda m: (m[1], m[3]))
+    evals = {m[0] for m in members} - {"train"}
+    ev = eval_dir_name(evals)
+    if not train_items:
         raise DataError(f"{src}: no images under train/<class>/ in the archive "
                         f"(expected {', '.join(IMAGE_EXTENSIONS)} files)")
-    if len(roots) > 1:
-        shown = ", ".join("/".join(r) or "<top level>" for r in sorted(roots))
-        raise DataError(f"{src}: several folders with train/ in the archive ({shown}); "
-                        "expected exactly one")
-    root = roots[0]
-    items = sorted(found[root], key=lambda it: (it[2] != "train", it[3], it[0]))
-    where = f"{src}:{'/'.join(root)}" if root else str(src)
-    if not any(it[2] == "test" for it in items):
-        raise DataError(f"{where}: no images under test/<class>/ in the archive")
-    return _Listing(list(items), where)
+    if ev is None:
+        raise DataError(f"{src}: no images under test/<class>/ (or val/, validation/) in the "
+                        "archive")
+    test_items = sorted((m for m in members if m[0] == ev), key=lambda m: (m[1], m[3]))
+
+    def columns(items):
+        return [m[2] for m in items], [m[1] for m in items]
+
+    return _source("folder", str(src), str(unpacked), columns(train_items), columns(test_items),
+                   [m[3] for m in train_items], [m[3] for m in test_items], digest)
 
 
-def _decode_listing(listing: _Listing) -> RawData:
-    train_classes = sorted({c for _, _, s, c in listing.items if s == "train"})
-    test_classes = sorted({c for _, _, s, c in listing.items if s == "test"})
-    if not train_classes:
-        raise DataError(f"{listing.where}: no images under train/<class>/")
-    if not test_classes:
-        raise DataError(f"{listing.where}: no images under test/<class>/")
-    if test_classes != train_classes:
-        unknown = sorted(set(test_classes) - set(train_classes))
-        missing = sorted(set(train_classes) - set(test_classes))
-        raise DataError(f"{listing.where}: test/ classes do not match train/ classes "
-                        f"(in test/ only: {unknown}; in train/ only: {missing})")
-    index = {c: i for i, c in enumerate(train_classes)}
-    x = _decode_images([(name, payload) for name, payload, _, _ in listing.items])
-    y = np.array([index[c] for _, _, _, c in listing.items], np.int32)
-    is_train = np.array([s == "train" for _, _, s, _ in listing.items])
-    return RawData(x[is_train], y[is_train], x[~is_train], y[~is_train], train_classes)
+def _write_listing(unpacked: Path, members: list[archives.Member]) -> None:
+    arrays = {key: np.array([getattr(m, key).encode("utf-8", "surrogateescape")
+                             for m in members], dtype=bytes)
+              for key in ("split", "class_name", "path", "name")}
+    tmp = unpacked / f"{_INDEX}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, unpacked / _INDEX)
 
 
-_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"})
+def _read_listing(unpacked: Path, src: Path) -> list[tuple[str, str, str, str]]:
+    try:
+        with np.load(unpacked / _INDEX, allow_pickle=False) as z:
+            cols = [[v.decode("utf-8", "surrogateescape") for v in z[k]]
+                    for k in ("split", "class_name", "path", "name")]
+    except Exception as exc:  # noqa: BLE001 - a damaged listing: unpack again next time
+        (unpacked / _INDEX).unlink(missing_ok=True)
+        raise DataError(f"{src}: its unpacked copy in {unpacked} is damaged ({exc}); it will "
+                        "be unpacked again on the next run") from None
+    return list(zip(*cols))
 
 
-def _decode_images(items: Sequence[tuple[str, bytes | None]]) -> np.ndarray:
-    """Decodes images with Pillow into one uint8 NHWC array.
+# -- decoded into memory -----------------------------------------------------------------------
+_ARRAYS = ("x_train", "ok_train", "x_test", "ok_test")
 
-    All images must have the same size. Grayscale images stay single-channel unless any image is
-    colour, in which case all become RGB.
 
-    Serial on purpose: on CIFAR-sized JPEGs Pillow spends ~60 us per image mostly in Python,
-    and neither threads nor a spawned process pool was faster on 2 cores; the result is cached.
+def _content_key(source: FileSource) -> str:
+    """The source's key, and for a directory every file's size and time (its files may be
+    replaced in place, which the listing does not show)."""
+    h = hashlib.sha256(source.key.encode())
+    if source.train.names is None and not source.train.records:  # a directory of the user's
+        for split in (source.train, source.test):
+            for p in split.file_paths():
+                st = os.stat(p)
+                h.update(f"{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
 
-    Raises:
-      DataError naming the first file that cannot be decoded or has a different size.
+
+def decode_source(source: FileSource, shape: tuple[int, int, int], cache_dir: Path,
+                  progress: bool = True) -> RawData:
+    """Every image of `source` decoded at `shape` (height, width, channels): an image of
+    another size keeps its central box of that aspect ratio, resized (resnet_nas.data.images).
+
+    Unreadable images are skipped with a warning naming them (RawData.ok_* marks them);
+    arrays are cached in `cache_dir` and read back memory-mapped.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    from tqdm.auto import tqdm
-
-    arrays: list[np.ndarray] = []
-    size: tuple[int, int] | None = None
-    first = ""
-    bar = tqdm(items, desc="decoding", unit="img", disable=None, mininterval=1.0,
-               file=sys.stderr, leave=False)  # disable=None: only on a terminal
-    for name, payload in bar:
-        try:
-            source = io.BytesIO(payload) if payload is not None else name
-            with Image.open(source) as im:
-                mode = "L" if im.mode in _GRAY_MODES else "RGB"
-                im = im.convert(mode) if im.mode != mode else im
-                arr = np.asarray(im, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-            raise DataError(f"{name}: cannot decode image ({type(exc).__name__}: {exc})") from exc
-        if size is None:
-            size, first = arr.shape[:2], name
-        elif arr.shape[:2] != size:
-            raise DataError(f"{name}: image is {arr.shape[1]}x{arr.shape[0]} (width x height) "
-                            f"but {first} is {size[1]}x{size[0]}; all images must have one size")
-        arrays.append(arr)
-    if not arrays:
-        raise DataError("no images to decode")
-    channels = 3 if any(a.ndim == 3 for a in arrays) else 1
-    out = np.empty((len(arrays), size[0], size[1], channels), np.uint8)
-    for i, arr in enumerate(arrays):
-        out[i] = arr[..., None] if arr.ndim == 2 else arr
-    return out
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{_content_key(source)}\n{shape}".encode())
+    where = Path(source.where)
+    out = cache_dir / f"decoded-{stem(where)}-{digest.hexdigest()[:16]}"
+    with cache_lock(cache_dir / f".{out.name}.lock"):
+        raw = _read_decoded(out, source)
+        if raw is not None:
+            return _warned(raw)
+        n = len(source.train) + len(source.test)
+        if n >= NOTE_IMAGES:
+            print(f"{where.name}: first use at {shape[1]}x{shape[0]}, decoding its {n:,} "
+                  f"images once (cached in {cache_dir})", file=sys.stderr, flush=True)
+        arrays: dict[str, np.ndarray] = {}
+        errors: list[tuple[str, int, str, str]] = []
+        for key, split in (("train", source.train), ("test", source.test)):
+            dec = decode_all(read_item, split.locators(), split.name, shape[2], shape[:2],
+                             progress=progress)
+            x = np.zeros((len(split), *shape), np.uint8)
+            x[dec.ok] = dec.x
+            arrays[f"x_{key}"], arrays[f"ok_{key}"] = x, dec.ok
+            errors.extend((key, int(i), split.name(int(i)), why) for i, why in dec.errors)
+        _write_decoded(out, arrays, errors)
+        raw = _read_decoded(out, source) or _raw(source, arrays, errors)
+    return _warned(raw)
 
 
-def _read_cache(cache_file: Path) -> RawData | None:
-    if not cache_file.is_file():
-        return None
+def _warned(raw: RawData) -> RawData:
+    warn_skipped([text for _, _, text in raw.skipped])
+    return raw
+
+
+def _raw(source: FileSource, arrays: dict[str, np.ndarray],
+         errors: list[tuple[str, int, str, str]]) -> RawData:
+    return RawData(arrays["x_train"], source.train.labels, arrays["x_test"], source.test.labels,
+                   list(source.class_names), ok_train=arrays["ok_train"],
+                   ok_test=arrays["ok_test"],
+                   skipped=tuple((split, i, f"{name}: {why}") for split, i, name, why in errors))
+
+
+def _write_decoded(out: Path, arrays: dict[str, np.ndarray],
+                   errors: list[tuple[str, int, str, str]]) -> None:
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
     try:
-        with np.load(cache_file, allow_pickle=False) as z:
-            return RawData(z["x_train"], z["y_train"], z["x_test"], z["y_test"],
-                        [str(s) for s in z["class_names"]])
-    except Exception as exc:  # a damaged cache is rebuilt, never fatal
-        warnings.warn(f"ignoring unreadable data cache {cache_file}: {exc}", stacklevel=3)
-        return None
-
-
-def _read_cache_labels(cache_file: Path) -> RawLabels | None:
-    """The cache's labels and class names, and its image arrays' shapes from their .npy
-    headers: the pixels (all but a few bytes of the file) are not read. None where the cache
-    is absent or cannot be read so (then it is read whole, and rebuilt if damaged)."""
-    if not cache_file.is_file():
-        return None
-    try:
-        with np.load(cache_file, allow_pickle=False) as z:
-            train_shape, test_shape = (_npy_shape(z.zip, f"{key}.npy")
-                                       for key in ("x_train", "x_test"))
-            if train_shape is None or test_shape is None:
-                return None
-            return RawLabels(train_shape, z["y_train"], test_shape, z["y_test"],
-                             [str(s) for s in z["class_names"]])
-    except Exception:  # noqa: BLE001 - the whole read decides (and warns)
-        return None
-
-
-def _npy_shape(zf: zipfile.ZipFile, member: str) -> tuple[int, ...] | None:
-    """The shape in a .npy member's header (None for a header other than uint8 NHWC)."""
-    with zf.open(member) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            return None
-    return tuple(shape) if dtype == np.uint8 and len(shape) == 4 else None
-
-
-def _write_cache(cache_file: Path, raw: RawData) -> None:
-    tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        # Uncompressed: loading must be fast (CIFAR-10: ~180 MB, well under a second).
-        with open(tmp, "wb") as f:
-            np.savez(f, x_train=raw.x_train, y_train=raw.y_train, x_test=raw.x_test,
-                     y_test=raw.y_test, class_names=np.array(raw.class_names, dtype=str))
-        os.replace(tmp, cache_file)  # atomic: concurrent loaders never see half a file
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for key, value in arrays.items():
+            np.save(tmp / f"{key}.npy", value)
+        (tmp / "skipped.json").write_text(json.dumps(errors))
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)  # atomic: concurrent readers never see half of it
     except OSError as exc:
-        warnings.warn(f"could not write data cache {cache_file}: {exc}", stacklevel=3)
-        tmp.unlink(missing_ok=True)
+        warnings.warn(f"could not write data cache {out}: {exc}", stacklevel=3)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_decoded(out: Path, source: FileSource) -> RawData | None:
+    if not out.is_dir():
+        return None
+    try:
+        arrays = {key: np.load(out / f"{key}.npy", mmap_mode="r", allow_pickle=False)
+                  for key in _ARRAYS}
+        errors = [(str(a), int(b), str(c), str(d))
+                  for a, b, c, d in json.loads((out / "skipped.json").read_text())]
+        if len(arrays["x_train"]) != len(source.train) or \
+                len(arrays["x_test"]) != len(source.test):
+            raise ValueError("its arrays do not match the listing")
+    except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, never fatal
+        warnings.warn(f"ignoring unreadable data cache {out}: {exc}", stacklevel=3)
+        shutil.rmtree(out, ignore_errors=True)
+        return None
+    return _raw(source, arrays, errors)  # type: ignore[arg-type]

@@ -8,10 +8,14 @@ import numpy as np
 
 from resnet_nas.config import DataConfig
 from resnet_nas.data.dataset import DataError, DataFacts, Dataset, RawData, RawLabels
+from resnet_nas.data.files import FileSource, FileSplit
 
 
 #: Subsampling the test split (limit_test) must not depend on the seed either.
 _TEST_LIMIT_SEED = 7_919
+#: A split with more unreadable images than this fraction is refused (a few corrupt files
+#: are skipped with a warning; more means the data set is broken, not a file).
+MAX_SKIPPED_FRACTION = 0.01
 
 
 def stratified_split(y: np.ndarray, n_held: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -82,9 +86,45 @@ def _labels(y: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y, dtype=np.int32)
 
 
+def check_skipped(split: str, skipped: list[str], total: int) -> None:
+    """Refuses a published split (its files: 'train' is the training and validation splits'
+    together) with more than MAX_SKIPPED_FRACTION of its images unreadable.
+
+    Raises:
+      DataError: naming how many and the first few.
+    """
+    if total and len(skipped) > MAX_SKIPPED_FRACTION * total:
+        head = "; ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        raise DataError(f"{len(skipped)} of the {total} images of the {split} split are "
+                        f"unreadable (more than {MAX_SKIPPED_FRACTION:.0%}): {head}")
+
+
+def _readable(idx: np.ndarray, ok: np.ndarray | None, skipped: dict[int, str], split: str,
+              out: dict[str, list[str]]) -> np.ndarray:
+    if ok is None:
+        out[split] = []
+        return idx
+    keep = ok[idx]
+    out[split] = [skipped.get(int(i), str(i)) for i in idx[~keep]]
+    return idx[keep]
+
+
 def split_dataset(name: str, raw: RawData, cfg: DataConfig, seed: int) -> Dataset:
-    """Carves the validation split out of the training set, then applies the limits."""
+    """Carves the validation split out of the training set, then applies the limits; images
+    that did not decode (RawData.ok_*) are left out of the splits they fell in.
+
+    Raises:
+      DataError: a split with more than MAX_SKIPPED_FRACTION of its images unreadable.
+    """
     train_idx, val_idx, test_idx = split_indices(name, raw.y_train, raw.y_test, cfg, seed)
+    names = {s: {i: n for sp, i, n in raw.skipped if sp == s} for s in ("train", "test")}
+    for split, ok in (("train", raw.ok_train), ("test", raw.ok_test)):
+        if ok is not None:  # the published split's files, whatever the limits take of them
+            check_skipped(split, list(names[split].values()), len(ok))
+    skipped: dict[str, list[str]] = {}
+    train_idx = _readable(train_idx, raw.ok_train, names["train"], "train", skipped)
+    val_idx = _readable(val_idx, raw.ok_train, names["train"], "val", skipped)
+    test_idx = _readable(test_idx, raw.ok_test, names["test"], "test", skipped)
     return Dataset(
         name=name,
         x_train=np.ascontiguousarray(raw.x_train[train_idx]),
@@ -95,6 +135,7 @@ def split_dataset(name: str, raw: RawData, cfg: DataConfig, seed: int) -> Datase
         y_test=_labels(raw.y_test[test_idx]),
         num_classes=len(raw.class_names),
         class_names=list(raw.class_names),
+        skipped=skipped,
     )
 
 
@@ -110,7 +151,35 @@ def split_facts(name: str, raw: RawLabels, cfg: DataConfig, seed: int) -> DataFa
     h, w, c = raw.train_shape[1:]
     return DataFacts(name=name, input_shape=(int(h), int(w), int(c)),
                      class_names=list(raw.class_names), y_train=_labels(raw.y_train[train_idx]),
-                     y_val=_labels(raw.y_train[val_idx]), y_test=_labels(raw.y_test[test_idx]))
+                     y_val=_labels(raw.y_train[val_idx]), y_test=_labels(raw.y_test[test_idx]),
+                     channels=int(c), preprocessing=_preprocessing(cfg, True))
+
+
+def _preprocessing(cfg: DataConfig, one_size: bool) -> str:
+    if cfg.preprocessing != "auto":
+        return cfg.preprocessing
+    return "cifar" if one_size else "inception"
+
+
+def split_files(source: FileSource, cfg: DataConfig, seed: int
+                ) -> tuple[FileSplit, FileSplit, FileSplit]:
+    """The train, validation and test splits of a data set on disk, as files: the
+    validation split held out of the training files (stratified, seeded), as split_dataset
+    does with arrays."""
+    train_idx, val_idx, test_idx = split_indices(source.where, source.train.labels,
+                                                 source.test.labels, cfg, seed)
+    return (source.train.subset(train_idx), source.train.subset(val_idx),
+            source.test.subset(test_idx))
+
+
+def file_facts(source: FileSource, cfg: DataConfig, seed: int) -> DataFacts:
+    """What the trials of a data set on disk get, less the pixels."""
+    train, val, test = split_files(source, cfg, seed)
+    return DataFacts(name=cfg.name, input_shape=source.probe.shape,
+                     class_names=list(source.class_names), y_train=_labels(train.labels),
+                     y_val=_labels(val.labels), y_test=_labels(test.labels), resizable=True,
+                     channels=source.probe.channels,
+                     preprocessing=_preprocessing(cfg, source.probe.shape is not None))
 
 
 def stratified_subset(y: np.ndarray, n: int, seed) -> np.ndarray:

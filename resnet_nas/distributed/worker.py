@@ -117,12 +117,12 @@ def worker_storage(opts: WorkerOptions, run_dir: Path) -> str:
     return given or default_storage_url(run_dir, journal=True)
 
 
-def _load_space_text(text: str, name: str) -> SearchSpace:
-    """Validates a space file's text (as recorded in a study)."""
+def _load_space_text(text: str, name: str, overrides: dict | None = None) -> SearchSpace:
+    """Validates a space file's text (as recorded in a study), with the run's --set values."""
     with tempfile.TemporaryDirectory(prefix="resnet_nas-space-") as tmp:
         path = Path(tmp) / f"{name}.yaml"
         path.write_text(text)
-        return load_space(path)
+        return load_space(path, overrides=overrides)
 
 
 def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
@@ -147,14 +147,14 @@ def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
     storage = open_existing_storage(url, heartbeat=False)
     study = load_existing_study(storage, url, opts.study)
     text, study_meta = study_run(study, url)
-    space = _load_space_text(text, study_meta.space)
+    space = _load_space_text(text, study_meta.space, study_meta.overrides.space_overrides())
     recorded = study.user_attrs.get("space_hash", study_meta.space_hash)
     if space.hash() != recorded:
         raise SearchError(f"study {opts.study!r}: its recorded space file has hash "
                           f"{space.hash()} but the study says {recorded} (library versions "
                           "differ?)")
     if opts.space:
-        given = load_space(opts.space)
+        given = load_space(opts.space, overrides=study_meta.overrides.space_overrides())
         if given.hash() != recorded:
             raise UsageError("--space", opts.space, f"differs from the space study "
                              f"{opts.study!r} was created with (hash {given.hash()}, the "
@@ -167,7 +167,7 @@ def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
                   trials=trial_target(opts.trials, study_meta.trials),
                   space_sha256=hashlib.sha256(text.encode()).hexdigest())
     data_cfg, train_cfg = run.configs(space)  # a bad --data fails here, before any write
-    io = data_info(data_cfg, train_cfg.seed)
+    io = data_info(data_cfg, train_cfg.seed, space.input_shape, space.source)
     if (run_dir / RUN_META).is_file():
         old = read_run(run_dir)
         if old.study != run.study or old.space_hash != run.space_hash:
@@ -184,7 +184,8 @@ def write_run_files(prep: PreparedWorker) -> PreparedWorker:
         (prep.run_dir / RUN_SPACE).write_text(prep.space_text)
     write_run(prep.run_dir, replace(prep.run,
                                     space_sha256=file_sha256(prep.run_dir / RUN_SPACE)))
-    return replace(prep, space=load_space(prep.run_dir / RUN_SPACE))
+    return replace(prep, space=load_space(prep.run_dir / RUN_SPACE,
+                                          overrides=prep.run.overrides.space_overrides()))
 
 
 def worker_sampler_seed(seed: int) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas import results
-from resnet_nas.config import TrainConfig
+from resnet_nas.config import FILE_DATASETS, TrainConfig
 from resnet_nas.engines.common import (DataInfo, RunnerFactory, SearchContext, data_info,
                                        describe_counts, make_runner)
 from resnet_nas.errors import SearchError, UsageError
@@ -33,7 +33,7 @@ from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions, ab
                             file_sha256, latest_run_dir, new_run_id, now, read_run,
                             resolve_storage, run_space, storage_from_env, storage_ref,
                             trial_target, write_run)
-from resnet_nas.space import PRUNERS, SAMPLERS, SearchSpace, load_space
+from resnet_nas.space import PRUNERS, SAMPLERS, SearchSpace, load_space, parse_overrides
 from resnet_nas.train.runtime import resolve_trainer
 
 __all__ = ["ENGINES", "Engine", "SearchOptions", "SearchSummary", "run_search"]
@@ -184,7 +184,8 @@ def _resolve_pruner(engine: Engine, opts: SearchOptions, space: SearchSpace) -> 
 def _plan_new(opts: SearchOptions) -> _Plan:
     engine = ENGINES[opts.engine or "optuna"]()
     engine.check_options(opts)
-    space = load_space(opts.space or "quickstart")
+    sets = parse_overrides(opts.sets)
+    space = load_space(opts.space or "quickstart", overrides=sets)
     sampler = _resolve_sampler(engine, opts, space)
     if sampler == "cmaes" and len(space.search.objectives) > 1:
         raise UsageError("--sampler", sampler, "expected a multi-objective sampler (tpe, "
@@ -206,7 +207,8 @@ def _plan_new(opts: SearchOptions) -> _Plan:
               storage=storage_ref(url, run_dir),
               created=now(), overrides=Overrides(epochs=opts.epochs, backend=opts.backend,
                                                  data=absolute_path(opts.data),
-                                                 limit_train=opts.limit_train))
+                                                 limit_train=opts.limit_train,
+                                                 sets=tuple(opts.sets)))
     data_cfg, train_cfg = run.configs(space)
     run = engine.settings(run, train_cfg)
     return _Plan(engine, run, run_dir, space, space_file, url, resumed=False)
@@ -237,7 +239,7 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
     try:
         space = run_space(run_dir, run)
         if opts.space:
-            given = load_space(opts.space)
+            given = load_space(opts.space, overrides=run.overrides.space_overrides())
             if given.hash() != run.space_hash:
                 raise UsageError("--space", opts.space, f"this run was started with another "
                                  f"space (hash {run.space_hash}, saved in "
@@ -252,10 +254,15 @@ def _plan_resume(opts: SearchOptions) -> _Plan:
         _same("--pruner", opts.pruner, run.pruner, "pruner")
         _same("--seed", opts.seed, run.seed, "sampler seed")
         _same("--study-name", opts.study_name, run.study, "study")
+        if opts.sets and parse_overrides(opts.sets) != run.overrides.space_overrides():
+            raise UsageError("--set", " ".join(opts.sets), "this run's --set values are "
+                             f"{list(run.overrides.sets) or 'none'}, and a resumed run cannot "
+                             "change them (its trials would not be comparable); start a new "
+                             "run with another --run-dir")
         data_cfg, train_cfg = run.configs(space)
         _same("--epochs", opts.epochs, train_cfg.epochs, "epochs per trial")
         _same("--limit-train", opts.limit_train, data_cfg.limit_train, "training-set limit")
-        if opts.data is not None and data_cfg.name != "folder":
+        if opts.data is not None and data_cfg.name not in FILE_DATASETS:
             raise UsageError("--data", opts.data, f"this run trains on the data set "
                              f"{data_cfg.name!r} of its space; a resumed run cannot change it")
         # an image folder may have moved: --data is its new place (the data fingerprint checks
@@ -334,7 +341,7 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
             # tables' modules, which the end of the search needs, are imported meanwhile.
             threading.Thread(target=results.import_table_modules, daemon=True,
                              name="resnet_nas-table-imports").start()
-        io = data_info(data_cfg, train_cfg.seed)
+        io = data_info(data_cfg, train_cfg.seed, plan.space.input_shape, plan.space.source)
         run = plan.run
         if plan.resumed:
             if run.data_fingerprint and io.fingerprint != run.data_fingerprint:

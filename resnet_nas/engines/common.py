@@ -53,23 +53,33 @@ class DataInfo:
     label: str = ""
 
 
-def data_info(data_cfg: DataConfig, seed: int) -> DataInfo:
+def data_info(data_cfg: DataConfig, seed: int,
+              input_shape: tuple[int, int, int] | None = None,
+              source: str | None = None) -> DataInfo:
     """The data set's facts in the search process, without its pixels (resnet_nas.data never
     imports Keras).
 
-    The fingerprint covers the image shape, the class names and every label of every split:
-    a different data set, split or limit changes it; a moved folder does not.
+    Args:
+      input_shape: the space's input_shape (None: the data's own); image files are brought
+        to any size (DataFacts.training_shape).
+      source: the space file, for messages.
+
+    The fingerprint covers the data's own image shape, the class names and every label of
+    every split: a different data set, split or limit changes it; a moved folder does not.
+
+    Raises:
+      DataError: the data cannot give `input_shape`.
     """
     from resnet_nas.data import dataset_facts
 
     data = dataset_facts(data_cfg, seed=seed)
+    shape = data.training_shape(input_shape, source)
     h = hashlib.sha256()
-    h.update(repr((tuple(data.input_shape), int(data.num_classes),
-                   list(data.class_names))).encode())
+    own = None if data.input_shape is None else tuple(data.input_shape)
+    h.update(repr((own, int(data.num_classes), list(data.class_names))).encode())
     for y in (data.y_train, data.y_val, data.y_test):
         h.update(y.tobytes())
-    return DataInfo(tuple(data.input_shape), int(data.num_classes), h.hexdigest()[:16],
-                    data_cfg.label())
+    return DataInfo(shape, int(data.num_classes), h.hexdigest()[:16], data_cfg.label())
 
 
 @dataclass(frozen=True)
@@ -220,7 +230,7 @@ class TrialFlow:
         self.runner = ctx.runner(runner_factory)
         if not self.done:  # a run at its target trains nothing: no process to start
             # the trial process imports its backend and loads the data while the engine starts
-            self.runner.warm(ctx.data, ctx.train.seed)
+            self.runner.warm(ctx.data, ctx.train.seed, ctx.io.input_shape)
         self.progress = Progress(ctx.target, min(self.tally.counted, ctx.target), ctx.progress)
 
     def __enter__(self) -> "TrialFlow":
@@ -344,7 +354,9 @@ class TrialFlow:
         t0 = time.perf_counter()
         outcome = self.runner.run(job, on_epoch, self.progress.step, while_running)
         rec = replace(rec, wall_seconds=time.perf_counter() - t0,
-                      ahead_seconds=outcome.ahead_seconds)
+                      ahead_seconds=outcome.ahead_seconds,
+                      skipped_images=outcome.skipped_images,
+                      normalization=outcome.normalization)
         if outcome.ok and outcome.train is not None:
             rec = rec.with_result(outcome.train)
         state, reason = trial_state(outcome, epochs, stopped[0],

@@ -9,6 +9,7 @@ import keras
 from resnet_nas.nets import resnet_v1, resnet_v2
 from resnet_nas.nets.arch import Architecture
 from resnet_nas.nets.config import ResNetConfig
+from resnet_nas.nets.normalization import InputNormalization
 from resnet_nas.nets.resnet_utils import Block
 
 _UNIT_FNS = {
@@ -49,19 +50,38 @@ def build_network(inputs, arch: Architecture, config: ResNetConfig | None = None
                    else "imagenet", root_depth=arch.root_depth, config=config)
 
 
+#: The name of a model's input normalisation layer.
+NORMALIZATION_LAYER = "normalize"
+
+
 def build_model(arch: Architecture, config: ResNetConfig | None = None,
-                name: str | None = None) -> keras.Model:
-    """A functional Keras model mapping normalised images (B, H, W, C) to logits (B, classes).
+                name: str | None = None,
+                normalization: InputNormalization | None = None) -> keras.Model:
+    """A functional Keras model mapping images (B, H, W, C) to logits (B, classes).
 
     Args:
       arch: the (validated) architecture.
       config: ResNetConfig (weight decay, BN settings).
       name: model name (default 'resnet_<arch key>').
+      normalization: with it, the model takes raw pixels (0-255) and normalises them in its
+        first layer (a Keras Normalization layer named 'normalize', float32 under any
+        precision policy, saved with the model); without it, the model takes normalised
+        values.
 
     Returns:
-      An unbuilt-optimizer keras.Model whose count_params() equals complexity(arch).params.
+      An unbuilt-optimizer keras.Model whose count_params() equals complexity(arch).params
+      (the normalisation holds constants, no weights).
     """
     arch.validate()
     inputs = keras.Input(shape=tuple(arch.input_shape), name="images")
-    logits, _ = build_network(inputs, arch, config)
+    net = inputs
+    if normalization is not None:
+        if len(normalization.mean) != arch.input_shape[-1]:
+            raise ValueError(f"normalization has {len(normalization.mean)} channel(s), the "
+                             f"input {arch.input_shape[-1]}")
+        net = keras.layers.Normalization(
+            axis=-1, mean=list(normalization.mean),
+            variance=[s * s for s in normalization.std], name=NORMALIZATION_LAYER,
+            dtype="float32")(net)
+    logits, _ = build_network(net, arch, config)
     return keras.Model(inputs, logits, name=name or f"resnet_{arch.key()}")

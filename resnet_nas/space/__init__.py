@@ -69,7 +69,8 @@ for shared keys. See `resnet_nas.space.sample` for the define-by-run rules and
 """
 
 from resnet_nas.space.kt_adapter import KerasTunerTrial
-from resnet_nas.space.loader import (apply_overrides, load_space, parse_override, read_yaml,
+from resnet_nas.space.loader import (apply_overrides, load_space, overridden_text,
+                                     parse_override, parse_overrides, read_yaml,
                                      resolve_space_path, shipped_space_paths)
 from resnet_nas.space.params import (Choice, Fixed, FloatRange, IntRange, ParamSpec, TrialLike,
                                      parse_param, suggest)
@@ -83,8 +84,8 @@ __all__ = [
     "OBJECTIVES", "PRUNERS", "SAMPLERS", "Choice", "Constraints", "Fixed", "FloatRange",
     "IntRange", "KerasTunerTrial", "LocatedConfigError", "ParamSpec", "SearchDefaults",
     "SearchSpace", "StagesSpec", "TrialLike", "apply_overrides", "check_constraints",
-    "load_space", "output_stride_problem", "parse_override", "parse_param", "parse_space",
-    "read_yaml", "resolve_io",
+    "load_space", "output_stride_problem", "overridden_text", "parse_override",
+    "parse_overrides", "parse_param", "parse_space", "read_yaml", "resolve_io",
     "resolve_space_path", "sample_architecture", "scale_depth", "shipped_space_paths", "suggest",
     "total_stride",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,28 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
+def parse_overrides(texts: Sequence[str], flag: str = "--set") -> dict[str, Any]:
+    """{'dotted.key': value} of '--set key=value' texts (a key given twice keeps its last).
+
+    Raises:
+      ConfigError: a text that is not 'dotted.key=value' or whose value is not YAML (named as
+        the flag).
+    """
+    out: dict[str, Any] = {}
+    for text in texts:
+        try:
+            key, value = parse_override(text)
+        except ConfigError as e:
+            raise ConfigError(flag, text, "'dotted.key=value' (the value in YAML, e.g. "
+                              "train.batch_size=16 or space.input_shape=[128,128,3])",
+                              text, hint=e.hint) from None
+        if not all(part and (part.isidentifier() or part.isdigit())
+                   for part in key.split(".")):
+            raise ConfigError(flag, text, "a dotted key of names, e.g. data.cache", key)
+        out[key] = value
+    return out
+
+
 def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str) -> Any:
     """Returns a copy of `data` with each 'dotted.key' set to its value (before validation).
 
@@ -155,6 +177,13 @@ def apply_overrides(data: Any, overrides: Mapping[str, Any], source: str) -> Any
                     node[key] = {}
                 node = node[key]
     return data
+
+
+def overridden_text(path: str | os.PathLike, overrides: Mapping[str, Any]) -> str:
+    """The YAML text of a space file with `overrides` applied (comments are lost), for a
+    copy that must say what was searched."""
+    data, _ = read_yaml(path)
+    return yaml.safe_dump(apply_overrides(data, overrides, str(path)), sort_keys=False)
 
 
 def load_space(path_or_name: str | os.PathLike,

@@ -24,6 +24,8 @@ from resnet_nas.validation import (ConfigError, ErrorCollector, check_keys, expe
                                    expect_choice, expect_float, expect_int, expect_name, join)
 
 STRIDE_PLACEMENTS = ("first", "last")
+#: data keys added after runs were recorded: hashed only when they differ from their defaults.
+DATA_KEYS_SINCE_HASH = {"preprocessing": "auto", "cache": "auto", "labels_offset": 0}
 
 #: Study samplers the search may use. Grid search is left out on purpose: define-by-run
 #: spaces (stage parameters exist only when the stage does, ranges that depend on the previous
@@ -314,6 +316,9 @@ class SearchSpace:
         """
         data = asdict(self.data)
         data.pop("cache_dir", None)
+        for key, default in DATA_KEYS_SINCE_HASH.items():
+            if data.get(key) == default:  # the hashes of spaces written before them stay
+                data.pop(key)
         payload = {"space": self.space_to_data(), "constraints": self.constraints.to_data(),
                    "data": data, "train": self.train.to_dict()}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)

@@ -1,63 +1,58 @@
 """Keras `model.compile` + `model.fit`, on any backend (trainer 'fit').
 
-Batches come from resnet_nas.train.batches (the TensorFlow loop's too). Validation runs
-through `evaluate_keras` after each epoch (plain cross-entropy, fixed-size padded batches), so
-every trainer reports the same quantities.
+Batches come from the input's training feed (resnet_nas.input: the TensorFlow loop's too),
+as a generator of every epoch's batches. Validation runs through `evaluate_keras` after each
+epoch (plain cross-entropy, fixed-size padded batches), so every trainer reports the same
+quantities.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from resnet_nas.config import TrainConfig
+from resnet_nas.input import EvalFeed, TrainFeed, as_input
 from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
                                       TrainResult, first_call_excess,
                                       steady_images_per_second, stop_after)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     regularizers_disabled, uses_model_regularization)
-from resnet_nas.train.augment import (check_dataset, eval_batch_size, normalization_stats,
-                                      normalize_numpy)
-from resnet_nas.train.batches import augmented_batches
 from resnet_nas.train.runtime import check_precision, device_description
 
 
-def evaluate_keras(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-                   stats: tuple[np.ndarray, np.ndarray],
+def evaluate_keras(model: Any, feed: EvalFeed,
                    batch_seconds: list[float] | None = None) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) with `model.predict_on_batch` in fixed-size batches.
-
-    The last batch is zero-padded to the batch size so the backend compiles one shape.
-    `batch_seconds`, when given, receives each batch's wall time (the first holds the
-    predict function's trace and compile).
-    """
+    """(mean cross-entropy, accuracy) with `model.predict_on_batch` over an evaluation feed's
+    fixed-size batches (one shape for the backend to compile). `batch_seconds`, when given,
+    receives each batch's wall time (the first holds the predict function's trace and
+    compile)."""
     from keras import ops
 
-    n = len(x_uint8)
-    if n == 0:
-        raise ValueError("evaluate: expected at least one example, found 0")
-    mean, std = (np.asarray(s, np.float32) for s in stats)
-    eb = eval_batch_size(cfg, n)
-    y = np.asarray(y, np.int32)
     loss_sum = 0.0
     correct = 0
-    for start in range(0, n, eb):
+    n = 0
+    for xb, yb, k in feed.batches():
         t0 = time.perf_counter()
-        xb = np.asarray(x_uint8[start:start + eb])
-        k = len(xb)
-        if k < eb:
-            xb = np.concatenate([xb, np.zeros((eb - k, *xb.shape[1:]), xb.dtype)])
-        logits = np.asarray(model.predict_on_batch(normalize_numpy(xb, mean, std)),
-                            np.float32)[:k]
-        yb = y[start:start + k]
+        logits = np.asarray(model.predict_on_batch(xb.astype(np.float32)), np.float32)[:k]
+        yb = yb[:k]
         loss_sum += float(np.sum(ops.convert_to_numpy(cross_entropy(yb, logits))))
         correct += int(np.sum(np.argmax(logits, axis=-1) == yb))
+        n += k
         if batch_seconds is not None:
             batch_seconds.append(time.perf_counter() - t0)
+    if n == 0:
+        raise ValueError("evaluate: no readable image in the split")
     return loss_sum / n, correct / n
+
+
+def _all_epochs(feed: TrainFeed, epochs: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for epoch in range(1, epochs + 1):
+        for x, y in feed.epoch(epoch):
+            yield x.astype(np.float32), y
 
 
 def build_training_state(model: Any, batch: tuple[np.ndarray, np.ndarray]) -> None:
@@ -80,8 +75,9 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
     """Trains `model` with Keras model.fit (TensorFlow, torch or JAX backend).
 
     Args:
-      model: built Keras model returning logits, built under cfg.precision's policy.
-      data: a resnet_nas.data.Dataset.
+      model: built Keras model (raw pixels in, logits out), built under cfg.precision's
+        policy.
+      data: the trainers' input (resnet_nas.input) or a resnet_nas.data.Dataset.
       cfg: the TrainConfig.
       on_epoch: called after each epoch; returning False stops training.
       on_step: called inside an epoch every STEP_REPORT_SECONDS with its progress.
@@ -92,13 +88,14 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
     import keras
 
     cfg.validate()
-    check_dataset(data, cfg)
+    inp = as_input(data)
+    inp.check(cfg)
     check_precision(model, cfg.precision)
     check_weight_decay(model, cfg)
     backend = keras.backend.backend()
-    stats = normalization_stats(data)
-    batches = augmented_batches(data.x_train, data.y_train, cfg, stats)
-    steps = len(batches)
+    feed = inp.train_feed(cfg)
+    val_feed = inp.eval_feed("val", cfg)
+    steps = feed.steps
     images_per_epoch = steps * cfg.batch_size
     smoothing = cfg.label_smoothing
 
@@ -107,7 +104,8 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
 
     model.compile(optimizer=make_optimizer(cfg, steps, model), loss=loss,
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    build_training_state(model, batches[0])
+    zeros = np.zeros((cfg.batch_size, *feed.image_shape), np.float32)
+    build_training_state(model, (zeros, np.zeros(cfg.batch_size, np.int32)))
     history: list[EpochMetrics] = []
     state = {"stopped_early": False, "diverged": False, "reason": "completed"}
     # Epoch 1's step-end and validation-batch times: their first calls hold the trace/compile.
@@ -139,11 +137,10 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
             t_trained = time.perf_counter()
             logs = logs or {}
             timings = eval_batch_seconds if not history else None
-            val_loss, val_acc = evaluate_keras(self.model, data.x_val, data.y_val, cfg, stats,
-                                               timings)
+            val_loss, val_acc = evaluate_keras(self.model, val_feed, timings)
             if timings is not None and len(timings) == 1:
                 # One validation batch: time it once more for a steady call to compare with.
-                evaluate_keras(self.model, data.x_val[:1], data.y_val[:1], cfg, stats, timings)
+                evaluate_keras(self.model, val_feed, timings)
             t_end = time.perf_counter()
             eval_seconds[0] += t_end - t_trained
             metrics = EpochMetrics(
@@ -161,7 +158,8 @@ def train_fit(model: Any, data: Any, cfg: TrainConfig,
 
     with regularizers_disabled(model, not uses_model_regularization(cfg)):
         reporter = Reporter()
-        model.fit(batches, epochs=cfg.epochs, verbose=0, shuffle=False, callbacks=[reporter])
+        model.fit(_all_epochs(feed, cfg.epochs), epochs=cfg.epochs, steps_per_epoch=steps,
+                  verbose=0, shuffle=False, callbacks=[reporter])
 
     train_seconds = sum(m.seconds for m in history)
     ends = [t for _, t in sorted(step_ends)]  # hooks may have run out of order

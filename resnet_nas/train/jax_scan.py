@@ -1,12 +1,17 @@
 """Fast trainer for the JAX backend: whole epochs in one jitted `lax.scan`.
 
-The uint8 training set lives on the device. Each epoch is one call of an ahead-of-time
-compiled function that draws a permutation, gathers each step's batch, augments it per
-example (random crop after reflect/zero padding, horizontal flip), normalises it, and runs
-`model.stateless_call` + `optimizer.stateless_apply`. Metrics come back with one
-device-to-host transfer per epoch (train sums and validation sums together). The state
-buffers are donated on accelerators. At the end the trained variables are written back into
-the Keras model, so the caller can save or evaluate it.
+Data in memory: the uint8 training set lives on the device. Each epoch is one call of an
+ahead-of-time compiled function that draws a permutation, gathers each step's batch, augments
+it per example (random crop after reflect/zero padding, horizontal flip), and runs
+`model.stateless_call` (the model normalises its raw-pixel input) +
+`optimizer.stateless_apply`. Metrics come back with one device-to-host transfer per epoch
+(train sums and validation sums together). The state buffers are donated on accelerators. At
+the end the trained variables are written back into the Keras model, so the caller can save or
+evaluate it.
+
+Streamed data (resnet_nas.input.stream): the batches come preprocessed from the host's
+tf.data pipeline; a helper thread puts the next two on the device while a step runs (double
+buffering), and each step is one jitted call.
 
 On CPU the epoch runs as a Python loop of one jitted step per batch instead (same step, same
 data order, still no host transfer per step): XLA:CPU runs convolutions inside a while loop
@@ -25,7 +30,6 @@ Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import concurrent.futures
-import math
 import os
 import time
 import weakref
@@ -40,8 +44,7 @@ from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepPro
                                       stop_after)
 from resnet_nas.train.optim import (check_weight_decay, cross_entropy, make_optimizer,
                                     uses_model_regularization)
-from resnet_nas.train.augment import (check_dataset, eval_batch_size, normalization_stats,
-                                      steps_per_epoch)
+from resnet_nas.input import EvalFeed, ahead, as_input
 from resnet_nas.train.runtime import (check_precision, default_xla_cache_dir, device_description,
                                       on_release)
 
@@ -132,10 +135,10 @@ def random_augment_jax(x: Any, key: Any, augment: AugmentConfig) -> Any:
     return crop_flip_jax(x, offsets, flips, pad, augment.pad_mode)
 
 
-def _normalize(x_uint8: Any, mean: Any, std: Any) -> Any:
+def _pixels(x_uint8: Any) -> Any:
     import jax.numpy as jnp
 
-    return (x_uint8.astype(jnp.float32) - mean) / std
+    return x_uint8.astype(jnp.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,48 +154,48 @@ class _Evaluator:
         self._jitted = jax.jit(self._batch_sums)
         self._compiled: dict[Any, Any] = {}
 
-    def _batch_sums(self, tv, ntv, xb, yb, mask, mean, std):
+    def _batch_sums(self, tv, ntv, xb, yb, mask):
         import jax.numpy as jnp
 
-        logits, _ = self.model.stateless_call(tv, ntv, _normalize(xb, mean, std), training=False)
+        logits, _ = self.model.stateless_call(tv, ntv, _pixels(xb), training=False)
         ce = cross_entropy(yb, logits)
         correct = (jnp.argmax(logits, axis=-1) == yb).astype(jnp.float32)
         return jnp.sum(ce * mask), jnp.sum(correct * mask)
 
-    def upload(self, x: np.ndarray, y: np.ndarray) -> list[tuple[Any, Any, Any]]:
-        """Device batches (x, y, mask) of fixed size; the last one is zero-padded and masked."""
+    @staticmethod
+    def device_batch(xb: np.ndarray, yb: np.ndarray, k: int) -> tuple[Any, Any, Any]:
+        """A feed's batch on the device, with the mask of its k real rows."""
         import jax
 
-        eb = self.batch_size
-        n = len(x)
-        nb = max(1, math.ceil(n / eb))
-        xp = np.zeros((nb * eb, *x.shape[1:]), np.uint8)
-        xp[:n] = x
-        yp = np.zeros(nb * eb, np.int32)
-        yp[:n] = y
-        mask = np.zeros(nb * eb, np.float32)
-        mask[:n] = 1.0
-        xd, yd, md = jax.device_put((xp, yp, mask))
-        return [(xd[i * eb:(i + 1) * eb], yd[i * eb:(i + 1) * eb], md[i * eb:(i + 1) * eb])
-                for i in range(nb)]
+        mask = np.zeros(len(xb), np.float32)
+        mask[:k] = 1.0
+        return jax.device_put((xb, yb, mask))
 
-    def lower(self, tv, ntv, batch, mean, std) -> Callable[[], None] | None:
+    def upload(self, feed: EvalFeed) -> list[tuple[Any, Any, Any]]:
+        """A feed's batches (x, y, mask) on the device, kept for every evaluation."""
+        return [self.device_batch(*b) for b in feed.batches()]
+
+    def lower(self, tv, ntv, batch) -> Callable[[], None] | None:
         """Traces for these shapes; returns the XLA compile still to do (None if compiled)."""
-        key = _shape_key((tv, ntv, batch, mean, std))
+        key = _shape_key((tv, ntv, batch))
         if key in self._compiled:
             return None
-        lowered = self._jitted.lower(tv, ntv, *batch, mean, std)
+        lowered = self._jitted.lower(tv, ntv, *batch)
         return lambda: self._compiled.__setitem__(key, lowered.compile())
 
-    def sums(self, tv, ntv, batches, mean, std) -> tuple[Any, Any]:
-        """Device scalars (loss_sum, correct_sum) over `batches`; no host transfer."""
-        fn = self._compiled.get(_shape_key((tv, ntv, batches[0], mean, std)), self._jitted)
-        loss_sum = correct_sum = 0.0
+    def sums(self, tv, ntv, batches) -> tuple[Any, Any, Any]:
+        """Device scalars (loss_sum, correct_sum, count) over `batches` (a list, or any
+        iterable of device batches); no host transfer."""
+        fn = None
+        loss_sum = correct_sum = count = 0.0
         for xb, yb, mb in batches:
-            l, c = fn(tv, ntv, xb, yb, mb, mean, std)
+            if fn is None:
+                fn = self._compiled.get(_shape_key((tv, ntv, (xb, yb, mb))), self._jitted)
+            l, c = fn(tv, ntv, xb, yb, mb)
             loss_sum = loss_sum + l
             correct_sum = correct_sum + c
-        return loss_sum, correct_sum
+            count = count + mb.sum()
+        return loss_sum, correct_sum, count
 
 
 def compile_together(pending: list[Callable[[], None]]) -> None:
@@ -225,30 +228,19 @@ def _evaluator_for(model: Any, batch_size: int) -> _Evaluator:
     return ev
 
 
-def evaluate_jax(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-                 stats: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of `model` on uint8 images, in jitted fixed-size batches.
-
-    Args:
-      model: a built Keras model (JAX backend).
-      x_uint8: (N, H, W, C) uint8 images.
-      y: (N,) int labels.
-      cfg: gives eval_batch_size.
-      stats: (mean, std) per channel, the training set's.
-    """
+def evaluate_jax(model: Any, feed: EvalFeed) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of `model` over an evaluation feed, in jitted
+    fixed-size batches (JAX backend)."""
     import jax
-    import jax.numpy as jnp
 
-    if len(x_uint8) == 0:
-        raise ValueError("evaluate: expected at least one example, found 0")
-    ev = _evaluator_for(model, eval_batch_size(cfg, len(x_uint8)))
-    batches = ev.upload(np.asarray(x_uint8), np.asarray(y))
+    ev = _evaluator_for(model, feed.batch_size)
     tv = [v.value for v in model.trainable_variables]
     ntv = [v.value for v in model.non_trainable_variables]
-    mean, std = (jnp.asarray(s, jnp.float32) for s in stats)
-    loss_sum, correct = jax.device_get(ev.sums(tv, ntv, batches, mean, std))
-    n = len(x_uint8)
-    return float(loss_sum) / n, float(correct) / n
+    batches = ahead(ev.device_batch(*b) for b in feed.batches())
+    loss_sum, correct, n = jax.device_get(ev.sums(tv, ntv, batches))
+    if n == 0:
+        raise ValueError("evaluate: no readable image in the split")
+    return float(loss_sum) / float(n), float(correct) / float(n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,10 +263,12 @@ def epoch_mode(platform: str | None = None) -> str:
 
 
 class _EpochRunner:
-    """Runs one training epoch on device-resident data, as a scan or as a loop of steps.
+    """Runs one training epoch: on device-resident data as a scan or as a loop of steps, or
+    on batches from the host ('host' mode: streamed data, preprocessed already).
 
-    Both modes share `_step` and the data order (permutation and per-step keys drawn from the
-    epoch key), so they train identically; both return device scalars, never syncing.
+    The scan and loop modes share `_step` and the data order (permutation and per-step keys
+    drawn from the epoch key), so they train identically; every mode returns device scalars,
+    never syncing.
     """
 
     def __init__(self, model: Any, optimizer: Any, cfg: TrainConfig, steps: int,
@@ -289,9 +283,11 @@ class _EpochRunner:
         donate_state = (0,) if donate else ()
         if mode == "scan":
             self._epoch = jax.jit(self._scan_epoch, donate_argnums=donate_state)
-        else:
+        elif mode == "loop":
             self._plan = jax.jit(self._plan_epoch, static_argnums=(1,))
             self._one = jax.jit(self._loop_step, donate_argnums=donate_state)
+        else:
+            self._one = jax.jit(self._host_step, donate_argnums=donate_state)
         self._compiled: dict[str, Any] = {}
 
     # -- traced pieces ---------------------------------------------------------------------
@@ -320,64 +316,75 @@ class _EpochRunner:
         perm = jax.random.permutation(k_perm, n)[:self.steps * batch]
         return perm.reshape(self.steps, batch), jax.random.split(k_aug, self.steps)
 
-    def _step(self, carry, idx, key, x_all, y_all, mean, std):
+    def _train_on(self, carry, xb, yb):
         import jax.numpy as jnp
 
         tv, ntv, ov, loss_sum, correct_sum = carry
-        xb = _normalize(random_augment_jax(x_all[idx], key, self.cfg.augment), mean, std)
-        yb = y_all[idx]
-        (_, (loss, logits, ntv)), grads = self._grad_fn(tv, ntv, ov, xb, yb)
+        (_, (loss, logits, ntv)), grads = self._grad_fn(tv, ntv, ov, _pixels(xb), yb)
         tv, ov = self.optimizer.stateless_apply(ov, grads, tv)
         correct = jnp.sum(jnp.argmax(logits, axis=-1) == yb).astype(jnp.float32)
         return tv, ntv, ov, loss_sum + loss, correct_sum + correct
 
-    def _scan_epoch(self, carry, x_all, y_all, key, mean, std):
+    def _step(self, carry, idx, key, x_all, y_all):
+        xb = random_augment_jax(x_all[idx], key, self.cfg.augment)
+        return self._train_on(carry, xb, y_all[idx])
+
+    def _scan_epoch(self, carry, x_all, y_all, key):
         import jax
 
         perm, keys = self._plan_epoch(key, x_all.shape[0])
 
         def body(c, inputs):
-            return self._step(c, *inputs, x_all, y_all, mean, std), None
+            return self._step(c, *inputs, x_all, y_all), None
 
         carry, _ = jax.lax.scan(body, carry, (perm, keys))
         return carry
 
-    def _loop_step(self, carry, perm, keys, i, x_all, y_all, mean, std):
-        return self._step(carry, perm[i], keys[i], x_all, y_all, mean, std)
+    def _loop_step(self, carry, perm, keys, i, x_all, y_all):
+        return self._step(carry, perm[i], keys[i], x_all, y_all)
+
+    def _host_step(self, carry, xb, yb):
+        return self._train_on(carry, xb, yb)
 
     # -- host side -------------------------------------------------------------------------
-    def lower(self, carry, x_all, y_all, key, mean, std) -> Callable[[], None]:
-        """Traces for these shapes; returns the XLA compile still to do."""
+    def lower(self, carry, x_all, y_all, key) -> Callable[[], None]:
+        """Traces for these shapes (host mode: x_all, y_all are one batch's shapes); returns
+        the XLA compile still to do."""
         import jax.numpy as jnp
 
         if self.mode == "scan":
-            lowered = self._epoch.lower(carry, x_all, y_all, key, mean, std)
-            name = "epoch"
-        else:
+            lowered = self._epoch.lower(carry, x_all, y_all, key)
+        elif self.mode == "loop":
             perm, keys = self._plan(key, x_all.shape[0])
-            lowered = self._one.lower(carry, perm, keys, jnp.int32(0), x_all, y_all, mean, std)
-            name = "step"
-        return lambda: self._compiled.__setitem__(name, lowered.compile())
+            lowered = self._one.lower(carry, perm, keys, jnp.int32(0), x_all, y_all)
+        else:
+            lowered = self._one.lower(carry, x_all, y_all)
+        return lambda: self._compiled.__setitem__("step", lowered.compile())
 
-    def run(self, carry, x_all, y_all, key, mean, std,
-            on_step: Callable[[int], None] | None = None):
+    def run(self, carry, x_all, y_all, key, on_step: Callable[[int], None] | None = None,
+            batches: Any = None):
         """One epoch: returns the new carry (tv, ntv, ov, loss_sum, correct_sum).
 
-        In loop mode `on_step(steps done)` is called every STEP_REPORT_SECONDS, after a wait
-        for the steps dispatched so far (one wait every few seconds, not one per step). A
-        scan is one compiled call: it reports nothing inside (a host callback would put its
-        address into the executable's cache key, missing the persistent cache every process).
+        In loop and host modes `on_step(steps done)` is called every STEP_REPORT_SECONDS,
+        after a wait for the steps dispatched so far (one wait every few seconds, not one per
+        step). A scan is one compiled call: it reports nothing inside (a host callback would
+        put its address into the executable's cache key, missing the persistent cache every
+        process). Host mode trains on `batches` (device batches) instead of x_all, y_all.
         """
         import jax
         import jax.numpy as jnp
 
-        if self.mode == "scan":
-            return self._compiled["epoch"](carry, x_all, y_all, key, mean, std)
-        perm, keys = self._plan(key, x_all.shape[0])
         step = self._compiled["step"]
+        if self.mode == "scan":
+            return step(carry, x_all, y_all, key)
         last = time.perf_counter()
-        for i in range(self.steps):
-            carry = step(carry, perm, keys, jnp.int32(i), x_all, y_all, mean, std)
+        if self.mode == "host":
+            calls = ((xb, yb) for xb, yb in batches)
+        else:
+            perm, keys = self._plan(key, x_all.shape[0])
+            calls = ((perm, keys, jnp.int32(i), x_all, y_all) for i in range(self.steps))
+        for i, args in enumerate(calls):
+            carry = step(carry, *args)
             if on_step is not None and time.perf_counter() - last >= STEP_REPORT_SECONDS:
                 jax.block_until_ready(carry[3])
                 on_step(i + 1)
@@ -388,14 +395,16 @@ class _EpochRunner:
 def train_jax(model: Any, data: Any, cfg: TrainConfig,
               on_epoch: Callable[[EpochMetrics], bool] | None = None,
               on_step: Callable[[StepProgress], None] | None = None) -> TrainResult:
-    """Trains `model` on `data` with whole-epoch jitted scans (JAX backend only).
+    """Trains `model` on `data` with jitted steps (JAX backend only): whole-epoch scans (or a
+    loop of steps, on CPU) over device-resident data, or steps over streamed batches.
 
     Args:
-      model: built Keras model returning logits; built under cfg.precision's policy.
-      data: a resnet_nas.data.Dataset (x_train/y_train/x_val/y_val uint8 / int).
+      model: built Keras model (raw pixels in, logits out); built under cfg.precision's
+        policy.
+      data: the trainers' input (resnet_nas.input) or a resnet_nas.data.Dataset.
       cfg: the TrainConfig.
       on_epoch: called after each epoch with its EpochMetrics; returning False stops.
-      on_step: progress inside long epochs, in loop mode (see _EpochRunner.run).
+      on_step: progress inside long epochs, in loop and host modes (see _EpochRunner.run).
 
     Returns:
       TrainResult; the trained variables are in `model`.
@@ -408,25 +417,29 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
         raise ValueError(f"train.trainer: 'jax' needs the JAX backend (KERAS_BACKEND=jax), "
                          f"found backend {keras.backend.backend()!r}")
     cfg.validate()
-    check_dataset(data, cfg)
+    inp = as_input(data)
+    inp.check(cfg)
     check_precision(model, cfg.precision)
     check_weight_decay(model, cfg)
     enable_compilation_cache()
 
-    n_train = len(data.x_train)
-    steps = steps_per_epoch(n_train, cfg.batch_size)
+    feed = inp.train_feed(cfg)
+    steps = feed.steps
     images_per_epoch = steps * cfg.batch_size
-    mean_np, std_np = normalization_stats(data)
     optimizer = make_optimizer(cfg, steps, model)
     optimizer.build(model.trainable_variables)
     platform = jax.devices()[0].platform
-    runner = _EpochRunner(model, optimizer, cfg, steps, uses_model_regularization(cfg),
-                          epoch_mode(platform), donate=platform != "cpu")
+    arrays = inp.arrays
+    mode = epoch_mode(platform) if arrays is not None else "host"
+    runner = _EpochRunner(model, optimizer, cfg, steps, uses_model_regularization(cfg), mode,
+                          donate=platform != "cpu")
 
-    x_train = jax.device_put(np.ascontiguousarray(data.x_train, np.uint8))
-    y_train = jax.device_put(np.asarray(data.y_train, np.int32))
-    mean = jnp.asarray(mean_np)
-    std = jnp.asarray(std_np)
+    if arrays is not None:
+        x_train = jax.device_put(np.ascontiguousarray(arrays.x_train, np.uint8))
+        y_train = jax.device_put(np.asarray(arrays.y_train, np.int32))
+    else:  # the shapes of one streamed batch, for the compile
+        x_train = jax.ShapeDtypeStruct((cfg.batch_size, *feed.image_shape), jnp.uint8)
+        y_train = jax.ShapeDtypeStruct((cfg.batch_size,), jnp.int32)
     # Copies: the donated state must not alias the Keras variables' buffers.
     state = tuple([jnp.array(v.value, copy=True) for v in vs] for vs in
                   (model.trainable_variables, model.non_trainable_variables,
@@ -435,13 +448,20 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     def fresh_carry(state):  # new sums each epoch: donated buffers cannot be reused
         return (*state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32))
 
-    evaluator = _evaluator_for(model, eval_batch_size(cfg, len(data.x_val)))
-    val_batches = evaluator.upload(np.asarray(data.x_val), np.asarray(data.y_val))
+    val_feed = inp.eval_feed("val", cfg)
+    evaluator = _evaluator_for(model, val_feed.batch_size)
+    # In memory: the validation batches stay on the device; streamed: read every epoch.
+    val_batches = evaluator.upload(val_feed) if arrays is not None else None
     key = jax.random.PRNGKey(cfg.seed)
+    eb = val_feed.batch_size
+    val_shape = (val_batches[0] if val_batches else
+                 (jax.ShapeDtypeStruct((eb, *val_feed.image_shape), jnp.uint8),
+                  jax.ShapeDtypeStruct((eb,), jnp.int32), jax.ShapeDtypeStruct((eb,),
+                                                                               jnp.float32)))
 
     t0 = time.perf_counter()
-    pending = [runner.lower(fresh_carry(state), x_train, y_train, key, mean, std),
-               evaluator.lower(state[0], state[1], val_batches[0], mean, std)]
+    pending = [runner.lower(fresh_carry(state), x_train, y_train, key),
+               evaluator.lower(state[0], state[1], val_shape)]
     compile_together([p for p in pending if p is not None])
     compile_seconds = time.perf_counter() - t0
 
@@ -449,7 +469,6 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
     stop: Stop | None = None
     train_seconds = compile_seconds  # one definition for every trainer: compile included
     eval_seconds = 0.0
-    n_val = len(data.x_val)
     for epoch in range(1, cfg.epochs + 1):
         t_start = time.perf_counter()
 
@@ -457,17 +476,23 @@ def train_jax(model: Any, data: Any, cfg: TrainConfig,
             on_step(StepProgress.after(epoch, done, steps, cfg.batch_size,
                                        time.perf_counter() - t_start))
 
+        # Streamed: a helper thread puts the next two batches on the device while a step runs.
+        batches = (None if arrays is not None else
+                   ahead((jax.device_put(b) for b in feed.epoch(epoch)), depth=2))
         *new_state, loss_sum, correct_sum = runner.run(
-            fresh_carry(state), x_train, y_train, jax.random.fold_in(key, epoch), mean, std,
-            report if on_step is not None else None)
+            fresh_carry(state), x_train, y_train, jax.random.fold_in(key, epoch),
+            report if on_step is not None else None, batches)
         state = tuple(new_state)
         jax.block_until_ready(loss_sum)  # a wait, not a transfer: times training alone
         t_trained = time.perf_counter()
-        val_loss_sum, val_correct = evaluator.sums(state[0], state[1], val_batches, mean, std)
-        host = jax.device_get((loss_sum, correct_sum, val_loss_sum, val_correct))
+        val_loss_sum, val_correct, n_val = evaluator.sums(
+            state[0], state[1], val_batches if val_batches is not None else
+            ahead(evaluator.device_batch(*b) for b in val_feed.batches()))
+        host = jax.device_get((loss_sum, correct_sum, val_loss_sum, val_correct, n_val))
         t_end = time.perf_counter()
         train_seconds += t_end - t_start
         eval_seconds += t_end - t_trained
+        n_val = max(float(host[4]), 1.0)
         metrics = EpochMetrics(
             epoch=epoch,
             train_loss=float(host[0]) / steps,

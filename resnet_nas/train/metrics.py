@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -137,16 +137,6 @@ class TrainResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainResult":
         return cls(**{**data, "history": [EpochMetrics(**m) for m in data["history"]]})
-
-
-class DatasetLike(Protocol):
-    """What the trainers read from resnet_nas.data.Dataset (duck typed)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    num_classes: int
 
 
 def steady_images_per_second(history: Sequence[EpochMetrics]) -> float:

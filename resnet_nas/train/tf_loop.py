@@ -16,14 +16,14 @@ against 1.7-1.9 s, a steady epoch with its validation 0.09-0.25 s against 0.14-0
 - `eval_step(x, y, n)`: forward in inference mode, the sums of cross-entropy and correct
   predictions over the first n rows of a zero-padded batch.
 
-Both have fixed input signatures (one trace each per model), and the optimizer's slots exist
-before the first trace (a traced function that creates variables is traced twice). The next
-batch is augmented on a helper thread while a step runs.
+Both take raw uint8 pixels (the model normalises them) and have fixed input signatures (one
+trace each per model); the optimizer's slots exist before the first trace (a traced function
+that creates variables is traced twice). The next batch is made on a helper thread while a
+step runs (resnet_nas.input.feeds).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,9 +31,7 @@ from typing import Any
 import numpy as np
 
 from resnet_nas.config import TrainConfig
-from resnet_nas.train.augment import (check_dataset, eval_batch_size, normalization_stats,
-                                      normalize_numpy)
-from resnet_nas.train.batches import augmented_batches
+from resnet_nas.input import EvalFeed, ahead, as_input
 from resnet_nas.train.metrics import (STEP_REPORT_SECONDS, EpochMetrics, StepProgress,
                                       Stop, TrainResult, first_call_excess, outcome,
                                       steady_images_per_second, stop_after)
@@ -43,41 +41,26 @@ from resnet_nas.train.runtime import check_precision, device_description
 
 
 class Evaluator:
-    """Cross-entropy and accuracy of `model` on fixed-size, zero-padded batches (one trace).
+    """Cross-entropy and accuracy of `model` over an evaluation feed's fixed-size, zero-padded
+    batches (one trace).
 
     Args:
-      model: the Keras model (logits out).
-      x_uint8, y: the images and labels to evaluate, normalised here once with `stats`.
-      cfg: gives eval_batch_size.
+      model: the Keras model (raw pixels in, logits out).
+      feed: the split's EvalFeed (resnet_nas.input.feeds).
     """
 
-    def __init__(self, model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-                 stats: tuple[np.ndarray, np.ndarray]):
+    def __init__(self, model: Any, feed: EvalFeed):
         import tensorflow as tf
 
-        n = len(x_uint8)
-        if n == 0:
-            raise ValueError("evaluate: expected at least one example, found 0")
-        self.n = n
-        eb = eval_batch_size(cfg, n)
-        mean, std = (np.asarray(s, np.float32) for s in stats)
-        x = normalize_numpy(np.asarray(x_uint8), mean, std)
-        y = np.asarray(y, np.int32)
-        self.batches = []
-        for start in range(0, n, eb):
-            xb, yb = x[start:start + eb], y[start:start + eb]
-            k = len(xb)
-            if k < eb:
-                xb = np.concatenate([xb, np.zeros((eb - k, *xb.shape[1:]), xb.dtype)])
-                yb = np.concatenate([yb, np.zeros(eb - k, yb.dtype)])
-            self.batches.append((xb, yb, np.int32(k)))
+        self.feed = feed
+        eb = feed.batch_size
 
-        @tf.function(input_signature=[tf.TensorSpec((eb, *x.shape[1:]), tf.float32),
+        @tf.function(input_signature=[tf.TensorSpec((eb, *feed.image_shape), tf.uint8),
                                       tf.TensorSpec((eb,), tf.int32),
                                       tf.TensorSpec((), tf.int32)],
                      autograph=False)  # see _train_step
         def eval_step(xb, yb, k):
-            logits = model(xb, training=False)
+            logits = model(tf.cast(xb, tf.float32), training=False)
             valid = tf.range(eb) < k
             hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), yb)
             loss = tf.where(valid, cross_entropy(yb, logits), 0.0)
@@ -85,23 +68,35 @@ class Evaluator:
 
         self._step = eval_step
 
+    def warm_up(self) -> float:
+        """Traces and runs the step once on a batch of zeros (no image counted); its
+        seconds."""
+        t0 = time.perf_counter()
+        eb = self.feed.batch_size
+        self._step(np.zeros((eb, *self.feed.image_shape), np.uint8), np.zeros(eb, np.int32),
+                   np.int32(0))
+        return time.perf_counter() - t0
+
     def __call__(self, batch_seconds: list[float] | None = None) -> tuple[float, float]:
         """(mean cross-entropy, accuracy); `batch_seconds` receives each batch's wall time."""
         loss = correct = 0.0
-        for xb, yb, k in self.batches:
+        n = 0
+        for xb, yb, k in self.feed.batches():
             t0 = time.perf_counter()
-            l_sum, c_sum = self._step(xb, yb, k)
+            l_sum, c_sum = self._step(xb, yb, np.int32(k))
             loss += float(l_sum)
             correct += float(c_sum)
+            n += k
             if batch_seconds is not None:
                 batch_seconds.append(time.perf_counter() - t0)
-        return loss / self.n, correct / self.n
+        if n == 0:
+            raise ValueError("evaluate: no readable image in the split")
+        return loss / n, correct / n
 
 
-def evaluate_tf(model: Any, x_uint8: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-                stats: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of `model` on uint8 images `x_uint8` with labels `y`."""
-    return Evaluator(model, x_uint8, y, cfg, stats)()
+def evaluate_tf(model: Any, feed: EvalFeed) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of `model` over an evaluation feed."""
+    return Evaluator(model, feed)()
 
 
 def _train_step(model: Any, optimizer: Any, cfg: TrainConfig, x_shape: tuple[int, ...],
@@ -115,12 +110,12 @@ def _train_step(model: Any, optimizer: Any, cfg: TrainConfig, x_shape: tuple[int
     # its own code unconverted either way), and converting the source cost the first trace
     # of each process 0.10 s (train step) and 0.04 s (evaluation): the first trial's, on the
     # critical path of every search (quickstart nets, experiments/RESULTS.md stop 27).
-    @tf.function(input_signature=[tf.TensorSpec((bs, *x_shape), tf.float32),
+    @tf.function(input_signature=[tf.TensorSpec((bs, *x_shape), tf.uint8),
                                   tf.TensorSpec((bs,), tf.int32)],
                  autograph=False)
     def train_step(x, y):
         with tf.GradientTape() as tape:
-            logits = model(x, training=True)
+            logits = model(tf.cast(x, tf.float32), training=True)
             loss = tf.reduce_mean(cross_entropy(y, logits, smoothing))
             penalties = model.losses  # empty while regularizers_disabled (AdamW)
             if penalties:
@@ -137,15 +132,16 @@ def _train_step(model: Any, optimizer: Any, cfg: TrainConfig, x_shape: tuple[int
 class TfTraining:
     """One model's training on the TensorFlow backend, set up ahead of its epochs.
 
-    Construction checks the inputs and builds the optimizer's slots, the batches and the two
+    Construction checks the inputs and builds the optimizer's slots, the feeds and the two
     traced functions. `warm_up` calls each once (the trace and TensorFlow's first run: the
     whole compile of a new architecture) and puts back every variable that call changed, so
     the epochs of `run` train exactly as they would without it. A trial process can so set up
     its next trial while the search still waits for the current one.
 
     Args:
-      model: built Keras model returning logits, built under cfg.precision's policy.
-      data: a resnet_nas.data.Dataset.
+      model: built Keras model (raw pixels in, logits out), built under cfg.precision's
+        policy.
+      data: the trainers' input (resnet_nas.input) or a resnet_nas.data.Dataset.
       cfg: the TrainConfig.
     """
 
@@ -153,22 +149,20 @@ class TfTraining:
         import tensorflow as tf
 
         cfg.validate()
-        check_dataset(data, cfg)
+        inp = as_input(data)
+        inp.check(cfg)
         check_precision(model, cfg.precision)
         check_weight_decay(model, cfg)
-        self.model, self.data, self.cfg = model, data, cfg
-        stats = normalization_stats(data)
-        self.batches = augmented_batches(data.x_train, data.y_train, cfg, stats)
-        # fit starts with an end of epoch (Keras' EpochIterator.reset), so its first epoch
-        # draws the order of epoch 1; so does this loop: both train on the same batches.
-        self.batches.on_epoch_end()
-        self.steps = len(self.batches)
+        self.model, self.cfg = model, cfg
+        # Epochs are numbered from 1, as fit's are: both train on the same batches.
+        self.feed = inp.train_feed(cfg)
+        self.steps = self.feed.steps
         self.optimizer = make_optimizer(cfg, self.steps, model)
         self.optimizer.build(model.trainable_variables)
         self.sums = tf.Variable(tf.zeros(2, tf.float32), trainable=False, name="epoch_sums")
-        self.train_step = _train_step(model, self.optimizer, cfg, tuple(data.x_train.shape[1:]),
+        self.train_step = _train_step(model, self.optimizer, cfg, self.feed.image_shape,
                                       self.sums)
-        self.evaluator = Evaluator(model, data.x_val, data.y_val, cfg, stats)
+        self.evaluator = Evaluator(model, inp.eval_feed("val", cfg))
         #: the warm-up's step seconds and validation batch seconds (their first calls)
         self.warm_calls: tuple[float, list[float]] | None = None
 
@@ -183,12 +177,13 @@ class TfTraining:
         t0 = time.perf_counter()
         variables = [*self.model.variables, *self.optimizer.variables, self.sums]
         saved = [v.numpy() for v in variables]
-        x, y = self.batches[0]
+        bs = self.cfg.batch_size
         with self._regularizers():  # the trace reads them
-            self.train_step(x, y)
+            # Zeros: the warm-up needs the shapes only (its changes are put back below).
+            self.train_step(np.zeros((bs, *self.feed.image_shape), np.uint8),
+                            np.zeros(bs, np.int32))
             step_seconds = time.perf_counter() - t0
-            eval_seconds: list[float] = []
-            self.evaluator(eval_seconds)
+            eval_seconds = [self.evaluator.warm_up()]
         for variable, value in zip(variables, saved):
             variable.assign(value)
         self.warm_calls = (step_seconds, eval_seconds)
@@ -203,8 +198,8 @@ class TfTraining:
           longer the warm-up's calls took than steady ones; with a warm-up done ahead,
           `ahead` is set and train_seconds holds only the epochs.
         """
-        cfg, steps, batches, sums = self.cfg, self.steps, self.batches, self.sums
-        ahead = self.warm_calls is not None
+        cfg, steps, feed, sums = self.cfg, self.steps, self.feed, self.sums
+        set_up_ahead = self.warm_calls is not None
         warm_seconds = self.warm_up()
         images_per_epoch = steps * cfg.batch_size
         history: list[EpochMetrics] = []
@@ -212,16 +207,12 @@ class TfTraining:
         first_step, step_seconds = self.warm_calls[0], []  # epoch 1's steps: steady ones
         eval_batch_seconds = list(self.warm_calls[1])
         eval_seconds = 0.0
-        with self._regularizers(), \
-                concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="batches") as pool:
-            coming = pool.submit(batches.__getitem__, 0)
+        with self._regularizers():
             for epoch in range(1, cfg.epochs + 1):
                 sums.assign(np.zeros(2, np.float32))
                 t0 = t_report = time.perf_counter()
-                for i in range(steps):
-                    x, y = coming.result()
-                    if i + 1 < steps:
-                        coming = pool.submit(batches.__getitem__, i + 1)
+                # The next batch is made on a helper thread while a step runs.
+                for i, (x, y) in enumerate(ahead(feed.epoch(epoch))):
                     t_step = time.perf_counter()
                     self.train_step(x, y)
                     now = time.perf_counter()
@@ -231,9 +222,6 @@ class TfTraining:
                         t_report = now
                         on_step(StepProgress.after(epoch, i + 1, steps, cfg.batch_size,
                                                    now - t0))
-                batches.on_epoch_end()
-                if epoch < cfg.epochs:
-                    coming = pool.submit(batches.__getitem__, 0)
                 loss_sum, correct = (float(v) for v in sums.numpy())
                 t_trained = time.perf_counter()
                 val_loss, val_acc = self.evaluator(eval_batch_seconds if epoch == 1 else None)
@@ -258,7 +246,7 @@ class TfTraining:
                            compile_seconds=compile_seconds,
                            images_per_second=steady_images_per_second(history), trainer="tf",
                            backend="tensorflow", device=device_description("tensorflow"),
-                           eval_seconds=eval_seconds, ahead=ahead)
+                           eval_seconds=eval_seconds, ahead=set_up_ahead)
 
 
 def train_tf(model: Any, data: Any, cfg: TrainConfig,

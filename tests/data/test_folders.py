@@ -79,21 +79,31 @@ def test_folder_cache_hit_skips_decoding_and_changes_invalidate(tmp_path, monkey
     root = _make_folder(tmp_path / "imgs")
     archive = _tar(root, tmp_path / "data.tar.gz", "top")
     calls = []
-    real_decode = folders._decode_images
-    monkeypatch.setattr(folders, "_decode_images", lambda items: calls.append(1) or
-                        real_decode(items))
+    real_decode = folders.decode_all
+    monkeypatch.setattr(folders, "decode_all", lambda *a, **k: calls.append(1) or
+                        real_decode(*a, **k))
     first = load_dataset(_folder_cfg(archive, tmp_path), seed=0)
     dir_first = load_dataset(_folder_cfg(root, tmp_path), seed=0)
-    assert len(calls) == 2 and len(list((tmp_path / "cache").glob("folder-*.npz"))) == 2
+    # two splits each, decoded once; the archive is unpacked once into the cache
+    assert len(calls) == 4 and len(list((tmp_path / "cache").glob("decoded-*"))) == 2
+    assert len(list((tmp_path / "cache").glob("unpacked-data-*"))) == 1
 
-    def no_decode(items):
+    def no_decode(*args, **kw):
         raise AssertionError("decoded again despite a cache hit")
 
-    monkeypatch.setattr(folders, "_decode_images", no_decode)
+    monkeypatch.setattr(folders, "decode_all", no_decode)
     assert_same(load_dataset(_folder_cfg(archive, tmp_path), seed=0), first)
     assert_same(load_dataset(_folder_cfg(root, tmp_path), seed=0), dir_first)
-    # A changed archive (new size and mtime) or a new file in the directory is decoded afresh.
+    # A changed archive (new size and mtime), a new file in the directory, or a file replaced
+    # in place is decoded afresh.
     Image.new("RGB", (6, 5), (0, 0, 0)).save(root / "train" / "dog" / "new.png")
+    with pytest.raises(AssertionError, match="decoded again"):
+        load_dataset(_folder_cfg(root, tmp_path), seed=0)
+    monkeypatch.setattr(folders, "decode_all", real_decode)
+    load_dataset(_folder_cfg(root, tmp_path), seed=0)
+    monkeypatch.setattr(folders, "decode_all", no_decode)
+    Image.new("RGB", (6, 5), (9, 9, 9)).save(root / "train" / "dog" / "new.png")
+    os.utime(root / "train" / "dog" / "new.png", ns=(time.time_ns(), time.time_ns() + 10**9))
     with pytest.raises(AssertionError, match="decoded again"):
         load_dataset(_folder_cfg(root, tmp_path), seed=0)
     _tar(root, archive, "top")
@@ -105,8 +115,8 @@ def test_folder_cache_hit_skips_decoding_and_changes_invalidate(tmp_path, monkey
 def test_folder_damaged_cache_is_rebuilt(tmp_path):
     root = _make_folder(tmp_path / "imgs")
     first = load_dataset(_folder_cfg(root, tmp_path), seed=0)
-    (cache_file,) = (tmp_path / "cache").glob("folder-*.npz")
-    cache_file.write_bytes(b"garbage")
+    (cache,) = (tmp_path / "cache").glob("decoded-*")
+    (cache / "x_train.npy").write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="unreadable data cache"):
         again = load_dataset(_folder_cfg(root, tmp_path), seed=0)
     assert_same(again, first)
@@ -127,8 +137,12 @@ def test_folder_errors_name_the_offending_path(tmp_path):
         load_dataset(_folder_cfg(missing, tmp_path))
     not_tar = tmp_path / "plain.txt"
     not_tar.write_text("hello")
-    with pytest.raises(ConfigError, match="not a tar archive"):
+    with pytest.raises(ConfigError, match="a directory or a tar archive"):
         load_dataset(_folder_cfg(not_tar, tmp_path))
+    fake = tmp_path / "fake.tar.gz"
+    fake.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="fake.tar.gz: cannot read archive"):
+        load_dataset(_folder_cfg(fake, tmp_path))
 
     no_test = tmp_path / "no_test"
     _make_folder(no_test)
@@ -160,26 +174,43 @@ def test_folder_errors_name_the_offending_path(tmp_path):
         load_dataset(_folder_cfg(archive, tmp_path))
 
 
-def test_folder_corrupt_or_odd_sized_image_is_named(tmp_path):
-    root = _make_folder(tmp_path / "imgs")
+def test_a_corrupt_image_is_skipped_and_named_and_too_many_refuse_the_split(tmp_path):
+    root = _make_folder(tmp_path / "imgs", classes=("cat", "dog"), n_train=80, n_test=2)
     bad = root / "train" / "dog" / "broken.png"
     bad.write_bytes(b"\x89PNG not really")
-    with pytest.raises(DataError, match=r"dog/broken\.png: cannot decode image"):
-        load_dataset(_folder_cfg(root, tmp_path))
+    # 1 of 161 training images: skipped with a warning naming it, and counted
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image.*dog/broken\.png"):
+        ds = load_dataset(_folder_cfg(root, tmp_path, validation_split=0.25), seed=0)
+    assert len(ds.x_train) + len(ds.x_val) == 160
+    assert sum(len(v) for v in ds.skipped.values()) == 1
+    assert any("broken.png" in name for name in ds.skipped["train"] + ds.skipped["val"])
+    # more than 1% of a split: the split is refused, naming the files
+    (root / "test" / "cat" / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     archive = _tar(root, tmp_path / "d.tar.gz", "d")
-    with pytest.raises(DataError, match=r"d\.tar\.gz:d/train/dog/broken\.png: cannot decode"):
-        load_dataset(_folder_cfg(archive, tmp_path))
-    bad.unlink()
-    Image.new("RGB", (7, 5), (0, 0, 0)).save(root / "test" / "cat" / "wide.png")
-    with pytest.raises(DataError, match=r"wide\.png: image is 7x5 .* all images must have one"):
-        load_dataset(_folder_cfg(root, tmp_path))
+    with pytest.warns(UserWarning), pytest.raises(
+            DataError, match=r"1 of the 5 images of the test split are unreadable.*cut\.png"):
+        load_dataset(_folder_cfg(archive, tmp_path), seed=0)
+
+
+def test_images_of_mixed_sizes_are_brought_to_the_asked_shape(tmp_path):
+    root = _make_folder(tmp_path / "imgs")
+    Image.new("RGB", (17, 5), (40 * 1 + 10, 0, 200)).save(root / "test" / "cat" / "wide.png")
+    cfg = _folder_cfg(root, tmp_path)
+    assert data.dataset_facts(cfg).input_shape is None  # no one size: the space must say
+    with pytest.raises(DataError, match="mixed sizes: set the training resolution"):
+        load_dataset(cfg)
+    ds = load_dataset(cfg, input_shape=(4, 4, 3))
+    assert ds.input_shape == (4, 4, 3) and len(ds.x_test) == 7
+    # the wide image kept its central box: still the class colour
+    assert np.all(np.abs(ds.x_test[..., 0].astype(int) - (40 * ds.y_test + 10)[:, None, None])
+                  <= 3)
 
 
 def test_folder_cache_dir_defaults_to_env(tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_NAS_CACHE", str(tmp_path / "envcache"))
     root = _make_folder(tmp_path / "imgs", n_train=3, n_test=1)
     load_dataset(DataConfig(name="folder", path=str(root)), seed=0)
-    assert len(list((tmp_path / "envcache").glob("folder-imgs-*.npz"))) == 1
+    assert len(list((tmp_path / "envcache").glob("decoded-imgs-*"))) == 1
 
 SHARED_CIFAR_JPEG = SHARED_DATA / "cifar10-jpeg.tar.gz"
 
@@ -204,46 +235,33 @@ def test_a_large_first_decode_says_so_and_a_cached_one_is_quiet(tmp_path, monkey
     monkeypatch.setattr(folders, "NOTE_IMAGES", 10)  # the test folder counts as large
     root = _make_folder(tmp_path / "imgs")
     load_dataset(_folder_cfg(root, tmp_path))
-    assert "imgs: first use, decoding its images once" in capsys.readouterr().err
+    assert "imgs: first use at 6x5, decoding its 21 images once" in capsys.readouterr().err
     load_dataset(_folder_cfg(root, tmp_path))
     assert "decoding" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("limits", [{}, {"limit_train": 5, "limit_test": 3}])
-def test_a_cached_folder_gives_its_facts_without_reading_its_pixels(tmp_path, monkeypatch,
-                                                                    limits):
+def test_a_folder_gives_its_facts_without_decoding_its_pixels(tmp_path, monkeypatch, limits):
     from tests.data.test_splits import assert_facts_of
 
     root = _make_folder(tmp_path / "imgs")
     cfg = _folder_cfg(root, tmp_path, **limits)
-    # not cached yet: decoded once, cached, and the facts taken from what was decoded
-    facts = data.dataset_facts(cfg, seed=2)
-    assert len(list((tmp_path / "cache").glob("folder-*.npz"))) == 1
-    expected = load_dataset(cfg, seed=2)
-    assert_facts_of(facts, expected)
 
     def pixels(*args, **kw):
-        raise AssertionError("read the cached pixels")
+        raise AssertionError("decoded the pixels")
 
-    monkeypatch.setattr(folders, "_read_cache", pixels)
-    monkeypatch.setattr(folders, "_decode_images", pixels)
-    assert_facts_of(data.dataset_facts(cfg, seed=2), expected)
+    monkeypatch.setattr(folders, "decode_all", pixels)
+    facts = data.dataset_facts(cfg, seed=2)
+    assert not list((tmp_path / "cache").glob("decoded-*"))
+    monkeypatch.undo()
+    assert_facts_of(facts, load_dataset(cfg, seed=2))
 
 
-def test_a_compressed_or_damaged_cache_still_gives_the_facts(tmp_path):
-    root = _make_folder(tmp_path / "imgs")
-    cfg = _folder_cfg(root, tmp_path)
-    expected = load_dataset(cfg, seed=0)
-    (cache_file,) = (tmp_path / "cache").glob("folder-*.npz")
-    raw = folders._read_cache(cache_file)
-    # the same arrays, compressed (another writer): members still read, headers still parsed
-    np.savez_compressed(cache_file, x_train=raw.x_train, y_train=raw.y_train,
-                        x_test=raw.x_test, y_test=raw.y_test,
-                        class_names=np.array(raw.class_names, dtype=str))
-    from tests.data.test_splits import assert_facts_of
+@pytest.mark.parametrize("eval_dir", ["val", "validation"])
+def test_val_or_validation_is_the_evaluation_split(tmp_path, eval_dir):
+    from tests.data.helpers import make_photo_folder
 
-    assert_facts_of(data.dataset_facts(cfg, seed=0), expected)
-    cache_file.write_bytes(b"garbage")  # damaged: the whole read warns and rebuilds it
-    with pytest.warns(UserWarning, match="unreadable data cache"):
-        assert_facts_of(data.dataset_facts(cfg, seed=0), expected)
-    assert folders._read_cache(cache_file) is not None
+    root = make_photo_folder(tmp_path / "photos", eval_dir=eval_dir)
+    facts = data.dataset_facts(_folder_cfg(root, tmp_path))
+    assert len(facts.y_test) == 6 and facts.input_shape is None and facts.resizable
+    assert facts.preprocessing == "inception"  # photos of mixed sizes

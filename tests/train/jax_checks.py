@@ -44,7 +44,8 @@ def _model(seed: int = 0, precision: str = "float32", **kw):
 
 def check_train() -> dict:
     """Two epochs: history, on_epoch, write-back, evaluate() agreement, no TensorFlow."""
-    from resnet_nas.train import evaluate, jax_scan, normalization_stats, train_model
+    from resnet_nas.input import ArrayEvalFeed
+    from resnet_nas.train import evaluate, jax_scan, train_model
 
     data = make_data()
     model = _model()
@@ -55,7 +56,7 @@ def check_train() -> dict:
                          on_step=lambda p: steps.append([p.epoch, p.step, p.steps]))
     after = [np.array(v.value) for v in model.trainable_variables]
     changed = sum(not np.allclose(a, b) for a, b in zip(before, after))
-    loss, acc = evaluate(model, data.x_val, data.y_val, _cfg(), normalization_stats(data))
+    loss, acc = evaluate(model, ArrayEvalFeed(data.x_val, data.y_val, _cfg()))
     return {"result": result.to_dict(), "seen": seen, "changed": changed, "steps": steps,
             "mode": jax_scan.epoch_mode(),
             "n_vars": len(before), "eval": [loss, acc],
@@ -144,7 +145,7 @@ def check_augment() -> dict:
     import jax
     import jax.numpy as jnp
 
-    from resnet_nas.train.augment import crop_flip_numpy
+    from resnet_nas.input.augment import crop_flip_numpy
     from resnet_nas.train.jax_scan import crop_flip_jax, random_augment_jax
 
     rng = np.random.default_rng(0)

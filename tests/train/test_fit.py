@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from resnet_nas.train import evaluate, normalization_stats, train_model
+from resnet_nas.input import ArrayEvalFeed
+from resnet_nas.train import evaluate, train_model
 from tests.train.helpers import make_data, seeded_model, tiny_model, train_config
 
 
@@ -34,7 +35,7 @@ def test_trains_reports_epochs_and_matches_evaluate(data, trainer):
     assert last.val_accuracy > 0.6 and last.train_loss < result.history[0].train_loss
     assert last.images_per_second > 0 and last.seconds > 0
     assert result.compile_seconds >= 0 and result.images_per_second == last.images_per_second
-    loss, acc = evaluate(model, data.x_val, data.y_val, train_config(), normalization_stats(data))
+    loss, acc = evaluate(model, ArrayEvalFeed(data.x_val, data.y_val, train_config()))
     assert math.isclose(loss, last.val_loss, rel_tol=1e-4)
     assert math.isclose(acc, last.val_accuracy)
 
@@ -109,9 +110,8 @@ def test_weight_decay_mismatch_warns(data, trainer):
 
 def test_evaluate_pads_the_last_batch(data):
     model = seeded_model()
-    stats = normalization_stats(data)
-    full = evaluate(model, data.x_val, data.y_val, train_config(eval_batch_size=1000), stats)
-    odd = evaluate(model, data.x_val, data.y_val, train_config(eval_batch_size=7), stats)
+    full = evaluate(model, ArrayEvalFeed(data.x_val, data.y_val, train_config(eval_batch_size=1000)))
+    odd = evaluate(model, ArrayEvalFeed(data.x_val, data.y_val, train_config(eval_batch_size=7)))
     np.testing.assert_allclose(full, odd, rtol=1e-4)
 
 

@@ -1,4 +1,5 @@
-"""Numpy augmentation and the data checks of the trainers (resnet_nas.train.augment)."""
+"""Numpy augmentation (resnet_nas.input.augment) and the checks of in-memory data
+(resnet_nas.input.arrays)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 
 from resnet_nas.config import AugmentConfig, TrainConfig
-from resnet_nas.train.augment import (check_dataset, crop_flip_numpy, random_augment_numpy,
-                                      steps_per_epoch)
+from resnet_nas.input import ArrayInput
+from resnet_nas.input.augment import crop_flip_numpy, random_augment_numpy, steps_per_epoch
 from tests.train.helpers import make_data
 
 
@@ -66,14 +67,15 @@ def test_steps_per_epoch_drops_the_ragged_batch_and_rejects_a_too_large_batch():
 def test_check_dataset_names_the_bad_field():
     data = make_data(n_train=64, n_val=16)
     cfg = TrainConfig(batch_size=16)
-    check_dataset(data, cfg)
+    ArrayInput(data).check(cfg)
     data.x_val = data.x_val.astype(np.float32)
     with pytest.raises(ValueError, match="x_val: expected uint8 NHWC"):
-        check_dataset(data, cfg)
+        ArrayInput(data).check(cfg)
     data = make_data(n_train=64, n_val=16)
     data.y_train = data.y_train + 10
     with pytest.raises(ValueError, match=r"y_train: expected labels in \[0, 4\)"):
-        check_dataset(data, cfg)
+        ArrayInput(data).check(cfg)
     data = make_data(n_train=64, n_val=16, size=4)
     with pytest.raises(ValueError, match="reflect padding"):
-        check_dataset(data, TrainConfig(batch_size=16, augment=AugmentConfig(crop_padding=4)))
+        ArrayInput(data).check(TrainConfig(batch_size=16,
+                                           augment=AugmentConfig(crop_padding=4)))

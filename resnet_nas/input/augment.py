@@ -1,48 +1,16 @@
-"""The trainers' input: checks of the data set, steps per epoch, normalisation and numpy
-augmentation (random crop after padding, horizontal flip; the JAX trainer does the same on the
-device, resnet_nas.train.jax_scan).
+"""The in-memory feeds' arithmetic and numpy augmentation: steps per epoch, the evaluation
+batch size, and the per-example random crop (after padding) and horizontal flip (the JAX
+trainer does the same on the device, resnet_nas.train.jax_scan; streamed data in tf.data,
+resnet_nas.preprocessing.cifar).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
-from resnet_nas.config import AugmentConfig, TrainConfig
-
-def normalization_stats(data: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) per channel of the training images (resnet_nas.data.normalization_stats)."""
-    from resnet_nas.data import normalization_stats as data_stats
-
-    mean, std = data_stats(data.x_train)
-    return np.asarray(mean, np.float32), np.asarray(std, np.float32)
-
-
-def check_dataset(data: Any, cfg: TrainConfig) -> None:
-    """Raises ValueError naming the first field of `data` the trainers cannot use."""
-    for split in ("train", "val"):
-        x = getattr(data, f"x_{split}", None)
-        y = getattr(data, f"y_{split}", None)
-        if x is None or y is None:
-            raise ValueError(f"data.x_{split}/y_{split}: expected arrays, found None")
-        if x.dtype != np.uint8 or x.ndim != 4:
-            raise ValueError(f"data.x_{split}: expected uint8 NHWC images, found dtype "
-                             f"{x.dtype} with shape {x.shape}")
-        if len(y) != len(x):
-            raise ValueError(f"data.y_{split}: expected {len(x)} labels, found {len(y)}")
-        if len(y) and (int(np.min(y)) < 0 or int(np.max(y)) >= data.num_classes):
-            raise ValueError(f"data.y_{split}: expected labels in [0, {data.num_classes}), "
-                             f"found range [{int(np.min(y))}, {int(np.max(y))}]")
-    if len(data.x_val) == 0:
-        raise ValueError("data.x_val: expected a non-empty validation split, found 0 examples")
-    steps_per_epoch(len(data.x_train), cfg.batch_size)
-    pad = cfg.augment.crop_padding
-    h, w = data.x_train.shape[1:3]
-    if cfg.augment.pad_mode == "reflect" and pad >= min(h, w):
-        raise ValueError(f"train.augment.crop_padding: reflect padding needs a value < the "
-                         f"image size {min(h, w)}, found {pad}")
+from resnet_nas.config import AugmentConfig
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -107,8 +75,3 @@ def random_augment_numpy(x: np.ndarray, rng: np.random.Generator,
     offsets = np.broadcast_to(offsets, (b, 2))
     flips = np.broadcast_to(flips, (b,))
     return crop_flip_numpy(x, offsets, flips, pad, augment.pad_mode)
-
-
-def normalize_numpy(x_uint8: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(x - mean) / std as float32."""
-    return (x_uint8.astype(np.float32) - mean) / std
