@@ -105,9 +105,9 @@ def build_config(path: str | Path, out: str | Path,
     out = Path(out)
     if out.suffix != ".keras":
         raise ValueError(f"--out must end in .keras, got {out}")
+    cfg = load_config(path, parse_overrides(sets))  # a bad config is refused before Keras loads
     from resnet_nas.nets.build import build_model
 
-    cfg = load_config(path, parse_overrides(sets))
     model = build_model(cfg.arch, cfg.train.resnet_config(), name=cfg.name.replace("/", "_"),
                         normalization=config_normalization(cfg))
     out.parent.mkdir(parents=True, exist_ok=True)

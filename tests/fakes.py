@@ -97,7 +97,9 @@ class FakeRunner(TrialRunnerLike):
         if action == "error":
             return JobResult(False, error="RuntimeError: out of memory\ntraceback ...")
         out = fake_job(job, on_epoch or (lambda m: True), diverge=action == "diverged")
-        return JobResult(True, TrainResult.from_dict(out["train"]))
+        channels = job.arch.input_shape[-1]
+        return JobResult(True, TrainResult.from_dict(out["train"]), skipped_images=0,
+                         normalization={"mean": [100.0] * channels, "std": [50.0] * channels})
 
     def start(self) -> None:
         FakeRunner.events.append("start")

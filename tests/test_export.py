@@ -40,6 +40,8 @@ def test_export_rebuilds_identical_network(run_dir, tmp_path):
         rebuilt, reference = build_model(cfg.arch), build_model(original)
         assert _structure(rebuilt) == _structure(reference)
         assert rebuilt.count_params() == int(row["params"])
+        # the input normalisation its trial's model had: the model takes raw pixels
+        assert cfg.normalization.to_dict() == json.loads(row["normalization"])
         assert cfg.data.name == "synthetic" and cfg.train.epochs == 1
     best = load_config(export_config(run_dir, "best", tmp_path / "best.yaml"))
     done = table[table["state"] == "complete"]

@@ -33,6 +33,51 @@ def test_build_saves_loadable_keras_model(config, tmp_path):
     assert loaded(x).shape == (2, 4)
 
 
+def test_build_takes_the_configs_normalisation_or_the_datas(config, tmp_path):
+    from resnet_nas.input import open_input
+
+    doc = json.loads(config.read_text())
+    build_config(config, tmp_path / "a.keras")
+    layer = keras.saving.load_model(tmp_path / "a.keras").get_layer("normalize")
+    cfg = load_config(config)
+    expected = open_input(cfg.data, cfg.train.seed, cfg.arch.input_shape).normalization
+    np.testing.assert_allclose(np.ravel(layer.mean), expected.mean, rtol=1e-6)
+    doc["normalization"] = {"mean": [1.0, 2.0, 3.0], "std": [2.0, 2.0, 2.0]}
+    config.write_text(json.dumps(doc))
+    info = build_config(config, tmp_path / "b.keras", sets=("train.weight_decay=0.001",))
+    model = keras.saving.load_model(tmp_path / "b.keras")
+    np.testing.assert_allclose(np.ravel(model.get_layer("normalize").variance), [4.0] * 3)
+    assert info["params"] == info["analytic_params"]
+    doc["normalization"] = {"mean": [1.0], "std": [2.0]}
+    config.write_text(json.dumps(doc))
+    with pytest.raises(Exception, match="normalization.mean: expected 3 value"):
+        load_config(config)
+
+
+def test_a_saved_model_takes_raw_pixels_and_gives_the_reported_accuracy(tmp_path):
+    """What the trial process does with a job that saves its model (resnet_nas.job_runner),
+    in this process: the inference copy's first layer normalises raw images."""
+    from resnet_nas.config import DataConfig, TrainConfig
+    from resnet_nas.input import open_input
+    from resnet_nas.train import evaluate, train_model
+
+    inp = open_input(DataConfig(name="digits"), 0)
+    arch = cifar_resnet(8, widths=(8, 8, 16), input_shape=(8, 8, 1), num_classes=10)
+    cfg = TrainConfig(epochs=2, batch_size=64, learning_rate=0.05)
+    keras.utils.set_random_seed(0)
+    model = build_model(arch, cfg.resnet_config(), normalization=inp.normalization)
+    train_model(model, inp, cfg)
+    _, reported = evaluate(model, inp.eval_feed("test", cfg))
+    clean = build_model(arch, cfg.resnet_config(), normalization=inp.normalization)
+    clean.set_weights(model.get_weights())
+    clean.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    raw = inp.arrays.x_test  # uint8 pixels, 0-255, as read from the files
+    predicted = loaded.predict(raw, verbose=0).argmax(-1)
+    assert np.mean(predicted == inp.arrays.y_test) == pytest.approx(reported)
+    assert reported > 0.5  # it learned, and the raw-pixel model shows it
+
+
 @pytest.mark.slow  # trains for real in a trial process
 def test_train_cli_round_trip_reports_test_accuracy(config, tmp_path):
     out = run_cli("train", "--config", str(config), "--epochs", "1", "--save",
@@ -52,6 +97,15 @@ def test_train_cli_round_trip_reports_test_accuracy(config, tmp_path):
 def test_bad_flags_are_one_line_errors(config, tmp_path):
     out = run_cli("train", "--config", str(config), "--epochs", "0", cwd=tmp_path)
     assert out.returncode == 2 and "argument --epochs" in out.stderr
+    for bad, says in ((["--set", "train.batch_size"], "--set: train.batch_size: expected "
+                                                      "'dotted.key=value'"),
+                      (["--set", "train.batch_sise=3"], "did you mean 'batch_size'"),
+                      (["--set", "data.cache=disk"], "data.cache: expected one of")):
+        out = run_cli("build", "--config", str(config), "--out", str(tmp_path / "x.keras"),
+                      *bad, cwd=tmp_path)
+        assert out.returncode == 2 and says in out.stderr and len(
+            out.stderr.strip().splitlines()) == 1, out.stderr
+        assert not (tmp_path / "x.keras").exists()
     out = run_cli("train", "--config", str(config), "--data", str(tmp_path / "nope"),
                   cwd=tmp_path)
     assert out.returncode == 2 and "argument --data" in out.stderr

@@ -212,6 +212,9 @@ def check_labels(source: FileSource) -> None:
         missing = sorted(set(range(k)) - set(np.unique(split.labels).tolist()))
         if missing:
             shown = ", ".join(source.class_names[c] for c in missing[:5])
+            hint = ("; label 0 unused: slim's background class? (data.labels_offset: 1)"
+                    if source.kind == "tfrecord" and missing[0] == 0 else "")
             raise DataError(f"{source.where}: the {split_name} split has no images of class(es) "
                             f"{shown}" + (f" and {len(missing) - 5} more" if len(missing) > 5
-                                          else "") + "; every class needs images in both")
+                                          else "") + "; every class needs images in both"
+                            + hint)

@@ -210,21 +210,29 @@ def _read_index(path: Path):
 
 def _class_names(directory: Path, labels: np.ndarray, texts: dict[int, str],
                  labels_offset: int) -> list[str]:
-    named: dict[int, str] = {}
-    labels_txt = directory / "labels.txt"
-    if labels_txt.is_file() and labels_txt.stat().st_size < 16 << 20:
-        for line in labels_txt.read_text(errors="replace").splitlines():
-            number, sep, name = line.partition(":")
-            if sep and number.strip().lstrip("-").isdigit():
-                named[int(number) - labels_offset] = name.strip()
-    for raw, text in texts.items():
-        named.setdefault(raw - labels_offset, text)
-    top = max([int(labels.max()) if len(labels) else -1, *named]) + 1
+    """The classes: labels.txt's when there is one (it then decides their number), else the
+    labels' range named by image/class/text where records carry it."""
     if labels.size and int(labels.min()) < 0:
         bad = int(labels.min()) + labels_offset
         raise DataError(f"{directory}: label {bad} minus data.labels_offset {labels_offset} "
                         "is negative; expected labels from 0 (slim's ImageNet shards: "
                         "labels_offset 1)")
+    labels_txt = directory / "labels.txt"
+    if labels_txt.is_file() and labels_txt.stat().st_size < 16 << 20:
+        named: dict[int, str] = {}
+        for line in labels_txt.read_text(errors="replace").splitlines():
+            number, sep, name = line.partition(":")
+            if sep and number.strip().lstrip("-").isdigit():
+                named[int(number) - labels_offset] = name.strip()
+        count = max((k for k in named if k >= 0), default=-1) + 1
+        if count and labels.size and int(labels.max()) >= count:
+            bad = int(labels.max())
+            raise DataError(f"{directory}: label {bad + labels_offset} (minus "
+                            f"data.labels_offset {labels_offset}: {bad}) is outside the "
+                            f"{count} classes of {labels_txt.name}")
+        if count:
+            return [named.get(i, str(i)) for i in range(count)]
+    top = int(labels.max()) + 1 if labels.size else 0
     if top > MAX_CLASSES:
         raise DataError(f"{directory}: labels up to {top - 1}; at most {MAX_CLASSES} classes")
-    return [named.get(i, str(i)) for i in range(top)]
+    return [texts.get(i + labels_offset, str(i)) for i in range(top)]

@@ -22,6 +22,13 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 
 from helpers import make_data, tiny_model  # noqa: E402
+
+import importlib.util  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("helpers_data", HERE.parent / "data" /
+                                               "helpers.py")
+sys.modules["helpers_data"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sys.modules["helpers_data"])
 from resnet_nas.config import AugmentConfig, TrainConfig  # noqa: E402
 
 
@@ -61,6 +68,29 @@ def check_train() -> dict:
             "mode": jax_scan.epoch_mode(),
             "n_vars": len(before), "eval": [loss, acc],
             "tensorflow_imported": "tensorflow" in sys.modules}
+
+
+def check_stream() -> dict:
+    """Two epochs on streamed photos (host mode: tf.data batches, double-buffered on the
+    device); the validation metric equals evaluate() on the same feed."""
+    import tempfile
+
+    from helpers_data import make_photo_folder
+    from resnet_nas.config import DataConfig
+    from resnet_nas.input import open_input
+    from resnet_nas.train import evaluate, train_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_photo_folder(Path(tmp) / "p", n_train=12, n_test=2)
+        cfg = DataConfig(name="folder", path=str(root), cache_dir=str(Path(tmp) / "c"),
+                         cache="none", validation_split=0.25)
+        inp = open_input(cfg, 0, (12, 12, 3))
+        model = _model()
+        train_cfg = _cfg(batch_size=8, eval_batch_size=8)
+        result = train_model(model, inp, train_cfg)
+        loss, acc = evaluate(model, inp.eval_feed("val", train_cfg))
+        return {"result": result.to_dict(), "eval": [loss, acc],
+                "streamed": type(inp).__name__}
 
 
 def check_modes() -> dict:

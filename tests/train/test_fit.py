@@ -40,6 +40,23 @@ def test_trains_reports_epochs_and_matches_evaluate(data, trainer):
     assert math.isclose(acc, last.val_accuracy)
 
 
+def test_trains_on_streamed_photos(tmp_path, trainer):
+    from resnet_nas.config import DataConfig
+    from resnet_nas.input import open_input
+    from tests.data.helpers import make_photo_folder
+
+    root = make_photo_folder(tmp_path / "p", n_train=12, n_test=2)
+    inp = open_input(DataConfig(name="folder", path=str(root), cache_dir=str(tmp_path / "c"),
+                                cache="none", validation_split=0.25), 0, (12, 12, 3))
+    cfg = train_config(trainer=trainer, batch_size=8, eval_batch_size=8)
+    model = seeded_model()
+    result = train_model(model, inp, cfg)
+    assert result.epochs_run == 2 and result.trainer == trainer
+    loss, acc = evaluate(model, inp.eval_feed("val", cfg))
+    assert math.isclose(loss, result.history[-1].val_loss, rel_tol=1e-4)
+    assert math.isclose(acc, result.history[-1].val_accuracy)
+
+
 def test_on_epoch_false_stops_training(data, trainer):
     result = train_model(seeded_model(), data, train_config(epochs=3, trainer=trainer),
                          on_epoch=lambda m: False)

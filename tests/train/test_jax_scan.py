@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-CORE = ["train", "stop_and_diverge", "augment", "schedule", "compile", "release"]
+CORE = ["train", "stop_and_diverge", "augment", "schedule", "compile", "release", "stream"]
 #: The longer checks (a real CIFAR ResNet, buffer donation, both epoch modes, model.fit on
 #: JAX, bf16 and L2 models of their own), in their own slow run.
 LONG = ["donation", "resnet", "modes", "fit_on_jax", "bf16", "regularization"]
@@ -45,6 +45,15 @@ def value(checks: dict, name: str):
     entry = checks[name]
     assert entry["ok"], entry.get("error")
     return entry["value"]
+
+
+def test_trains_on_streamed_photos_with_host_batches(checks):
+    v = value(checks, "stream")
+    r = v["result"]
+    assert v["streamed"] == "StreamInput" and r["epochs_run"] == 2 and r["trainer"] == "jax"
+    last = r["history"][-1]
+    assert math.isclose(v["eval"][0], last["val_loss"], rel_tol=1e-4)
+    assert math.isclose(v["eval"][1], last["val_accuracy"])
 
 
 def test_trains_two_epochs_reports_each_and_writes_weights_back(checks):
