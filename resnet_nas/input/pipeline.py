@@ -58,11 +58,17 @@ def _quiet():
 
 
 def options(threads: int) -> Any:
-    """tf.data options: a private pool of `threads` threads (the cores the trial may use)."""
+    """tf.data options: a private pool of `threads` threads (the cores the trial may use),
+    and no autotuning: every parallel stage runs `threads` calls at once.
+
+    tf.data's autotuner, on the 2-core machine, ran a decode pass on one core in about half of
+    the passes (6,000 photos: 2,355 img/s instead of 4,400-4,600, with the same CPU time per
+    image); with the parallelism fixed every pass ran at the full rate
+    (experiments/RESULTS.md, "How fast is the streamed input")."""
     tf = tensorflow()
     opts = tf.data.Options()
     opts.threading.private_threadpool_size = max(1, threads)
-    opts.autotune.enabled = True
+    opts.autotune.enabled = False
     return opts
 
 
@@ -121,16 +127,16 @@ class SplitReader:
                 return tf.gather(enc, i), tf.gather(labels, i), i
 
             return tf.data.Dataset.from_tensor_slices(order.astype(np.int32)).map(
-                from_memory, num_parallel_calls=tf.data.AUTOTUNE)
+                from_memory, num_parallel_calls=self.threads)
         if self.split.records:
-            return self._records.elements(labels, shuffle_seed)
+            return self._records.elements(labels, shuffle_seed, self.threads)
         paths = self.paths
 
         def from_disk(i):
             return tf.io.read_file(tf.gather(paths, i)), tf.gather(labels, i), i
 
         return tf.data.Dataset.from_tensor_slices(order.astype(np.int32)).map(
-            from_disk, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            from_disk, num_parallel_calls=self.threads, deterministic=True)
 
 
 class _RecordFiles:
@@ -161,7 +167,7 @@ class _RecordFiles:
     def estimated_bytes(self) -> int:
         return int(sum(self.file_bytes))
 
-    def elements(self, labels: Any, shuffle_seed: int | None) -> Any:
+    def elements(self, labels: Any, shuffle_seed: int | None, threads: int) -> Any:
         tf = tensorflow()
         files = np.array(self.files, dtype=bytes)
         ids = np.arange(len(files), dtype=np.int64)
@@ -179,7 +185,8 @@ class _RecordFiles:
             ds = ds.flat_map(records_of)
         else:
             ds = ds.interleave(records_of, cycle_length=min(len(files), CYCLE),
-                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                               num_parallel_calls=min(len(files), CYCLE, threads),
+                               deterministic=True)
         ds = ds.filter(lambda rec, i: i >= 0)
         if shuffle_seed is not None:
             ds = ds.shuffle(min(SHUFFLE_BUFFER, len(self.lookup)), seed=shuffle_seed)
@@ -189,7 +196,7 @@ class _RecordFiles:
                 rec, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string, default_value="")})
             return feats[IMAGE_KEY], tf.gather(labels, i), i
 
-        return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(parse, num_parallel_calls=threads)
 
 
 def _copy_records(split: FileSplit, cache_dir: Path) -> Path:

@@ -134,7 +134,7 @@ class StreamTrainFeed:
             return train_image(encoded, shape, image_seed, augment), label, i
 
         ds = reader.elements(order, shuffle_seed=seed)
-        ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(preprocess, num_parallel_calls=inp.threads, deterministic=True)
         ds = ds.ignore_errors().batch(cfg.batch_size).prefetch(PREFETCH)
         return ds.with_options(options(inp.threads))
 
@@ -177,7 +177,7 @@ class StreamEvalFeed:
             return eval_image(encoded, shape), label, i
 
         ds = inp.reader(self.split).elements(np.arange(self.size), shuffle_seed=None)
-        ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(preprocess, num_parallel_calls=inp.threads, deterministic=True)
         ds = ds.ignore_errors().batch(self.batch_size).prefetch(PREFETCH)
         return ds.with_options(options(inp.threads))
 

@@ -20,6 +20,37 @@ def decode(encoded: Any, channels: int) -> Any:
     return image
 
 
+#: The JPEG decoder's scalings (it decodes at 1/2, 1/4 or 1/8 the size from the DCT
+#: coefficients, for a fraction of the work of a full decode).
+JPEG_RATIOS = (1, 2, 4, 8)
+
+
+def decode_scaled(encoded: Any, channels: int, size: Any, smallest: Any) -> Any:
+    """uint8 (H', W', channels): a JPEG decoded at the smallest of its scalings (1/2, 1/4,
+    1/8) whose shorter side is still at least `smallest` pixels (any other format, and a
+    JPEG too small to scale, decoded whole).
+
+    Args:
+      size: int32 [height, width] of the image (image_size).
+      smallest: the shorter side the caller needs (a scalar tensor).
+    """
+    tf = _tf()
+    shorter = tf.cast(tf.reduce_min(size), tf.float32)
+    need = tf.cast(smallest, tf.float32)
+    # index of the largest ratio r with ceil(shorter / r) >= need
+    fits = [tf.math.ceil(shorter / r) >= need for r in JPEG_RATIOS]
+    index = tf.reduce_sum(tf.cast(tf.stack(fits[1:]), tf.int32))
+
+    def jpeg():
+        branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=channels, ratio=r)
+                    for r in JPEG_RATIOS]
+        return tf.switch_case(index, branches)
+
+    image = tf.cond(tf.io.is_jpeg(encoded), jpeg, lambda: decode(encoded, channels))
+    image.set_shape([None, None, channels])
+    return image
+
+
 def image_size(encoded: Any, channels: int) -> Any:
     """int32 [height, width] of an encoded image; a JPEG's from its header (no decode)."""
     tf = _tf()
@@ -48,9 +79,15 @@ def decode_window(encoded: Any, window: Any, channels: int) -> Any:
 
 
 def to_uint8(image: Any) -> Any:
-    """A float image (0-255 values) rounded and clipped to uint8."""
+    """A bilinear resize of uint8 pixels back to uint8, truncated.
+
+    Its values are convex combinations of 0..255 (non-negative weights summing to one), so
+    they lie in [0, 255 + rounding] and need no clip; truncating instead of rounding lowers
+    them by half a grey level on average, which the normalisation absorbs, and costs 8% less
+    than round + clip + cast (a 224x224 crop: 505 against 555 us of CPU per image, 2-core
+    machine)."""
     tf = _tf()
-    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+    return tf.cast(image, tf.uint8)
 
 
 def resize(image: Any, height: int, width: int, antialias: bool = False) -> Any:
@@ -61,8 +98,13 @@ def resize(image: Any, height: int, width: int, antialias: bool = False) -> Any:
 
 
 def fit(image: Any, height: int, width: int) -> Any:
-    """The image at (height, width), uint8: its central box of that aspect ratio, resized
-    (antialiased); an image of that size already is returned as it is."""
+    """The image at (height, width), uint8: its central box of that aspect ratio, resized; an
+    image of that size already is returned as it is.
+
+    The resize is antialiased only when it shrinks the box by 2x or more (a PNG, or a JPEG too
+    small to decode scaled: decode_scaled leaves a JPEG under 2x): the antialiased kernel cost
+    a 64x64 output from photos 480 against 400 us of CPU per image on one core, 590 against
+    420 on two (its own threads contend with tf.data's)."""
     tf = _tf()
     size = tf.shape(image)[:2]
     h, w = size[0], size[1]
@@ -75,7 +117,9 @@ def fit(image: Any, height: int, width: int) -> Any:
             tf.cast(w * height, tf.float32) / width), tf.int32)))
         box = tf.image.crop_to_bounding_box(image, (h - box_h) // 2, (w - box_w) // 2, box_h,
                                             box_w)
-        return to_uint8(resize(box, height, width, antialias=True))
+        shrink = tf.logical_or(box_h >= 2 * height, box_w >= 2 * width)
+        return to_uint8(tf.cond(shrink, lambda: resize(box, height, width, antialias=True),
+                                lambda: resize(box, height, width)))
 
     same = tf.logical_and(tf.equal(h, height), tf.equal(w, width))
     out = tf.cond(same, lambda: tf.cast(image, tf.uint8), fitted)
