@@ -64,7 +64,7 @@ def options(threads: int) -> Any:
     tf.data's autotuner, on the 2-core machine, ran a decode pass on one core in about half of
     the passes (6,000 photos: 2,355 img/s instead of 4,400-4,600, with the same CPU time per
     image); with the parallelism fixed every pass ran at the full rate
-    (experiments/RESULTS.md, "How fast is the streamed input")."""
+    (experiments/RESULTS.md, "How fast does the pipeline make batches")."""
     tf = tensorflow()
     opts = tf.data.Options()
     opts.threading.private_threadpool_size = max(1, threads)
@@ -89,8 +89,9 @@ class SplitReader:
         self.encoded: Any = None
         if split.records:
             self._records = _RecordFiles(split, cache_dir)
-        else:
-            self.paths = tf.constant(split.file_paths())
+        else:  # relative paths, joined to the root per image: the listing is kept once
+            self.paths = tf.constant(split.paths)
+            self.root = split.root.rstrip("/") + "/"
 
     def keep_in_memory(self) -> None:
         """Reads every image's bytes once into memory: later passes read no file."""
@@ -110,8 +111,7 @@ class SplitReader:
         if split.records:
             return self._records.estimated_bytes()
         picks = np.unique(np.linspace(0, len(split) - 1, min(64, len(split))).astype(int))
-        paths = split.file_paths()
-        sizes = [os.stat(paths[i]).st_size for i in picks]
+        sizes = [os.stat(split.locator(int(i))).st_size for i in picks]
         return int(np.mean(sizes) * len(split)) if sizes else 0
 
     def elements(self, order: np.ndarray, shuffle_seed: int | None) -> Any:
@@ -130,10 +130,11 @@ class SplitReader:
                 from_memory, num_parallel_calls=self.threads)
         if self.split.records:
             return self._records.elements(labels, shuffle_seed, self.threads)
-        paths = self.paths
+        paths, root = self.paths, self.root
 
         def from_disk(i):
-            return tf.io.read_file(tf.gather(paths, i)), tf.gather(labels, i), i
+            path = tf.strings.join([root, tf.gather(paths, i)])
+            return tf.io.read_file(path), tf.gather(labels, i), i
 
         return tf.data.Dataset.from_tensor_slices(order.astype(np.int32)).map(
             from_disk, num_parallel_calls=self.threads, deterministic=True)
