@@ -47,6 +47,7 @@ class JobResult:
       ahead_seconds: how long the trial process set the job up ahead (model build and
         warm-up, while another trial ran), or None: not part of the job's wall time.
       skipped_images: unreadable images its data splits left out.
+      skipped_names: the first of them ('name: why'; a trial process's warnings go nowhere).
       normalization: the model's input normalisation ({'mean': [...], 'std': [...]}).
     """
 
@@ -60,4 +61,5 @@ class JobResult:
     count_params: int | None = None
     ahead_seconds: float | None = None
     skipped_images: int | None = None
+    skipped_names: tuple[str, ...] = ()
     normalization: dict[str, list[float]] | None = None

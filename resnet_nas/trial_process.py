@@ -370,6 +370,7 @@ class TrialRunner(TrialRunnerLike):
                                      count_params=payload.get("count_params"),
                                      ahead_seconds=payload.get("ahead_seconds"),
                                      skipped_images=payload.get("skipped_images"),
+                                     skipped_names=tuple(payload.get("skipped_names") or ()),
                                      normalization=payload.get("normalization"))
                 if kind == "error":
                     # The process survived, but its state after an exception is suspect.

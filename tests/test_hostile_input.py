@@ -18,7 +18,7 @@ import pytest
 from resnet_nas.cli import main
 from resnet_nas.engines import SearchOptions, run_search
 from tests.fakes import FakeRunner
-from tests.helpers import files_under, tiny_space
+from tests.helpers import files_under, run_cli, tiny_space
 
 BOMB = "\n".join(['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'] + [
     f"{c}: &{c} [{', '.join(['*' + p] * 9)}]"
@@ -306,3 +306,17 @@ def test_a_resume_takes_a_moved_image_folder_but_not_other_data(tmp_path, capsys
                          "--data", str(tmp_path / "moved"), "--no-progress")
     assert_refused(code, err, "the data set is not the one this run was started with")
     assert files_under(run) == before
+
+
+def test_shards_without_images_are_refused_before_any_run_directory(tmp_path):
+    from tests.data.helpers import encoded_image, write_tfrecords
+
+    items = [(encoded_image((10, 0, 200), (8, 8), "PNG"), 0)] * 4
+    shards = write_tfrecords(tmp_path / "shards", {"train": items, "validation": items},
+                             drop_image=True)
+    out = run_cli("search", "--data", str(shards), "--run-dir", str(tmp_path / "run"),
+                  "--no-progress", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "has no image/encoded" in out.stderr and "train-00000-of-00002" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "run").exists()

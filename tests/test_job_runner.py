@@ -64,3 +64,22 @@ def test_a_failed_preparation_is_reported_by_the_run():
     with pytest.raises(ValueError, match="'jax' needs the JAX backend"):
         run(runner, bad)
     assert run(runner, replace(bad, train=TrainConfig(epochs=1, batch_size=64)))["train"]
+
+
+def test_a_job_on_photos_reports_its_skipped_images_and_normalisation(tmp_path):
+    """A streamed data set with one unreadable photo among 120: the job trains, counts it,
+    names it (its process's warnings go nowhere), and returns the model's normalisation."""
+    from tests.data.helpers import make_photo_folder
+
+    root = make_photo_folder(tmp_path / "p", classes=("a", "b"), n_train=60, n_test=2)
+    (root / "train" / "b" / "007.jpg").write_bytes(b"\xff\xd8 truncated")
+    data = DataConfig(name="folder", path=str(root), cache="none", validation_split=0.25,
+                      cache_dir=str(tmp_path / "cache"))
+    arch = cifar_resnet(8, widths=(4, 4, 8), input_shape=(16, 16, 3), num_classes=2)
+    job = Job(arch=arch, train=TrainConfig(epochs=1, batch_size=16), data=data,
+              evaluate_test=True)
+    with pytest.warns(UserWarning, match="b/007.jpg"):
+        out = JobRunner().run(job, lambda m: True, lambda p: None)
+    assert out["skipped_images"] == 1 and "b/007.jpg" in out["skipped_names"][0]
+    assert out["normalization"] == {"mean": [127.5] * 3, "std": [127.5] * 3}
+    assert 0.0 <= out["test_accuracy"] <= 1.0

@@ -225,6 +225,7 @@ class TrialFlow:
         #: (arch_key, epochs) -> the first trial that trained it (complete or pruned)
         self.trained: dict[tuple[str, int], TrialRecord] = {}
         self.numbers: set[int] = set()
+        self.skipped_reported: set[str] = set()
         for row in results.read_rows(ctx.run_dir, ctx.run.study):
             self._count(TrialRecord.from_row(row), here=False)
         self.runner = ctx.runner(runner_factory)
@@ -359,11 +360,23 @@ class TrialFlow:
                       normalization=outcome.normalization)
         if outcome.ok and outcome.train is not None:
             rec = rec.with_result(outcome.train)
+        self.note_skipped(rec.trial, outcome.skipped_images, outcome.skipped_names)
         state, reason = trial_state(outcome, epochs, stopped[0],
                                     pruning.name if pruning is not None else "the pruner")
         if note:
             reason = f"{reason} [{note}]" if reason else note
         return replace(rec, state=state, reason=reason)
+
+    def note_skipped(self, trial: int, count: int | None, names: tuple[str, ...]) -> None:
+        """Says which unreadable images a trial skipped, each once per search (every trial
+        meets the same files; its trial process's warnings go nowhere)."""
+        new = [n for n in names if n not in self.skipped_reported]
+        if not count or not new:
+            return
+        self.skipped_reported.update(new)
+        more = f" (the first {len(names)} named)" if count > len(names) else ""
+        self.progress.write(f"trial {trial}: skipped {count} unreadable image(s){more}: "
+                            + "; ".join(new))
 
     def interrupted(self, number: int, arch: Architecture | None, epochs: int,
                     note: str = "the search stopped while it ran") -> TrialRecord:

@@ -76,8 +76,14 @@ class ArrayInput:
 
     def skipped(self, splits: tuple[str, ...] = ("train", "val")) -> int:
         """How many unreadable images the splits left out."""
+        return len(self.skipped_names(splits, None))
+
+    def skipped_names(self, splits: tuple[str, ...] = ("train", "val"),
+                      limit: int | None = 20) -> list[str]:
+        """The unreadable images the splits left out ('name: why'), the first `limit`."""
         skipped = getattr(self.data, "skipped", None) or {}
-        return sum(len(skipped.get(s, ())) for s in splits)
+        names = [n for s in splits for n in skipped.get(s, ())]
+        return names if limit is None else names[:limit]
 
 
 def check_padding(cfg: TrainConfig, image_shape: tuple[int, ...]) -> None:

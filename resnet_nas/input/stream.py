@@ -103,7 +103,14 @@ class StreamInput:
         return StreamEvalFeed(self, split, cfg)
 
     def skipped(self, splits: tuple[str, ...] = ("train", "val")) -> int:
+        """How many unreadable images the splits' passes so far left out."""
         return sum(len(self.skips.by_split.get(s, {})) for s in splits)
+
+    def skipped_names(self, splits: tuple[str, ...] = ("train", "val"),
+                      limit: int | None = 20) -> list[str]:
+        """Their names, the first `limit`."""
+        names = [n for s in splits for n in self.skips.by_split.get(s, {}).values()]
+        return names if limit is None else names[:limit]
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
