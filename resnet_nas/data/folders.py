@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -84,36 +85,41 @@ def _directory_source(src: Path) -> FileSource:
     if ev is None:
         raise DataError(f"{root / 'test'}: missing; expected test/<class>/ (or val/ or "
                         "validation/) images next to train/")
-    splits: dict[str, tuple[list[str], list[str]]] = {}
+    splits: dict[str, _Files] = {}
     for split in ("train", ev):
-        paths: list[str] = []
-        classes: list[str] = []
+        files = _Files([], [])
         for class_dir in sorted(d for d in (root / split).iterdir()
                                 if d.is_dir() and not d.name.startswith(".")):
-            files = sorted(f for f in os.listdir(class_dir) if is_image_name(f))
-            if not files:
+            names = sorted(f for f in os.listdir(class_dir) if is_image_name(f))
+            if not names:
                 raise DataError(f"{class_dir}: class folder without images "
                                 f"({', '.join(IMAGE_EXTENSIONS)})")
-            paths.extend(f"{split}/{class_dir.name}/{f}" for f in files)
-            classes.extend([class_dir.name] * len(files))
-        splits[split] = (paths, classes)
-    where = str(root)
+            files.paths.extend(f"{split}/{class_dir.name}/{f}" for f in names)
+            files.classes.extend([class_dir.name] * len(names))
+        splits[split] = files
     digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{root}\n".encode())
     for split in ("train", ev):
-        digest.update("\n".join(splits[split][0]).encode())
-    return _source("folder", where, str(root), splits["train"], splits[ev], None, None,
-                   digest.hexdigest())
+        digest.update("\n".join(splits[split].paths).encode())
+    return _source(str(root), str(root), splits["train"], splits[ev], digest.hexdigest())
 
 
-def _source(kind: str, where: str, root: str, train: tuple[list[str], list[str]],
-            test: tuple[list[str], list[str]], train_names: list[str] | None,
-            test_names: list[str] | None, key: str) -> FileSource:
-    class_names = sorted(set(train[1]))
+@dataclass
+class _Files:
+    """A split's images: paths relative to the root, class folder names, and (archives) each
+    member's own name."""
+
+    paths: list[str]
+    classes: list[str]
+    names: list[str] | None = None
+
+
+def _source(where: str, root: str, train: _Files, test: _Files, key: str) -> FileSource:
+    class_names = sorted(set(train.classes))
     if not class_names:
         raise DataError(f"{where}: no images under train/<class>/")
-    if not test[0]:
+    if not test.paths:
         raise DataError(f"{where}: no images under test/<class>/ (or val/, validation/)")
-    test_classes = sorted(set(test[1]))
+    test_classes = sorted(set(test.classes))
     if test_classes != class_names:
         unknown = sorted(set(test_classes) - set(class_names))
         missing = sorted(set(class_names) - set(test_classes))
@@ -121,15 +127,15 @@ def _source(kind: str, where: str, root: str, train: tuple[list[str], list[str]]
                         f"(in test/ only: {unknown}; in train/ only: {missing})")
     index = {c: i for i, c in enumerate(class_names)}
 
-    def split_of(files: tuple[list[str], list[str]], names: list[str] | None) -> FileSplit:
-        return FileSplit(root=root, labels=np.array([index[c] for c in files[1]], np.int32),
-                         paths=np.array([p.encode() for p in files[0]], dtype=bytes),
-                         names=None if names is None else np.array(
-                             [n.encode() for n in names], dtype=bytes), where=where)
+    def split_of(files: _Files) -> FileSplit:
+        return FileSplit(root=root, labels=np.array([index[c] for c in files.classes], np.int32),
+                         paths=np.array([p.encode() for p in files.paths], dtype=bytes),
+                         names=None if files.names is None else np.array(
+                             [n.encode() for n in files.names], dtype=bytes), where=where)
 
-    train_split, test_split = split_of(train, train_names), split_of(test, test_names)
+    train_split, test_split = split_of(train), split_of(test)
     probe = probe_images([train_split, test_split], all_up_to=PROBE_ALL_MAX)
-    source = FileSource(kind, where, class_names, train_split, test_split, probe, key)
+    source = FileSource("folder", where, class_names, train_split, test_split, probe, key)
     check_labels(source)
     return source
 
@@ -151,22 +157,24 @@ def _archive_source(src: Path, cache_dir: Path) -> FileSource:
             members = archives.unpack(src, unpacked)
             _write_listing(unpacked, members)
     members = _read_listing(unpacked, src)
-    train_items = sorted((m for m in members if m[0] == "train"), key=lambda m: (m[1], m[3]))
-    evals = {m[0] for m in members} - {"train"}
-    ev = eval_dir_name(evals)
+    # in the order a directory lists them: by class, then by (member) name
+    train_items = sorted((m for m in members if m.split == "train"),
+                         key=lambda m: (m.class_name, m.name))
+    ev = eval_dir_name({m.split for m in members} - {"train"})
     if not train_items:
         raise DataError(f"{src}: no images under train/<class>/ in the archive "
                         f"(expected {', '.join(IMAGE_EXTENSIONS)} files)")
     if ev is None:
         raise DataError(f"{src}: no images under test/<class>/ (or val/, validation/) in the "
                         "archive")
-    test_items = sorted((m for m in members if m[0] == ev), key=lambda m: (m[1], m[3]))
+    test_items = sorted((m for m in members if m.split == ev),
+                        key=lambda m: (m.class_name, m.name))
 
-    def columns(items):
-        return [m[2] for m in items], [m[1] for m in items]
+    def files(items: list[archives.Member]) -> _Files:
+        return _Files([m.path for m in items], [m.class_name for m in items],
+                      [m.name for m in items])
 
-    return _source("folder", str(src), str(unpacked), columns(train_items), columns(test_items),
-                   [m[3] for m in train_items], [m[3] for m in test_items], digest)
+    return _source(str(src), str(unpacked), files(train_items), files(test_items), digest)
 
 
 def _write_listing(unpacked: Path, members: list[archives.Member]) -> None:
@@ -179,7 +187,7 @@ def _write_listing(unpacked: Path, members: list[archives.Member]) -> None:
     os.replace(tmp, unpacked / _INDEX)
 
 
-def _read_listing(unpacked: Path, src: Path) -> list[tuple[str, str, str, str]]:
+def _read_listing(unpacked: Path, src: Path) -> list[archives.Member]:
     try:
         with np.load(unpacked / _INDEX, allow_pickle=False) as z:
             cols = [[v.decode("utf-8", "surrogateescape") for v in z[k]]
@@ -188,7 +196,7 @@ def _read_listing(unpacked: Path, src: Path) -> list[tuple[str, str, str, str]]:
         (unpacked / _INDEX).unlink(missing_ok=True)
         raise DataError(f"{src}: its unpacked copy in {unpacked} is damaged ({exc}); it will "
                         "be unpacked again on the next run") from None
-    return list(zip(*cols))
+    return [archives.Member(*row) for row in zip(*cols)]
 
 
 # -- decoded into memory -----------------------------------------------------------------------

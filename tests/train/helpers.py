@@ -28,13 +28,16 @@ def make_data(n_train: int = 256, n_val: int = 96, size: int = 12, num_classes: 
 
 
 def tiny_model(input_shape=(12, 12, 3), num_classes: int = 4, weight_decay: float = 1e-3):
-    """Conv-BN-ReLU x2, global pool, dense; slim-style L2 (wd * sum(w^2) / 2) on kernels."""
+    """Raw pixels scaled to [-1, 1] (the trainers feed raw pixels, as to every model of the
+    search), Conv-BN-ReLU x2, global pool, dense; slim-style L2 (wd * sum(w^2) / 2) on
+    kernels."""
     import keras
     from keras import layers
 
     reg = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
     inp = keras.Input(input_shape)
-    x = layers.Conv2D(8, 3, padding="same", use_bias=False, kernel_regularizer=reg)(inp)
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, dtype="float32")(inp)
+    x = layers.Conv2D(8, 3, padding="same", use_bias=False, kernel_regularizer=reg)(x)
     x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
     x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False, kernel_regularizer=reg)(x)
