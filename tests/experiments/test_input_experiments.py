@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from tests.helpers import REPO
@@ -27,6 +28,7 @@ def test_make_photos_writes_a_deterministic_folder_of_mixed_sizes(tmp_path):
         (tmp_path / "b" / "train" / "class001" / "000001.jpg").read_bytes()
 
 
+@pytest.mark.slow  # a fresh TensorFlow process
 def test_input_throughput_prints_and_writes_its_table(tmp_path):
     sys.path.insert(0, str(REPO))
     from experiments.make_photos import make_photos

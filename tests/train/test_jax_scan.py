@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-CORE = ["train", "stop_and_diverge", "augment", "schedule", "compile", "release", "stream"]
+CORE = ["train", "stop_and_diverge", "augment", "schedule", "compile", "release"]
 #: The longer checks (a real CIFAR ResNet, buffer donation, both epoch modes, model.fit on
-#: JAX, bf16 and L2 models of their own), in their own slow run.
-LONG = ["donation", "resnet", "modes", "fit_on_jax", "bf16", "regularization"]
+#: JAX, bf16 and L2 models of their own, streamed photos: TensorFlow's tf.data in a JAX
+#: process), in their own slow run.
+LONG = ["donation", "resnet", "modes", "fit_on_jax", "bf16", "regularization", "stream"]
 
 
 def run_checks(names: list[str], cache_dir: Path) -> dict:
@@ -47,8 +48,9 @@ def value(checks: dict, name: str):
     return entry["value"]
 
 
-def test_trains_on_streamed_photos_with_host_batches(checks):
-    v = value(checks, "stream")
+@pytest.mark.slow
+def test_trains_on_streamed_photos_with_host_batches(long_checks):
+    v = value(long_checks, "stream")
     r = v["result"]
     assert v["streamed"] == "StreamInput" and r["epochs_run"] == 2 and r["trainer"] == "jax"
     last = r["history"][-1]
