@@ -24,13 +24,21 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
                  progress: bool = True, sets: tuple[str, ...] = ()) -> dict[str, Any]:
     """Retrains a config from scratch in a trial process and evaluates it on the test split.
 
+    Args:
+      epochs / backend / data_path: the flags that replace the config's train.epochs,
+        train.backend and data (path; the source kind found there).
+      sets: `--set dotted.key=value` texts applied to the config before it is validated (a
+        final retrain: data.limit_train=null, train.batch_size=...).
+
     Returns:
       A summary dict: name, arch_key, params, flops, epochs, best/final val accuracy,
-      test_accuracy, train_seconds, images_per_second, device; also written next to the config
-      as <config>.result.json.
+      test_accuracy, train_seconds, images_per_second, device, and `changed`: every setting
+      the flags changed from the config file ({'dotted.key': [in the file, retrained with]});
+      also written next to the config as <config>.result.json.
     """
     from resnet_nas.trial_process import Job, TrialRunner
 
+    original = load_config(path)
     cfg = load_config(path, parse_overrides(sets))
     train = cfg.train
     if epochs is not None:
@@ -71,6 +79,7 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
     res = outcome.train
     accs = [m.val_accuracy for m in res.history]
     c = complexity(cfg.arch)
+    changed = config_changes(original, replace(cfg, train=train, data=data))
     summary = {"name": cfg.name, "config": str(path), "arch_key": cfg.arch.key(),
                "params": c.params, "flops": c.flops, "epochs": res.epochs_run,
                "best_val_accuracy": max(accs) if accs else None,
@@ -80,11 +89,29 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
                "images_per_second": res.images_per_second, "device": res.device,
                "backend": res.backend, "trainer": res.trainer, "saved_model": save,
                "skipped_images": outcome.skipped_images,
-               "normalization": outcome.normalization}
+               "normalization": outcome.normalization, "changed": changed}
     summary = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                for k, v in summary.items()}  # JSON has no NaN
     Path(str(path) + ".result.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
     return summary
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def config_changes(before: Any, after: Any) -> dict[str, list[Any]]:
+    """The settings of two architecture configs that differ: {'dotted.key': [before,
+    after]} (the origin left out)."""
+    a, b = (_flat({k: v for k, v in c.to_dict().items() if k != "origin"})
+            for c in (before, after))
+    return {key: [a.get(key), b.get(key)] for key in sorted(set(a) | set(b))
+            if a.get(key) != b.get(key)}
 
 
 def config_normalization(cfg: Any) -> Any:

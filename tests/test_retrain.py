@@ -33,6 +33,19 @@ def test_build_saves_loadable_keras_model(config, tmp_path):
     assert loaded(x).shape == (2, 4)
 
 
+def test_the_changes_of_a_retrain_are_listed(config):
+    from resnet_nas.retrain import config_changes
+
+    before = load_config(config)
+    after = load_config(config, {"data.limit_train": None, "train.batch_size": 256,
+                                 "normalization": {"mean": [1, 1, 1], "std": [2, 2, 2]}})
+    assert config_changes(before, after) == {
+        "data.limit_train": [128, None], "train.batch_size": [64, 256],
+        "normalization.mean": [None, [1.0, 1.0, 1.0]],
+        "normalization.std": [None, [2.0, 2.0, 2.0]]}
+    assert config_changes(before, before) == {}
+
+
 def test_build_takes_the_configs_normalisation_or_the_datas(config, tmp_path):
     from resnet_nas.input import open_input
 
@@ -81,10 +94,11 @@ def test_a_saved_model_takes_raw_pixels_and_gives_the_reported_accuracy(tmp_path
 @pytest.mark.slow  # trains for real in a trial process
 def test_train_cli_round_trip_reports_test_accuracy(config, tmp_path):
     out = run_cli("train", "--config", str(config), "--epochs", "1", "--save",
-                  str(tmp_path / "trained.keras"), cwd=tmp_path)
+                  str(tmp_path / "trained.keras"), "--set", "data.limit_train=96", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout[out.stdout.index("{"):])
     assert summary["epochs"] == 1 and 0.0 <= summary["test_accuracy"] <= 1.0
+    assert summary["changed"] == {"data.limit_train": [128, 96]}
     assert summary["params"] == build_model(load_config(config).arch).count_params()
     assert keras.saving.load_model(tmp_path / "trained.keras").count_params() == summary["params"]
     # Strict JSON (no NaN) in both; a one-epoch run still shows its compile time.
