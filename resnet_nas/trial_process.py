@@ -169,6 +169,20 @@ def serve_jobs(conn, run_job: Callable[..., dict[str, Any]],
         os._exit(0)  # the search is gone: nothing to report to, nothing to say
 
 
+def refuse_jobs(conn, why: str) -> None:
+    """A trial process whose start-up failed: every job gets `why` as its error (the trial's
+    row then says it), until the search stops it or goes."""
+    try:
+        while True:
+            msg = conn.recv()
+            if msg[0] == "stop":
+                return
+            if msg[0] == "run":
+                conn.send(("error", why))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return
+
+
 def trial_main(conn, env: dict[str, str], parent_pid: int) -> None:
     """The trial process: trains the jobs it receives (TrialRunner's default target)."""
     become_trial_process(parent_pid)
@@ -177,7 +191,13 @@ def trial_main(conn, env: dict[str, str], parent_pid: int) -> None:
     import warnings
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes per new model
     warnings.filterwarnings("ignore")
-    start_trial_process(env.get("KERAS_BACKEND", "tensorflow"))
+    backend = env.get("KERAS_BACKEND", "tensorflow")
+    try:
+        start_trial_process(backend)
+    except Exception as e:  # noqa: BLE001 - every job is told why, and the search records it
+        refuse_jobs(conn, f"the trial process could not start its Keras backend {backend!r}: "
+                          f"{type(e).__name__}: {e}")
+        os._exit(0)
     from resnet_nas.job_runner import JobRunner
 
     jobs = JobRunner()

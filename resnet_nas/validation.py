@@ -95,8 +95,17 @@ def short_repr(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+#: Abbreviations other tools use for keys of ours (too short for a spelling match).
+ABBREVIATIONS = {"lr": "learning_rate", "bs": "batch_size", "wd": "weight_decay",
+                 "batch": "batch_size", "n_epochs": "epochs", "num_epochs": "epochs",
+                 "ls": "label_smoothing", "warmup": "warmup_epochs", "opt": "optimizer"}
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    candidates = list(candidates)
+    if ABBREVIATIONS.get(name.lower()) in candidates:
+        return f"did you mean {ABBREVIATIONS[name.lower()]!r}?"
+    matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f"did you mean {matches[0]!r}?" if matches else None
 
 

@@ -49,6 +49,18 @@ def test_exception_in_a_job_is_reported_and_the_process_replaced():
         assert again.worker_pid != out.worker_pid
 
 
+def test_a_backend_that_fails_to_start_is_every_jobs_reason(monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed: its backend would start")
+    with TrialRunner("torch", max_trials_per_worker=5) as runner:
+        out = runner.run(_job())
+    assert not out.ok
+    assert out.error.startswith("the trial process could not start its Keras backend 'torch'")
+    assert "crashed" not in out.error
+
+
 def test_a_crash_of_the_trial_process_is_contained():
     with fake_process_runner(env={EPOCH_SECONDS_ENV: "0.2"}) as runner:
         def kill_soon():

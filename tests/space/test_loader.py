@@ -56,5 +56,9 @@ def test_overrides_are_applied_and_validated():
     assert "train.epochs" in str(info.value) and "override" in str(info.value)
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):
         load_space("quickstart", overrides={"train.epoch": 2})
+    # other tools' abbreviations are too short to be misspellings
+    for short, key in (("lr", "learning_rate"), ("bs", "batch_size"), ("wd", "weight_decay")):
+        with pytest.raises(ConfigError, match=f"did you mean '{key}'"):
+            load_space("quickstart", overrides={f"train.{short}": 1})
 
 
