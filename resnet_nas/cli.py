@@ -231,10 +231,54 @@ def _cmd_spaces(args) -> int:
             print("\n".join(f"INVALID {line}" for line in str(e).splitlines()))
             status = 1
             continue
-        print(f"ok      {space.source}: space {space.name!r}, hash {space.hash()}")
+        problems, extent = feasibility(space)
+        if problems:
+            print("\n".join(f"INFEASIBLE {line}" for line in problems))
+            status = 1
+            continue
+        print(f"ok      {space.source}: space {space.name!r}, hash {space.hash()}{extent}")
         if args.action == "show":
             print(json.dumps(space.space_to_data(), indent=1, default=str))
     return status
+
+
+def feasibility(space) -> tuple[list[str], str]:
+    """(why no architecture of `space` can be trained, a note on its extent): its budgets and
+    strides against its extremes at the input shape and class count it has, or its data
+    set's (read without pixels, and without a download)."""
+    from resnet_nas.config import FILE_DATASETS
+    from resnet_nas.data import DataError, data_shape
+    from resnet_nas.space.bounds import infeasible_settings, space_bounds
+
+    shape, classes = space.input_shape, space.num_classes
+    try:
+        data_shape_, data_classes = data_shape(space.data)
+    except (ConfigError, DataError) as e:
+        if shape is None or classes is None:
+            first = str(e).splitlines()[0]
+            return [], f" (budgets and strides not checked: its data cannot be read: {first})"
+        data_shape_, data_classes = shape, classes
+    if (shape is not None and data_shape_ is not None and tuple(shape) != data_shape_
+            and space.data.name not in FILE_DATASETS):
+        return [f"{space.source}: space.input_shape is {list(shape)} but the data set "
+                f"{space.data.name} has images of {list(data_shape_)} (its arrays are used "
+                "at their own size; image folders and TFRecords are resized to any "
+                "input_shape)"], ""
+    if classes is not None and classes != data_classes:
+        return [f"{space.source}: space.num_classes is {classes} but the data set "
+                f"{space.data.name} has {data_classes} classes"], ""
+    shape, classes = shape or data_shape_, classes or data_classes
+    if shape is None:
+        return [], (" (budgets and strides not checked: its data has photos of mixed sizes "
+                    "and space.input_shape is null)")
+    problems = infeasible_settings(space, tuple(shape), int(classes))
+    b = space_bounds(space, tuple(shape), int(classes))
+    extent = ""
+    if b.min_params is not None:
+        extent = (f"; at {shape[0]}x{shape[1]}x{shape[2]}, {classes} classes: "
+                  f"{b.min_params:,} to {b.max_params:,} params, {b.min_flops:,} to "
+                  f"{b.max_flops:,} FLOPs")
+    return problems, extent
 
 
 def _add_export(sub) -> None:

@@ -35,7 +35,9 @@ from optuna.trial import TrialState
 
 from resnet_nas.benchmark.table import BenchmarkTable
 from resnet_nas.engines.optuna_study import make_pruner, make_sampler
-from resnet_nas.space import check_constraints, sample_architecture
+from resnet_nas.engines.optuna_study import tell_infeasible
+from resnet_nas.space import sample_architecture
+from resnet_nas.space.sample import constraint_violations
 
 
 @dataclass(frozen=True)
@@ -147,12 +149,16 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
         try:
             arch = sample_architecture(space, trial, input_shape=table.input_shape,
                                        num_classes=table.num_classes)
-            entry = None if check_constraints(arch, space) else table.entries.get(arch.key())
+            violations = constraint_violations(arch, space)
+            entry = None if violations else table.entries.get(arch.key())
         except ValueError:  # a sample the builders would reject
-            entry = None
+            violations, entry = [], None
         if entry is None:
             missing += 1
-            study.tell(trial, state=TrialState.FAIL)
+            if violations:  # as the search tells it
+                tell_infeasible(study, trial, violations)
+            else:
+                study.tell(trial, state=TrialState.FAIL)
             continue
         if entry.arch_key in seen:  # the search reuses the earlier result, at no cost
             duplicates += 1

@@ -31,7 +31,7 @@ from resnet_nas.data.files import FileSource, FileSplit
 from resnet_nas.data.folders import decode_source, folder_source
 from resnet_nas.data.layout import IMAGE_EXTENSIONS
 from resnet_nas.data.keras_datasets import (CIFAR10_CLASSES, CIFAR100_CLASSES,
-                                            FASHION_MNIST_CLASSES, KERAS_DATASETS,
+                                            FASHION_MNIST_CLASSES, KERAS_DATASETS, KERAS_SHAPES,
                                             load_keras_dataset)
 from resnet_nas.data.splits import (file_facts, split_dataset, split_facts, split_files,
                                     stratified_split)
@@ -43,7 +43,8 @@ from resnet_nas.validation import ConfigError
 
 __all__ = ["CIFAR10_CLASSES", "CIFAR100_CLASSES", "DataError", "DataFacts", "Dataset",
            "FASHION_MNIST_CLASSES", "FileSource", "FileSplit", "IMAGE_EXTENSIONS", "RawData",
-           "RawLabels", "dataset_facts", "default_cache_dir", "file_facts", "file_source",
+           "RawLabels", "data_shape", "dataset_facts", "default_cache_dir", "file_facts",
+           "file_source",
            "load_dataset",
            "make_synthetic", "normalization_stats", "source_name", "split_files",
            "stratified_split"]
@@ -125,6 +126,25 @@ def dataset_facts(cfg: DataConfig, seed: int = 0) -> DataFacts:
     if cfg.name in FILE_DATASETS:
         return file_facts(file_source(cfg), cfg, seed)
     return split_facts(cfg.name, RawLabels.of(_load_raw(cfg)), cfg, seed)
+
+
+def data_shape(cfg: DataConfig) -> tuple[tuple[int, int, int] | None, int]:
+    """(image shape, class count) of the data set `cfg` names, as cheaply as it can be known:
+    from constants for Keras' data sets (no download), digits and synthetic data, from the
+    listing and a few headers for files (shape None: photos of mixed sizes).
+
+    Raises:
+      ConfigError, DataError: as dataset_facts.
+    """
+    cfg.validate()
+    if cfg.name in KERAS_SHAPES:
+        return KERAS_SHAPES[cfg.name]
+    if cfg.name == "synthetic":
+        return SYNTHETIC_SHAPE, SYNTHETIC_CLASSES
+    if cfg.name == "digits":
+        return (8, 8, 1), 10
+    source = file_source(cfg)
+    return source.probe.shape, source.num_classes
 
 
 def _load_raw(cfg: DataConfig) -> RawData:

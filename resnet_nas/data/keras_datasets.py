@@ -62,6 +62,12 @@ KERAS_DATASETS: dict[str, _KerasSpec] = {
 }
 
 
+#: Each Keras data set's image shape and class count (known without its files).
+KERAS_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "cifar10": ((32, 32, 3), 10), "cifar100": ((32, 32, 3), 100),
+    "fashion_mnist": ((28, 28, 1), 10)}
+
+
 def _keras_cache_roots() -> list[Path]:
     """Candidate '<keras home>/datasets' directories, in the order Keras itself would use."""
     roots: list[Path] = []

@@ -70,10 +70,10 @@ def counts_toward_total(t: FrozenTrial, retried: set[int]) -> bool:
     """A finished trial that counts towards the study's trial target: complete, pruned or
     failed; not a sample rejected unrun, not a duplicate (nothing was trained), and not a
     stale trial that was retried (its retry counts instead)."""
-    if t.state not in COUNTED_STATES:
-        return False
+    if t.state not in COUNTED_STATES or trial_attrs.REJECTED in t.user_attrs:
+        return False  # rejected unrun: failed, or pruned as infeasible
     if t.state == TrialState.FAIL:
-        return trial_attrs.REJECTED not in t.user_attrs and t.number not in retried
+        return t.number not in retried
     return t.user_attrs.get(trial_attrs.DUPLICATE_OF) is None
 
 

@@ -34,6 +34,7 @@ from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions, ab
                             resolve_storage, run_space, storage_from_env, storage_ref,
                             trial_target, write_run)
 from resnet_nas.space import PRUNERS, SAMPLERS, SearchSpace, load_space, parse_overrides
+from resnet_nas.space.bounds import infeasible_settings
 from resnet_nas.train.runtime import resolve_trainer
 
 __all__ = ["ENGINES", "Engine", "SearchOptions", "SearchSummary", "run_search"]
@@ -342,6 +343,9 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
             threading.Thread(target=results.import_table_modules, daemon=True,
                              name="resnet_nas-table-imports").start()
         io = data_info(data_cfg, train_cfg.seed, plan.space.input_shape, plan.space.source)
+        problems = infeasible_settings(plan.space, io.input_shape, io.num_classes)
+        if problems:  # found before the run directory exists, not after 1,000 samples
+            raise SearchError("\n".join(problems))
         run = plan.run
         if plan.resumed:
             if run.data_fingerprint and io.fingerprint != run.data_fingerprint:

@@ -35,7 +35,8 @@ from resnet_nas.nets import Architecture
 from resnet_nas.progress import Progress
 from resnet_nas.records import INTERRUPTED, TrialRecord, new_record
 from resnet_nas.run import Run, now
-from resnet_nas.space import SearchSpace, check_constraints, sample_architecture
+from resnet_nas.space import SearchSpace, sample_architecture
+from resnet_nas.space.sample import Violation, constraint_violations
 from resnet_nas.trial_process import Job, JobResult, TrialRunner, TrialRunnerLike
 
 #: Builds the runner of a search (tests give a fake that trains nothing).
@@ -140,10 +141,16 @@ def make_runner(factory: RunnerFactory | None, backend: str, max_trials_per_work
 
 @dataclass(frozen=True)
 class Sample:
-    """A sampled architecture, or why the sample is infeasible (then arch may be None)."""
+    """A sampled architecture, or why the sample is infeasible (then arch may be None).
+
+    Attributes:
+      violations: the constraints it breaks, by how much (what a constraint-aware sampler is
+        told: resnet_nas.engines.optuna_engine.reject_infeasible).
+    """
 
     arch: Architecture | None
     reasons: tuple[str, ...] = ()
+    violations: tuple[Violation, ...] = ()
 
     @property
     def feasible(self) -> bool:
@@ -226,6 +233,8 @@ class TrialFlow:
         self.trained: dict[tuple[str, int], TrialRecord] = {}
         self.numbers: set[int] = set()
         self.skipped_reported: set[str] = set()
+        #: the constraints that rejected the samples since the last accepted one
+        self.rejected_by: Counter[str] = Counter()
         for row in results.read_rows(ctx.run_dir, ctx.run.study):
             self._count(TrialRecord.from_row(row), here=False)
         self.runner = ctx.runner(runner_factory)
@@ -275,25 +284,31 @@ class TrialFlow:
         Raises:
           SearchError: more than `search.max_rejections` infeasible samples in a row.
         """
+        violations: tuple[Violation, ...] = ()
         try:
             arch = sample_architecture(self.ctx.space, trial, input_shape=self.ctx.io.input_shape,
                                        num_classes=self.ctx.io.num_classes)
-            reasons = tuple(check_constraints(arch, self.ctx.space))
+            violations = tuple(constraint_violations(arch, self.ctx.space))
+            reasons = tuple(v.text for v in violations)
         except ValueError as e:  # a sample the builders would reject
             arch, reasons = None, (str(e),)
         if reasons:
             self.rejections += 1
+            self.rejected_by.update({v.constraint for v in violations} or {"the builders"})
             if self.rejections > self.ctx.space.search.max_rejections:
+                counts = ", ".join(f"{name} {n:,}" for name, n in self.rejected_by.most_common())
                 raise SearchError(
-                    f"{self.ctx.space.source}: {self.rejections} samples in a row were "
-                    f"infeasible (last: {'; '.join(reasons)}); loosen the constraints")
-        return Sample(arch, reasons)
+                    f"{self.ctx.space.source}: {self.rejections:,} samples in a row were "
+                    f"infeasible, rejected by: {counts} (the last: {'; '.join(reasons)}); "
+                    "loosen those constraints, or widen the space where they bind")
+        return Sample(arch, reasons, violations)
 
     def record(self, number: int, arch: Architecture, epochs: int) -> TrialRecord:
         """The record of an accepted sample (it carries the rejections before it)."""
         rec = replace(new_record(self.ctx.run, number, arch, epochs, self.ctx.train.seed,
                                  self.ctx.train.backend), rejections=self.rejections)
         self.rejections = 0
+        self.rejected_by.clear()
         return rec
 
     def original(self, arch_key: str, epochs: int) -> TrialRecord | None:

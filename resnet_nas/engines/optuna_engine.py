@@ -1,7 +1,11 @@
 """The Optuna engine: ask/tell over the shared trial flow (resnet_nas.engines.common).
 
 Each trial is asked for, sampled define-by-run and checked; an infeasible sample is told to
-Optuna as failed (user attr 'rejected') and resampled without training; a duplicate
+Optuna as pruned with the constraints it breaks (`Trial.set_constraint`: by how much) and the
+user attr 'rejected', and resampled without training: Optuna's constraint-aware samplers
+(TPE) learn from it where the feasible architectures are, which a failed trial would not teach
+them, and the dashboard shows it as a pruned, infeasible trial rather than a failure; a
+duplicate
 architecture is told the original's outcome; everything else trains in the trial process, which
 reports every epoch so Optuna's pruner can stop it. Every finished trial writes one row and
 keeps the same record in the trial's user attributes ('record'), so the storage alone can
@@ -26,7 +30,8 @@ from optuna.trial import TrialState
 from resnet_nas import results, trial_attrs
 from resnet_nas.engines.common import (LoopResult, RunnerFactory, Sample, SearchContext,
                                        TrialFlow)
-from resnet_nas.engines.optuna_study import create_study, load_study, trial_id
+from resnet_nas.engines.optuna_study import (create_study, load_study, tell_infeasible,
+                                             trial_id)
 from resnet_nas.interrupts import check_stop, pause, safe_points, signal_name
 from resnet_nas.nets import Architecture
 from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial, this_process
@@ -50,12 +55,27 @@ class OptunaPruning:
 
 
 def reject(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    """Tells Optuna a sample that is not run (infeasible, taken, surplus): failed + 'rejected'."""
+    """Tells Optuna a sample that is not run (taken, surplus, the search ended): failed +
+    'rejected'."""
     try:
         trial.set_user_attr(trial_attrs.REJECTED, reason)
         study.tell(trial, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         pass  # another worker found it stale and failed it already
+
+
+def reject_infeasible(study: optuna.Study, trial: optuna.Trial, sample: Sample) -> None:
+    """Tells Optuna an infeasible sample: pruned (not run) with each constraint it breaks set
+    to by how much (> 0: infeasible), and 'rejected'. A sample the builders refused (no
+    violation to measure) is failed."""
+    if not sample.violations:
+        reject(study, trial, "; ".join(sample.reasons))
+        return
+    try:
+        trial.set_user_attr(trial_attrs.REJECTED, "; ".join(sample.reasons))
+        tell_infeasible(study, trial, sample.violations)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass
 
 
 def tell(study: optuna.Study, trial: optuna.Trial, rec: TrialRecord, objectives: tuple[str, ...],
@@ -183,7 +203,11 @@ def _draw(study: optuna.Study, flow: TrialFlow, control: LoopControl, opened: _O
         return False
     opened.trial.set_user_attr(trial_attrs.OWNER, trial_attrs.TrialOwner(
         flow.ctx.run.run_id, this_process()).to_attr())
-    opened.sample = flow.sample(opened.trial)
+    try:
+        opened.sample = flow.sample(opened.trial)
+    except BaseException as e:  # too many rejections, or a stop: never leave it RUNNING
+        _drop(study, opened, f"not run: {type(e).__name__} while it was sampled")
+        raise
     return True
 
 
@@ -260,7 +284,10 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
                     trial.set_user_attr(trial_attrs.DUPLICATE_OF, original.trial)
                     trial.set_user_attr(trial_attrs.ARCH_KEY, key)
             if reasons:
-                reject(study, trial, "; ".join(reasons))
+                if sample.reasons:
+                    reject_infeasible(study, trial, sample)
+                else:  # its architecture is taken (another worker's claim)
+                    reject(study, trial, "; ".join(reasons))
                 continue
             rec = flow.record(trial.number, sample.arch, epochs)
             try:

@@ -8,6 +8,7 @@ space file's text (`space_yaml`), its hash and the run's metadata (`run_meta`, n
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from resnet_nas.engines.history_window import HistoryWindowSampler
 from resnet_nas.errors import SearchError
 from resnet_nas.run import Run, storage_file
 from resnet_nas.space import PRUNERS, SAMPLERS
+from resnet_nas.space.sample import Violation
 from resnet_nas.storage import open_storage, redact
 from resnet_nas.validation import ConfigError
 
@@ -210,3 +212,15 @@ def check_resumed_study(url: str, run: Run, run_dir: Path, rows: list[dict[str, 
             f"--resume: study {run.study!r} in {redact(url)!r} is older than the run's rows (it "
             f"has {n_trials} trials, the rows go up to trial {last}): restore the study that "
             "goes with this run directory; nothing was changed")
+
+
+def tell_infeasible(study: optuna.Study, trial: optuna.Trial,
+                    violations: Sequence[Violation]) -> None:
+    """Tells Optuna a sample that breaks the space's constraints: pruned (it never ran), with
+    each constraint set to by how much it is missed (> 0: infeasible; Trial.set_constraint).
+    Optuna's constraint-aware samplers (TPE) then learn where the feasible architectures are,
+    which a failed trial would not teach them; the dashboard shows it as an infeasible
+    pruned trial, not a failure."""
+    for v in violations:
+        trial.set_constraint(v.constraint, v.excess)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)

@@ -13,21 +13,25 @@ Parameter names are stable and readable:
     stage{i}_depth_bottleneck                     (i is 0-based)
     stage_<key>                                   (a stage key marked `shared: true`)
 
-`depths_non_decreasing` is enforced by construction when a stage's depth is an integer range:
-its lower bound is raised to the previous stage's depth. Everything else (choice-valued
-depths, total-stride bounds, an output stride the strides cannot reach, parameter and FLOP
-budgets) is checked afterwards by `check_constraints`; the search rejects and re-samples.
+`depths_non_decreasing` is enforced by construction: a stage's integer-range depth has its
+lower bound raised to the previous stage's depth, and a choice-valued depth (after the first
+stage) is drawn as `stage{i}_depth_index`, its index in the sorted choices, from the first
+choice at least the previous stage's depth (Optuna fixes a categorical parameter's choices,
+not an integer's range). Everything else (total-stride bounds, an output stride the strides
+cannot reach, parameter and FLOP budgets) is checked afterwards by `check_constraints`; the
+search rejects and re-samples, and tells its sampler by how much each constraint was missed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from resnet_nas.nets.arch import Architecture, BlockSpec, UnitKind
 from resnet_nas.nets.plan import check_output_stride
-from resnet_nas.space.params import IntRange, ParamSpec, TrialLike, round_half_up, suggest
+from resnet_nas.space.params import (Choice, IntRange, ParamSpec, TrialLike, round_half_up,
+                                     suggest)
 from resnet_nas.space.schema import DEFAULT_ROUND_TO, SearchSpace
 
 #: root_depth recorded when root is 'none' (the value is unused; a constant keeps arch keys of
@@ -94,8 +98,28 @@ def _round_to(space: SearchSpace, spec: ParamSpec) -> int:
     return DEFAULT_ROUND_TO
 
 
+def _suggest_chosen_depth(spec: Choice, trial: TrialLike, name: str, floor: int) -> int:
+    """A choice-valued depth of at least `floor`: the index of the depth in the sorted
+    choices, drawn from the first that is at least the floor (Optuna keeps a categorical
+    parameter's choices fixed, an integer's range may move)."""
+    ordered = sorted(spec.choices)
+    first = next((i for i, c in enumerate(ordered) if c >= floor), None)
+    if first is None:
+        return suggest(spec, trial, name)  # cannot hold; check_constraints rejects it
+    if getattr(trial, "dynamic_ranges", True):
+        return ordered[trial.suggest_int(f"{name}_index", first, len(ordered) - 1)]
+    value = max(ordered[first], suggest(spec, trial, name))  # Keras Tuner: lifted
+    params = getattr(trial, "params", None)
+    if isinstance(params, dict):
+        params[name] = value
+    return value
+
+
 def _suggest_depth(spec: ParamSpec, trial: TrialLike, name: str, floor: int | None) -> int:
-    """Suggests a base depth, at least `floor` when the spec is a range that allows it."""
+    """Suggests a base depth, at least `floor` when the spec is a range or integer choices."""
+    if floor is not None and isinstance(spec, Choice) and all(
+            isinstance(c, int) and not isinstance(c, bool) for c in spec.choices):
+        return _suggest_chosen_depth(spec, trial, name, floor)
     if floor is None or not isinstance(spec, IntRange):
         return suggest(spec, trial, name)
     low = spec.ceil_to_grid(floor)
@@ -215,6 +239,64 @@ def _default_complexity():
     return complexity
 
 
+@dataclass(frozen=True)
+class Violation:
+    """One constraint an architecture breaks.
+
+    Attributes:
+      constraint: the constraint's key ('max_params', 'depths_non_decreasing',
+        'output_stride', ...).
+      excess: how far beyond it, > 0 (relative for bounds: (value - bound) / bound; the
+        number of decreases for the depth order; 1 for an impossible output stride): what
+        a constraint-aware sampler is told, to steer towards feasible architectures.
+      text: a sentence for people.
+    """
+
+    constraint: str
+    excess: float
+    text: str
+
+
+def constraint_violations(arch: Architecture, space: SearchSpace,
+                          complexity_fn: Callable[[Architecture], Any] | None = None
+                          ) -> list[Violation]:
+    """The constraints of `space` that `arch` breaks (empty when it is feasible).
+
+    Args:
+      complexity_fn: arch -> object with `.params` and `.flops` (default:
+        resnet_nas.nets.complexity.complexity); only called when a budget is set.
+    """
+    c = space.constraints
+    out: list[Violation] = []
+    problem = output_stride_problem(arch)
+    if problem:
+        out.append(Violation("output_stride", 1.0, problem))
+    if c.depths_non_decreasing:
+        depths = [block.units[-1][0] for block in arch.blocks]
+        drops = sum(b < a for a, b in zip(depths, depths[1:]))
+        if drops:
+            out.append(Violation("depths_non_decreasing", float(drops),
+                                 f"stage depths {depths} decrease (depths_non_decreasing)"))
+    stride = total_stride(arch)
+    if c.max_total_stride is not None and stride > c.max_total_stride:
+        out.append(Violation("max_total_stride", stride / c.max_total_stride - 1,
+                             f"total stride {stride} > max_total_stride {c.max_total_stride}"))
+    if c.min_total_stride is not None and stride < c.min_total_stride:
+        out.append(Violation("min_total_stride", c.min_total_stride / stride - 1,
+                             f"total stride {stride} < min_total_stride {c.min_total_stride}"))
+    if c.needs_complexity and problem is None:  # complexity needs a buildable stride plan
+        cx = (complexity_fn or _default_complexity())(arch)
+        for what, value in (("params", cx.params), ("flops", cx.flops)):
+            hi, lo = getattr(c, f"max_{what}"), getattr(c, f"min_{what}")
+            if hi is not None and value > hi:
+                out.append(Violation(f"max_{what}", (value - hi) / max(hi, 1),
+                                     f"{what} {value:,} > max_{what} {hi:,}"))
+            if lo is not None and value < lo:
+                out.append(Violation(f"min_{what}", (lo - value) / max(lo, 1),
+                                     f"{what} {value:,} < min_{what} {lo:,}"))
+    return out
+
+
 def check_constraints(arch: Architecture, space: SearchSpace,
                       complexity_fn: Callable[[Architecture], Any] | None = None) -> list[str]:
     """Checks `arch` against the space's constraints.
@@ -226,28 +308,7 @@ def check_constraints(arch: Architecture, space: SearchSpace,
         resnet_nas.nets.complexity.complexity); only called when a budget is set.
 
     Returns:
-      Human-readable reasons the architecture is infeasible; empty when it is feasible.
+      Human-readable reasons the architecture is infeasible; empty when it is feasible
+      (constraint_violations, as sentences).
     """
-    c = space.constraints
-    reasons: list[str] = []
-    problem = output_stride_problem(arch)
-    if problem:
-        reasons.append(problem)
-    if c.depths_non_decreasing:
-        depths = [block.units[-1][0] for block in arch.blocks]
-        if any(b < a for a, b in zip(depths, depths[1:])):
-            reasons.append(f"stage depths {depths} decrease (depths_non_decreasing)")
-    stride = total_stride(arch)
-    if c.max_total_stride is not None and stride > c.max_total_stride:
-        reasons.append(f"total stride {stride} > max_total_stride {c.max_total_stride}")
-    if c.min_total_stride is not None and stride < c.min_total_stride:
-        reasons.append(f"total stride {stride} < min_total_stride {c.min_total_stride}")
-    if c.needs_complexity and problem is None:  # complexity needs a buildable stride plan
-        cx = (complexity_fn or _default_complexity())(arch)
-        for what, value in (("params", cx.params), ("flops", cx.flops)):
-            hi, lo = getattr(c, f"max_{what}"), getattr(c, f"min_{what}")
-            if hi is not None and value > hi:
-                reasons.append(f"{what} {value:,} > max_{what} {hi:,}")
-            if lo is not None and value < lo:
-                reasons.append(f"{what} {value:,} < min_{what} {lo:,}")
-    return reasons
+    return [v.text for v in constraint_violations(arch, space, complexity_fn)]

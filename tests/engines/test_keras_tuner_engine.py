@@ -230,10 +230,16 @@ def test_infeasible_samples_are_rejected_without_rows(tmp_path, fake_runner):
 
 
 def test_too_many_rejections_stop_with_search_error(tmp_path, fake_runner):
-    path = tiny_space(tmp_path, trials=2, epochs=1, extra_constraints={"max_params": 10},
+    from resnet_nas.data import SYNTHETIC_CLASSES, SYNTHETIC_SHAPE
+    from resnet_nas.space import load_space
+    from resnet_nas.space.bounds import space_bounds
+
+    smallest = space_bounds(load_space(tiny_space(tmp_path, trials=2)), SYNTHETIC_SHAPE,
+                            SYNTHETIC_CLASSES).min_params
+    path = tiny_space(tmp_path, trials=2, epochs=1, extra_constraints={"max_params": smallest},
                       search={"max_rejections": 3})
-    with pytest.raises(SearchError, match="infeasible"):
-        run(_opts(path, tmp_path / "run", sampler="random"), fake_runner)
+    with pytest.raises(SearchError, match="infeasible, rejected by: max_params"):
+        run(_opts(path, tmp_path / "run", sampler="random", seed=1), fake_runner)
     assert not fake_runner.jobs
 
 

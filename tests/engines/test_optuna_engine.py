@@ -111,15 +111,45 @@ def test_infeasible_samples_are_rejected_without_training(tmp_path, fake_runner)
     rejected = [t for t in study_of(summary).trials if "rejected" in t.user_attrs]
     assert table["rejections"].sum() == len(rejected) > 0
     assert all("max_params" in t.user_attrs["rejected"] for t in rejected)
+    # pruned, not failed, with the constraint it broke by how much: what TPE learns from
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in rejected)
+    assert all(t.constraints["max_params"] > 0 for t in rejected)
+    assert not [t for t in study_of(summary).trials
+                if t.state == optuna.trial.TrialState.FAIL]
     assert len(fake_runner.jobs) == 2
 
 
-def test_too_many_rejections_stop_with_a_search_error(tmp_path, fake_runner):
-    space = tiny_space(tmp_path, trials=2, extra_constraints={"max_params": 10},
-                       search={"max_rejections": 3})
-    with pytest.raises(SearchError, match="4 samples in a row were infeasible"):
+def _min_params(space_file) -> int:
+    from resnet_nas.space import load_space
+    from resnet_nas.space.bounds import space_bounds
+
+    from resnet_nas.data import SYNTHETIC_CLASSES, SYNTHETIC_SHAPE
+
+    return space_bounds(load_space(space_file), SYNTHETIC_SHAPE, SYNTHETIC_CLASSES).min_params
+
+
+def test_a_budget_no_architecture_meets_is_refused_before_anything_runs(tmp_path,
+                                                                          fake_runner):
+    space = tiny_space(tmp_path, trials=2, extra_constraints={"max_params": 10})
+    smallest = _min_params(space)
+    with pytest.raises(SearchError, match=f"constraints.max_params is 10, but the smallest "
+                                          f"architecture of the space has {smallest:,} params"):
         search(space, tmp_path / "run", fake_runner)
+    assert not fake_runner.jobs and not (tmp_path / "run").exists()
+
+
+def test_too_many_rejections_stop_with_a_search_error_naming_the_constraint(tmp_path,
+                                                                            fake_runner):
+    base = tiny_space(tmp_path, trials=2)
+    space = tiny_space(tmp_path, trials=2, extra_constraints={"max_params": _min_params(base)},
+                       search={"max_rejections": 3}, sampler="random")
+    with pytest.raises(SearchError, match="4 samples in a row were infeasible, rejected by: "
+                                          "max_params 4"):
+        search(space, tmp_path / "run", fake_runner, seed=1)
     assert not fake_runner.jobs
+    study = optuna.load_study(study_name="tiny",
+                              storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}")
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
 
 
 def test_pruned_trials_stopped_early_and_the_others_ran_every_epoch(tmp_path, fake_runner):

@@ -96,16 +96,41 @@ def test_depths_non_decreasing_by_construction(tmp_path):
         assert not any("decrease" in r for r in check_constraints(arch, space))
 
 
-def test_depths_non_decreasing_by_rejection_for_choices(tmp_path):
-    text = CONDITIONAL.replace("depth: {low: 8, high: 64, step: 8}", "depth: [32, 16]")
+def test_depths_non_decreasing_by_construction_for_choices(tmp_path):
+    """A choice-valued depth after the first stage is drawn as its index in the sorted
+    choices, from the first at least the previous stage's depth: never a decrease."""
+    text = CONDITIONAL.replace("depth: {low: 8, high: 64, step: 8}", "depth: [32, 16, 64]")
     space = load_space(write(tmp_path, text + "constraints: {depths_non_decreasing: true}\n"))
-    trial = optuna.trial.FixedTrial({"unit": "v1_basic", "root": "none", "shortcut": "A",
-                                     "num_stages": 2, "stage0_depth": 32, "stage0_units": 1,
-                                     "stage0_stride": 1, "stage1_depth": 16, "stage1_units": 1,
-                                     "stage1_stride": 2})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(40):
+        trial = study.ask()
+        arch = sample_architecture(space, trial, input_shape=(8, 8, 3), num_classes=10)
+        depths = [b.units[-1][0] for b in arch.blocks]
+        assert depths == sorted(depths) and check_constraints(arch, space) == []
+        if len(depths) > 1:
+            low = trial.distributions["stage1_depth_index"].low
+            assert [16, 32, 64][low] == depths[0]  # the range starts at the previous depth
+        seen.add(tuple(depths))
+        study.tell(trial, 0.0)
+    assert len(seen) > 3
+
+    class FixedRanges(RecordingTrial):  # Keras Tuner: a range is fixed at first use
+        dynamic_ranges = False
+        params: dict = {}
+
+        def suggest_int(self, name, low, high, step=1, log=False):
+            self.calls.append(name)
+            return 2 if name == "num_stages" else low
+
+        def suggest_categorical(self, name, choices):
+            self.calls.append(name)
+            return max(choices) if name == "stage0_depth" else min(choices)
+
+    trial = FixedRanges()
     arch = sample_architecture(space, trial, input_shape=(8, 8, 3), num_classes=10)
-    reasons = check_constraints(arch, space)
-    assert len(reasons) == 1 and "decrease" in reasons[0]
+    assert [b.units[-1][0] for b in arch.blocks] == [64, 64]  # lifted to the floor
+    assert "stage1_depth" in trial.calls and trial.params["stage1_depth"] == 64
 
 
 @pytest.mark.parametrize("placement, strides", [("first", [2, 1, 1]), ("last", [1, 1, 2])])
