@@ -38,16 +38,20 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "sampler": ("string", "sampler/tuner name, e.g. 'tpe', 'random', 'hyperband'"),
     "pruner": ("string", "pruner name, or 'none'"),
     "arch_key": ("string", "canonical architecture key (hash of the normalised Block list)"),
-    "arch": ("string", "architecture as JSON (Architecture.to_dict)"),
-    "blocks": ("string", "Block list as JSON: [[[depth, depth_bottleneck, stride], ...], ...]"),
+    "arch": ("string", "architecture as JSON text (Architecture.to_dict; "
+             "Architecture.from_dict(json.loads(cell)) rebuilds it)"),
+    "blocks": ("string", "Block list as JSON text: [[[depth, depth_bottleneck, stride], ...], "
+               "...], one list of units per stage"),
     "unit": ("string", "unit kind, e.g. 'v1_basic'"),
     "params": ("Int64", "all weights incl. BN moving statistics (model.count_params())"),
     "trainable_params": ("Int64", "trainable weights"),
     "flops": ("Int64", "multiply-accumulates of one forward pass of one example"),
     "epochs_planned": ("Int64", "epochs the trial was configured for"),
     "epochs_run": ("Int64", "epochs actually trained (fewer if pruned/failed)"),
-    "val_accuracy_curve": ("string", "JSON list: validation accuracy after each epoch"),
-    "val_loss_curve": ("string", "JSON list: validation loss after each epoch"),
+    "val_accuracy_curve": ("list[float64]", "validation accuracy after each epoch (a list of "
+                           "floats; JSON text in results.csv)"),
+    "val_loss_curve": ("list[float64]", "validation loss after each epoch (a list of floats; "
+                       "JSON text in results.csv)"),
     "best_val_accuracy": ("float64", "max of val_accuracy_curve"),
     "final_val_accuracy": ("float64", "last of val_accuracy_curve"),
     "final_val_loss": ("float64", "last of val_loss_curve"),
@@ -74,9 +78,11 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "backend": ("string", "Keras backend"),
     "trainer": ("string", "'tf', 'jax' or 'fit'"),
     "device": ("string", "device description, e.g. 'cpu' or 'NVIDIA H100 80GB HBM3'"),
-    "versions": ("string", "JSON of library versions"),
-    "started_at": ("string", "ISO-8601 UTC start time"),
-    "finished_at": ("string", "ISO-8601 UTC end time"),
+    "versions": ("string", "JSON text: {library: version} of the process that ran it"),
+    "started_at": ("datetime64[ns, UTC]", "when the trial started (UTC; ISO-8601 in "
+                   "results.csv)"),
+    "finished_at": ("datetime64[ns, UTC]", "when the trial finished (UTC; ISO-8601 in "
+                    "results.csv)"),
     "worker": ("string", "host:pid of the process that ran the trial"),
     "dataset": ("string", "the data set's readable name, e.g. 'digits' or 'cifar10-jpeg.tar.gz'"),
     "data_fingerprint": ("string", "hash of the data set's shapes, classes and labels per split"),
@@ -91,11 +97,11 @@ COLUMNS: list[str] = list(SCHEMA)
 ROWS_DIR = "rows"
 #: Which row files results.parquet holds (see the module docstring).
 INDEX_FILE = ".results.index.json"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: typed curves and times
 
 __all__ = ["COLUMNS", "INDEX_FILE", "ROWS_DIR", "SCHEMA", "STATES", "RowExistsError",
-           "import_table_modules", "load_table", "load_tables", "read_rows", "row_files",
-           "row_path", "to_frame", "write_record", "write_tables"]
+           "curve", "import_table_modules", "load_table", "load_tables", "read_csv", "read_rows",
+           "row_files", "row_path", "to_frame", "write_record", "write_tables"]
 
 
 class RowExistsError(RuntimeError):
@@ -148,6 +154,43 @@ def read_rows(run_dir: str | os.PathLike, study: str | None = None,
     return rows
 
 
+def curve(value: Any) -> list[float]:
+    """A curve cell as a list of floats: from a row's JSON text, a list, or Parquet's array
+    (missing: [])."""
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    try:
+        return [float("nan") if v is None else float(v) for v in value]
+    except TypeError:
+        return []
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` (the schema's columns) with the schema's dtypes."""
+    import pandas as pd
+
+    for c, (dtype, _) in SCHEMA.items():
+        if c not in df:
+            continue
+        if dtype == "float64":
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+        elif dtype == "Int64":
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
+        elif dtype == "list[float64]":
+            df[c] = pd.Series([curve(v) for v in df[c]], index=df.index, dtype=object)
+        elif dtype.startswith("datetime64"):
+            df[c] = pd.to_datetime(df[c], utc=True, errors="coerce",
+                                   format="ISO8601").astype(dtype)
+        else:
+            df[c] = df[c].astype("string")
+    return df
+
+
 def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Builds a DataFrame with exactly the schema's columns and dtypes."""
     import pandas as pd
@@ -156,15 +199,35 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for c in COLUMNS:
         if c not in df:
             df[c] = None
-    df = df[COLUMNS]
-    for c, (dtype, _) in SCHEMA.items():
-        if dtype == "float64":
-            df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
-        elif dtype == "Int64":
-            df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
-        else:
-            df[c] = df[c].astype("string")
+    df = _typed(df[COLUMNS].copy())
     return df.sort_values(["study", "trial"], kind="stable").reset_index(drop=True)
+
+
+def read_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """results.csv with the schema's dtypes, as results.parquet and load_table give them
+    (curves as lists of floats, times as UTC timestamps, integers as Int64; empty text cells
+    as missing)."""
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    for c in COLUMNS:
+        if c not in df and c != "run_dir":
+            df[c] = None
+    df["reason"] = df["reason"].fillna("")  # a row's reason is text, empty when complete
+    return _typed(df[[c for c in COLUMNS if c != "run_dir"]].copy())
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """`df` as results.csv: curves as JSON text, times as ISO-8601."""
+    import pandas as pd
+
+    out = df.copy()
+    for c, (dtype, _) in SCHEMA.items():
+        if c in out and dtype == "list[float64]":
+            out[c] = [json.dumps([None if v != v else v for v in cell]) for cell in out[c]]
+        elif c in out and dtype.startswith("datetime64"):
+            out[c] = [None if pd.isna(v) else v.isoformat() for v in out[c]]
+    return out.to_csv(index=False)
 
 
 def row_files(run_dir: str | os.PathLike) -> dict[str, tuple[int, int]]:
@@ -206,6 +269,7 @@ def _cached_rows(run_dir: Path, files: Mapping[str, tuple[int, int]]
         return None, set()  # no usable cache: every row file is read
     if list(df.columns) != [c for c in COLUMNS if c != "run_dir"] or len(df) != len(indexed):
         return None, set()
+    df = _typed(df)  # Parquet's arrays back to lists
     names = [row_path("", s, t).name for s, t in zip(df["study"], df["trial"])]
     keep = [files.get(n) is not None and files.get(n) == indexed.get(n) for n in names]
     return df[keep], {n for n, k in zip(names, keep) if k}
@@ -278,7 +342,7 @@ def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
         files = row_files(run_dir)
         df = _read_table(run_dir, files)
         stored = df.drop(columns=["run_dir"])
-        write_atomic(run_dir / "results.csv", stored.to_csv(index=False))
+        write_atomic(run_dir / "results.csv", csv_text(stored))
         (run_dir / INDEX_FILE).unlink(missing_ok=True)  # never an index of another Parquet
         tmp = run_dir / ".results.parquet.tmp"
         stored.to_parquet(tmp, index=False)

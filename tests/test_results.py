@@ -100,3 +100,30 @@ def test_the_tables_modules_can_be_imported_ahead_of_the_tables():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=cli_env(),
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "True", "True"], out.stderr[-2000:]
+
+
+def test_parquet_and_csv_have_typed_columns_and_agree(tmp_path):
+    """Curves are lists of floats and times are timestamps in Parquet (and in load_table);
+    results.read_csv gives the CSV the same types (reason stays text, duplicate_of an
+    integer), where a plain read_csv would turn them into floats."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    write_row(tmp_path, trial=0, state="complete", best_val_accuracy=0.5,
+              val_accuracy_curve=(0.25, 0.5), started_at="2026-12-07T01:02:03+00:00")
+    write_row(tmp_path, trial=1, state="duplicate", duplicate_of=0, reason="taken",
+              val_accuracy_curve=(0.25, 0.5))
+    table = results.write_tables(tmp_path)
+    schema = pq.read_schema(tmp_path / "results.parquet")
+    assert str(schema.field("val_accuracy_curve").type) == "list<element: double>"
+    assert str(schema.field("started_at").type).startswith("timestamp")
+    assert table["val_accuracy_curve"].iloc[0] == [0.25, 0.5]
+    assert table["started_at"].iloc[0] == pd.Timestamp("2026-12-07T01:02:03Z")
+    from_csv = results.read_csv(tmp_path / "results.csv")
+    from_parquet = results.to_frame(pd.read_parquet(tmp_path / "results.parquet")
+                                    .to_dict("records")).drop(columns=["run_dir"])
+    pd.testing.assert_frame_equal(from_csv, from_parquet)
+    assert str(from_csv["duplicate_of"].dtype) == "Int64"
+    assert str(from_csv["reason"].dtype) == "string"
+    # every column, run_dir included, says what it is
+    assert all(meaning for _, meaning in results.SCHEMA.values())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from resnet_nas import results
 from resnet_nas.space import SearchSpace, load_space
 
 TABLE = "benchmark.parquet"
@@ -204,9 +205,9 @@ def entries_from_frame(df: pd.DataFrame) -> dict[str, Entry]:
     runs: dict[str, dict[int, SeedRun]] = {}
     complexity: dict[str, tuple[int | None, int | None]] = {}
     for row in df.itertuples(index=False):
-        if row.state != "complete" or pd.isna(row.arch_key) or pd.isna(row.val_accuracy_curve):
+        if row.state != "complete" or pd.isna(row.arch_key):
             continue
-        curve = tuple(float(v) for v in json.loads(row.val_accuracy_curve))
+        curve = tuple(results.curve(row.val_accuracy_curve))
         key, seed = str(row.arch_key), _optional_int(row.seed) or 0
         if not curve or seed in runs.get(key, {}):
             continue

@@ -29,7 +29,7 @@ def test_search_records_every_trial(tmp_path, fake_runner):
     assert len(table) == 3 and list(table.columns) == results.COLUMNS
     assert set(table["state"]) == {"complete"} and (table["epochs_run"] == 2).all()
     for _, row in table.iterrows():
-        curve = json.loads(row["val_accuracy_curve"])
+        curve = row["val_accuracy_curve"]
         assert len(curve) == 2 and row["best_val_accuracy"] == max(curve)
         assert row["params"] > 0 and row["flops"] > 0 and row["trainer"] == "fake"
         assert "optuna" in json.loads(row["versions"])
