@@ -12,6 +12,7 @@ import difflib
 import json
 import math
 import os
+import shlex
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -168,6 +169,12 @@ def _cmd_search(args) -> int:
                          lookahead=not args.no_lookahead, sets=tuple(args.set))
     summary = run_search(opts, out=lambda line: print(line, file=sys.stderr, flush=True))
     if args.create_only:
+        from resnet_nas.storage import redact
+
+        storage = redact(summary.storage)
+        secret = " (its password left out: give yours)" if "***" in storage else ""
+        print(f"next, on every machine: python -m resnet_nas worker --study "
+              f"{shlex.quote(summary.study)} --storage {shlex.quote(storage)}{secret}")
         return 0
     table = summary.table
     print(f"\nrun: {summary.run_dir}  study: {summary.study}")
@@ -176,8 +183,8 @@ def _cmd_search(args) -> int:
     if len(board):
         print("\nleaderboard (best validation accuracy):")
         print(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        print(f"\nexport the best: python -m resnet_nas export --run {summary.run_dir} "
-              "--trial best")
+        print(f"\nexport the best: python -m resnet_nas export --run "
+              f"{shlex.quote(str(summary.run_dir))} --trial best")
     print(f"results: {summary.run_dir / 'results.csv'}")
     if summary.interrupted:
         return EXIT_CODES[summary.interrupted]
@@ -439,8 +446,11 @@ def _cmd_worker(args) -> int:
     mine = table[table["study"] == summary.study] if len(table) else table
     print(f"\nstudy {summary.study!r}: {summary.finished}/{summary.total} finished trials in the "
           f"storage; this worker's rows: {len(mine)} in {summary.run_dir}")
-    print(f"whole study: python -m resnet_nas collect --study {summary.study} --storage URL "
-          f"--run-dir DIR")
+    storage = summary.storage or "URL"
+    secret = " (its password left out: give yours)" if "***" in storage else ""
+    print(f"whole study: python -m resnet_nas collect --study {shlex.quote(summary.study)} "
+          f"--storage {shlex.quote(storage)} --run-dir {shlex.quote(str(summary.run_dir))}"
+          f"{secret}")
     if summary.failed_workers:
         return 1
     return EXIT_CODES.get(summary.interrupted, 0) if summary.interrupted else 0

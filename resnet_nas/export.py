@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def export_config(run_dir: str | Path, trial: str | int = "best",
     c = complexity(arch)
     header = (f"# resnet_nas architecture config, exported from {run_dir} trial {number}\n"
               f"# {arch.describe()}\n# params {c.params:,} (trainable {c.trainable_params:,}), "
-              f"FLOPs {c.flops:,}\n# retrain: python -m resnet_nas train --config {out}\n")
+              f"FLOPs {c.flops:,}\n# retrain: python -m resnet_nas train --config "
+              f"{shlex.quote(str(out))}\n")
     out.write_text(header + yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
     return out

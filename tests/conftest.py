@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -6,6 +9,13 @@ import pytest
 from tests.helpers import SHARED_DATA
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# The tests' unpacked archives, decoded arrays, indexes and XLA programs go to a folder of
+# this session's (their processes inherit it), never into the user's ~/.cache/resnet_nas.
+_CACHE = tempfile.mkdtemp(prefix="resnet_nas-test-cache-")
+os.environ["RESNET_NAS_CACHE"] = _CACHE
+os.environ["RESNET_NAS_XLA_CACHE"] = os.path.join(_CACHE, "xla")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 @pytest.fixture

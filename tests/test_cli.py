@@ -6,7 +6,7 @@ import pytest
 from resnet_nas.cli import main
 from resnet_nas.engines import common
 from tests.fakes import FakeRunner
-from tests.helpers import files_under, tiny_space
+from tests.helpers import files_under, run_cli, tiny_space
 
 
 @pytest.fixture
@@ -158,3 +158,21 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     err = proc.stderr.read().decode()
     proc.wait(timeout=60)
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_hints_quote_paths_with_spaces_and_create_only_says_what_comes_next(tmp_path):
+    import shlex
+
+    space = tiny_space(tmp_path, trials=1, epochs=1)
+    run_dir = tmp_path / "my runs" / "a b"
+    out = run_cli("search", str(space), "--run-dir", str(run_dir), "--no-progress",
+                  cwd=tmp_path, fake=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"export --run {shlex.quote(str(run_dir))} --trial best" in out.stdout
+    journal = tmp_path / "study files" / "s.journal"
+    url = f"journal:///{journal.as_posix().lstrip('/')}"
+    out = run_cli("search", str(space), "--run-dir", str(tmp_path / "created"), "--storage",
+                  url, "--create-only", cwd=tmp_path, fake=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (f"next, on every machine: python -m resnet_nas worker --study tiny --storage "
+            f"{shlex.quote(url)}") in out.stdout

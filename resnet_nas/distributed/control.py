@@ -43,6 +43,20 @@ class StudyControl(LoopControl):
         self.out = out
         self._study: optuna.Study | None = None
         stale.on_failed = self._record_stale
+        flow.best_of_study = self.study_best
+
+    def study_best(self) -> TrialRecord | None:
+        """The study's best complete trial so far, whoever trained it (single objective)."""
+        study = self._study
+        if study is None or len(study.directions) != 1:
+            return None
+        try:
+            best = study.best_trial
+        except ValueError:  # no complete trial yet
+            return None
+        if trial_attrs.RECORD not in best.user_attrs:
+            return None
+        return TrialRecord.from_row(json.loads(best.user_attrs[trial_attrs.RECORD]))
 
     @property
     def retrying(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 from resnet_nas import results
 from resnet_nas.distributed.collect import load_existing_study, open_existing_storage
+from resnet_nas.storage import redact
 from resnet_nas.distributed.stale import count_finished
 from resnet_nas.distributed.worker import (PreparedWorker, WorkerOptions, WorkerSummary,
                                            prepare_worker, run_one_worker, write_run_files)
@@ -122,7 +123,7 @@ def run_many(prep: PreparedWorker, procs: list[tuple[WorkerOptions, dict[str, st
         interrupted = "SIGINT" if 130 in codes else "SIGTERM"
     return WorkerSummary(prep.run_dir, prep.run.study, finished, prep.run.trials,
                          results.write_tables(prep.run_dir), interrupted,
-                         failed_workers=len(bad))
+                         failed_workers=len(bad), storage=redact(prep.url))
 
 
 def run_workers(opts: WorkerOptions, out: Callable[[str], None] = print,

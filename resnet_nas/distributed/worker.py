@@ -87,6 +87,7 @@ class WorkerSummary:
     table: Any  # this worker's run directory table (pandas DataFrame)
     interrupted: str | None = None
     failed_workers: int = 0  # worker processes (of --gpus / --workers) that ended in an error
+    storage: str = ""  # the study's storage URL, credentials redacted
 
 
 @dataclass(frozen=True)
@@ -218,4 +219,5 @@ def run_one_worker(prep: PreparedWorker, opts: WorkerOptions, out: Callable[[str
         out(f"interrupted ({result.interrupted}): run the worker again to continue the study")
     finished = count_finished(study.get_trials(deepcopy=False))
     return WorkerSummary(prep.run_dir, prep.run.study, finished, prep.run.trials,
-                         results.write_tables(prep.run_dir), result.interrupted)
+                         results.write_tables(prep.run_dir), result.interrupted,
+                         storage=redact(prep.url))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import shlex
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -376,7 +377,8 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
         if result.note:
             out(result.note)
         if result.interrupted:
-            hint = "python -m resnet_nas search --resume --run-dir " + str(plan.run_dir)
+            hint = "python -m resnet_nas search --resume --run-dir " + shlex.quote(
+                str(plan.run_dir))
             out(f"interrupted ({result.interrupted}): the running trial is recorded as "
                 f"interrupted; finished trials are kept. Resume with: {hint}")
         table = (results.write_tables(plan.run_dir) if not opts.create_only

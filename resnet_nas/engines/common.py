@@ -229,6 +229,9 @@ class TrialFlow:
         self.rejections = 0  # infeasible samples since the last accepted one
         self.duplicates_in_a_row = 0
         self.best: TrialRecord | None = None
+        #: where the best so far comes from when others train too (a worker's: the study's);
+        #: None: this process's own trials
+        self.best_of_study: Callable[[], TrialRecord | None] | None = None
         #: (arch_key, epochs) -> the first trial that trained it (complete or pruned)
         self.trained: dict[tuple[str, int], TrialRecord] = {}
         self.numbers: set[int] = set()
@@ -410,7 +413,10 @@ class TrialFlow:
         self._count(rec, here=True)
         self.duplicates_in_a_row = self.duplicates_in_a_row + 1 if rec.state == "duplicate" \
             else 0
-        self.progress.trial_end(rec, self.best)
+        best = self.best
+        if self.best_of_study is not None:
+            best = self.best_of_study() or best
+        self.progress.trial_end(rec, best)
         return rec
 
 

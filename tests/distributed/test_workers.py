@@ -306,6 +306,11 @@ def test_one_architecture_is_trained_once_by_many_workers(tmp_path, backend):
     assert (table["state"] == "duplicate").sum() >= 2
     original = int(table.loc[table["state"] == "complete", "trial"].iloc[0])
     assert (table.loc[table["state"] == "duplicate", "duplicate_of"] == original).all()
+    # every worker's "best so far" is the study's, whichever worker trained it
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if " duplicate " in line]
+    assert lines and all(f"best so far: trial {original} " in line for line in lines), lines
+    assert (f"whole study: python -m resnet_nas collect --study {study} --storage {url} "
+            f"--run-dir {run_dir}") in out.stdout
     reader = optuna.load_study(study_name=study, storage=open_storage(url, heartbeat=False))
     assert count_finished(reader.get_trials()) == 1  # duplicates do not count
     # `worker --collect` gives the same table from the storage
