@@ -181,8 +181,12 @@ def _cmd_search(args) -> int:
     print(summary.counts)
     board = leaderboard(table, args.top)
     if len(board):
-        print("\nleaderboard (best validation accuracy):")
-        print(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print("\nleaderboard (best validation accuracy ± its standard error on n validation "
+              "images):")
+        print(board.to_string(index=False))
+        note = left_out_note(table)
+        if note:
+            print(note)
         print(f"\nexport the best: python -m resnet_nas export --run "
               f"{shlex.quote(str(summary.run_dir))} --trial best")
     print(f"results: {summary.run_dir / 'results.csv'}")
@@ -198,16 +202,52 @@ def _cmd_search(args) -> int:
 
 
 def leaderboard(table, k: int = 10):
-    """Top-k complete trials by best validation accuracy (duplicates left out)."""
+    """Top-k complete trials by best validation accuracy (duplicates left out), as a person
+    reads them: the accuracy with its standard error on the n validation images, params with
+    separators, FLOPs in M/G, seconds to a tenth."""
+    import pandas as pd
+
     from resnet_nas.nets import Architecture
+    from resnet_nas.report.frame import accuracy_se
+    from resnet_nas.report.tables import accuracy_text
 
     df = table[table["state"] == "complete"].sort_values("best_val_accuracy", ascending=False)
-    cols = ["trial", "best_val_accuracy", "params", "flops", "epochs_run", "train_seconds",
-            "unit"]
-    board = df[cols].head(k).reset_index(drop=True)
-    board["architecture"] = [Architecture.from_dict(json.loads(a)).describe()
-                             for a in df["arch"].head(k)]
-    return board
+    top = df.head(k)
+    se = accuracy_se(top["best_val_accuracy"], top["val_images"])
+    return pd.DataFrame({
+        "trial": top["trial"].tolist(),
+        "val accuracy": [accuracy_text(float(a), float(e))
+                         for a, e in zip(top["best_val_accuracy"], se)],
+        "n": [("-" if n is None or n != n else f"{int(n):,}") for n in
+              top["val_images"].astype("float64")],
+        "params": [f"{int(p):,}" for p in top["params"]],
+        "FLOPs": [human_count(f) for f in top["flops"]],
+        "epochs": top["epochs_run"].tolist(),
+        "train s": [f"{float(t):.1f}" for t in top["train_seconds"]],
+        "architecture": [Architecture.from_dict(json.loads(a)).describe() for a in top["arch"]],
+    })
+
+
+def human_count(value) -> str:
+    """2,290,496 -> '2.29 M' (k, M, G, T; the number as it is below 1,000)."""
+    v = float(value)
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= size:
+            return f"{v / size:.3g} {unit}"
+    return f"{v:.0f}"
+
+
+def left_out_note(table) -> str:
+    """What the leaderboard leaves out and why (pruned trials stopped before their last
+    epoch: their accuracy is not comparable), or ''."""
+    pruned = table[table["state"] == "pruned"].dropna(subset=["best_val_accuracy"])
+    if not len(pruned):
+        return ""
+    best = pruned.loc[pruned["best_val_accuracy"].idxmax()]
+    return (f"(ranks complete trials only: {len(pruned)} pruned trial(s) stopped early are left "
+            f"out, the best of them trial {int(best['trial'])} at "
+            f"{float(best['best_val_accuracy']):.3f} after {int(best['epochs_run'])} of "
+            f"{int(best['epochs_planned'])} epochs)")
 
 
 def _add_spaces(sub) -> None:

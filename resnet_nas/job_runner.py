@@ -122,6 +122,7 @@ class JobRunner:
             out["test_loss"], out["test_accuracy"] = float(loss), float(acc)
             splits += ("test",)
         out["skipped_images"] = data.skipped(splits)
+        out["val_images"] = data.eval_feed("val", job.train).size - data.skipped(("val",))
         out["skipped_names"] = data.skipped_names(splits)
         if job.save_model:
             # Save an inference copy: the compiled optimizer (with our LR schedule) is training

@@ -48,6 +48,7 @@ class JobResult:
         warm-up, while another trial ran), or None: not part of the job's wall time.
       skipped_images: unreadable images its data splits left out.
       skipped_names: the first of them ('name: why'; a trial process's warnings go nowhere).
+      val_images: validation images its accuracies were measured on.
       normalization: the model's input normalisation ({'mean': [...], 'std': [...]}).
     """
 
@@ -62,4 +63,5 @@ class JobResult:
     ahead_seconds: float | None = None
     skipped_images: int | None = None
     skipped_names: tuple[str, ...] = ()
+    val_images: int | None = None
     normalization: dict[str, list[float]] | None = None

@@ -31,8 +31,8 @@ STATES = ("complete", "pruned", "failed", "duplicate")
 INTERRUPTED = "interrupted"
 #: Columns that a duplicate copies from the trial whose result it reuses.
 RESULT_FIELDS = ("epochs_run", "val_accuracy_curve", "val_loss_curve", "best_val_accuracy",
-                 "final_val_accuracy", "final_val_loss", "images_per_second", "trainer",
-                 "device", "backend", "skipped_images", "normalization")
+                 "final_val_accuracy", "final_val_loss", "val_images", "images_per_second",
+                 "trainer", "device", "backend", "skipped_images", "normalization")
 # Columns kept in rows as JSON text.
 _JSON_FIELDS = ("arch", "blocks", "val_accuracy_curve", "val_loss_curve", "versions",
                 "normalization")
@@ -86,6 +86,7 @@ class TrialRecord:
     best_val_accuracy: float | None = None
     final_val_accuracy: float | None = None
     final_val_loss: float | None = None
+    val_images: int | None = None
     test_accuracy: float | None = None
     train_seconds: float | None = None
     compile_seconds: float | None = None

@@ -55,6 +55,8 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "best_val_accuracy": ("float64", "max of val_accuracy_curve"),
     "final_val_accuracy": ("float64", "last of val_accuracy_curve"),
     "final_val_loss": ("float64", "last of val_loss_curve"),
+    "val_images": ("Int64", "validation images its accuracies were measured on (their binomial "
+                   "standard error is sqrt(p (1 - p) / val_images))"),
     "test_accuracy": ("float64", "test-split accuracy (only for final evaluations)"),
     "train_seconds": ("float64", "wall-clock seconds of the whole training, the same for every "
                       "trainer: compile + training steps + validation (model built)"),

@@ -391,6 +391,7 @@ class TrialRunner(TrialRunnerLike):
                                      ahead_seconds=payload.get("ahead_seconds"),
                                      skipped_images=payload.get("skipped_images"),
                                      skipped_names=tuple(payload.get("skipped_names") or ()),
+                                     val_images=payload.get("val_images"),
                                      normalization=payload.get("normalization"))
                 if kind == "error":
                     # The process survived, but its state after an exception is suspect.

@@ -69,6 +69,10 @@ def fake_job(job: Job, on_epoch, on_step=None, diverge: bool = False, sleep: flo
     return {"train": result.to_dict(), "count_params": 0, "worker_rss_mb": 1.0}
 
 
+#: The validation images the fake trials say they measured on.
+FAKE_VAL_IMAGES = 250
+
+
 class FakeRunner(TrialRunnerLike):
     """Stands in for TrialRunner in the search process itself. `script[i]` scripts job i:
     'error', 'diverged' or 'interrupt' (Ctrl-C during the job).
@@ -99,6 +103,7 @@ class FakeRunner(TrialRunnerLike):
         out = fake_job(job, on_epoch or (lambda m: True), diverge=action == "diverged")
         channels = job.arch.input_shape[-1]
         return JobResult(True, TrainResult.from_dict(out["train"]), skipped_images=0,
+                         val_images=FAKE_VAL_IMAGES,
                          normalization={"mean": [100.0] * channels, "std": [50.0] * channels})
 
     def start(self) -> None:

@@ -56,6 +56,32 @@ def test_search_prints_the_counts_the_leaderboard_and_the_export_command(tmp_pat
     out = capsys.readouterr().out
     assert "3 trained trials: 3 complete" in out and "leaderboard" in out
     assert f"export --run {tmp_path / 'run'} --trial best" in out
+    # each accuracy with its standard error on the fake trials' validation images
+    from tests.fakes import FAKE_VAL_IMAGES
+
+    assert " ± " in out and f" {FAKE_VAL_IMAGES} " in out
+
+
+def test_the_leaderboard_says_why_a_pruned_trial_is_not_ranked(tmp_path):
+    from resnet_nas import results
+    from resnet_nas.cli import human_count, leaderboard, left_out_note
+    from tests.helpers import write_row
+
+    for t, (state, acc) in enumerate([("complete", 0.9), ("pruned", 0.88), ("complete", 0.8)]):
+        write_row(tmp_path, trial=t, state=state, best_val_accuracy=acc, val_images=400,
+                  params=12345, flops=2_290_496, epochs_run=3 if state == "complete" else 1,
+                  epochs_planned=3, train_seconds=1.23456,
+                  arch={"unit": "v1_basic", "root": "cifar", "root_depth": 8, "shortcut": "A",
+                        "output_stride": None, "num_classes": 10, "input_shape": [8, 8, 1],
+                        "blocks": [{"scope": "block1", "units": [[8, 8, 1]]}]})
+    table = results.load_table(tmp_path)
+    board = leaderboard(table)
+    assert board["trial"].tolist() == [0, 2] and board["val accuracy"][0] == "0.900 ± 0.015"
+    assert board["FLOPs"][0] == "2.29 M" and board["train s"][0] == "1.2"
+    assert board["params"][0] == "12,345"
+    assert "1 pruned trial(s) stopped early are left out, the best of them trial 1 at 0.880 " \
+           "after 1 of 3 epochs" in left_out_note(table)
+    assert human_count(968_000) == "968 k" and human_count(12) == "12"
 
 
 def test_run_dir_reuse_needs_resume(tmp_path, capsys, fake):

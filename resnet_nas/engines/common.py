@@ -375,7 +375,7 @@ class TrialFlow:
         rec = replace(rec, wall_seconds=time.perf_counter() - t0,
                       ahead_seconds=outcome.ahead_seconds,
                       skipped_images=outcome.skipped_images,
-                      normalization=outcome.normalization)
+                      normalization=outcome.normalization, val_images=outcome.val_images)
         if outcome.ok and outcome.train is not None:
             rec = rec.with_result(outcome.train)
         self.note_skipped(rec.trial, outcome.skipped_images, outcome.skipped_names)

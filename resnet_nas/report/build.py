@@ -179,6 +179,9 @@ def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> R
         Section("leaderboard", f"Leaderboard (top {opt.top} complete trials per data set by "
                 "best val accuracy)", board,
                 "ranked within each data set only (rank restarts at 1 for every data set); "
+                "val accuracy: best validation accuracy ± its binomial standard error on the n "
+                "validation images; within noise of #1: less than 1.96 standard errors of the "
+                "difference below rank 1, which the validation split's size alone could give; "
                 "architecture: unit, root and its width | per stage: output channels x units "
                 "/ stride; --out exports every column",
                 display=tables.leaderboard_display(board)),

@@ -20,6 +20,11 @@ from resnet_nas import results
 #: Column name -> (pandas dtype, meaning) of the columns the report adds to `results.SCHEMA`.
 DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
     "error": ("float64", "1 - best_val_accuracy"),
+    "val_accuracy_se": ("float64", "binomial standard error of best_val_accuracy on its "
+                                   "val_images validation images, sqrt(p (1 - p) / n); NaN "
+                                   "where n is not recorded (older rows)"),
+    "chance": ("float64", "the accuracy of guessing: 1 / the architecture's classes (NaN "
+                          "without an architecture)"),
     "is_gpu": ("boolean", "True when `device` is set and does not mention 'cpu' "
                           "(case-insensitive); unknown (missing) devices count as not GPU"),
     "train_hours": ("float64", "train_seconds / 3600 (0 when train_seconds is missing)"),
@@ -128,6 +133,25 @@ def _data_labels(df: pd.DataFrame) -> pd.Series:
                      dtype="string")
 
 
+def accuracy_se(accuracy: pd.Series, n: pd.Series) -> pd.Series:
+    """The binomial standard error sqrt(p (1 - p) / n) of accuracies measured on n images
+    (NaN where either is missing or n < 1)."""
+    p = accuracy.astype("float64")
+    count = pd.to_numeric(n, errors="coerce").astype("float64")
+    count = count.where(count >= 1)
+    return np.sqrt(p * (1.0 - p) / count)
+
+
+def _chance(arch: object) -> float:
+    if not isinstance(arch, str):
+        return float("nan")
+    try:
+        classes = json.loads(arch).get("num_classes")
+    except (ValueError, AttributeError):
+        return float("nan")
+    return 1.0 / classes if isinstance(classes, int) and classes > 0 else float("nan")
+
+
 def add_derived(df: pd.DataFrame) -> pd.DataFrame:
     """Returns a copy of a results-schema frame with `DERIVED_COLUMNS` appended.
 
@@ -143,6 +167,8 @@ def add_derived(df: pd.DataFrame) -> pd.DataFrame:
                           f"found one missing {missing}")
     out = df[results.COLUMNS].copy()
     out["error"] = 1.0 - out["best_val_accuracy"].astype("float64")
+    out["val_accuracy_se"] = accuracy_se(out["best_val_accuracy"], out["val_images"])
+    out["chance"] = [_chance(a) for a in out["arch"]]
     out["is_gpu"] = _is_gpu(out["device"])
     out["train_hours"] = out["train_seconds"].astype("float64").fillna(0.0) / 3600.0
     out["gpu_hours"] = out["train_hours"].where(out["is_gpu"].fillna(False).astype(bool), 0.0)

@@ -13,6 +13,7 @@ computed per data set.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -23,15 +24,20 @@ from resnet_nas.results import STATES
 from resnet_nas.validation import ConfigError
 
 LEADERBOARD_COLUMNS = [COMPARE_BY, "rank", "study_label", "trial", "space", "sampler",
-                       "architecture", "arch_key", "best_val_accuracy", "final_val_accuracy",
-                       "test_accuracy", "params", "flops", "epochs_run", "train_seconds",
-                       "device"]
+                       "architecture", "arch_key", "best_val_accuracy", "val_accuracy_se",
+                       "val_images", "within_noise", "final_val_accuracy", "test_accuracy",
+                       "params", "flops", "epochs_run", "train_seconds", "device"]
 
 #: The leaderboard columns a person reads (the exports keep every column); `test_accuracy` is
 #: shown only when some trial has one (final evaluations), since searches leave it empty.
 LEADERBOARD_DISPLAY_COLUMNS = [COMPARE_BY, "rank", "study_label", "trial", "space", "sampler",
-                               "architecture", "arch_key", "best_val_accuracy", "test_accuracy",
-                               "params", "flops", "epochs_run", "train_seconds"]
+                               "architecture", "val accuracy", "n", "within noise of #1",
+                               "test_accuracy", "params", "flops", "epochs_run",
+                               "train_seconds"]
+#: Standard errors within which two accuracies are not told apart (about 95%: a difference
+#: smaller than 1.96 standard errors of the difference is what the validation split's size
+#: alone could give).
+NOISE_Z = 1.96
 
 #: Column -> meaning of `study_summary`'s output.
 STUDY_SUMMARY_COLUMNS: dict[str, str] = {
@@ -102,15 +108,47 @@ def leaderboard(df: pd.DataFrame, top: int = 10,
     rank = out.groupby(COMPARE_BY, sort=False, dropna=False).cumcount() + 1
     out.insert(0, "rank", pd.array(rank.to_numpy(), dtype="Int64"))
     out["architecture"] = pd.array([describe_arch(a) for a in out["arch"]], dtype="string")
+    out["within_noise"] = _within_noise(out, metric)
     return out[LEADERBOARD_COLUMNS]
 
 
+def _within_noise(board: pd.DataFrame, metric: str) -> pd.Series:
+    """Per row: whether its accuracy differs from its data set's rank 1 by less than NOISE_Z
+    standard errors of the difference (NA where a standard error is unknown)."""
+    out = pd.Series(pd.NA, index=board.index, dtype="boolean")
+    for _, g in board.groupby(COMPARE_BY, sort=False, dropna=False):
+        first = g.iloc[0]
+        for i, row in g.iterrows():
+            se = math.hypot(first["val_accuracy_se"], row["val_accuracy_se"])
+            if math.isfinite(se):
+                out[i] = bool(first[metric] - row[metric] <= NOISE_Z * se)
+    return out
+
+
+def accuracy_text(value: float, se: float) -> str:
+    """'0.979 ± 0.007' (three decimals: the fourth is noise on any split under a million
+    images); the accuracy alone where its standard error is unknown."""
+    if not isinstance(value, (int, float)) or value != value:
+        return "-"
+    if se != se:
+        return f"{value:.3f}"
+    return f"{value:.3f} ± {se:.3f}"
+
+
 def leaderboard_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The displayed leaderboard: `LEADERBOARD_DISPLAY_COLUMNS` of `leaderboard` output, less
-    an all-empty test_accuracy."""
+    """The displayed leaderboard: `LEADERBOARD_DISPLAY_COLUMNS` of `leaderboard` output (the
+    accuracy with its standard error, n the validation images), less an all-empty
+    test_accuracy."""
+    shown = table.assign(**{
+        "val accuracy": pd.array([accuracy_text(v, se) for v, se in
+                                  zip(table["best_val_accuracy"].astype("float64"),
+                                      table["val_accuracy_se"].astype("float64"))],
+                                 dtype="string"),
+        "n": table["val_images"],
+        "within noise of #1": table["within_noise"]})
     cols = [c for c in LEADERBOARD_DISPLAY_COLUMNS
             if c != "test_accuracy" or table[c].notna().any()]
-    return table[cols]
+    return shown[cols]
 
 
 def _joined(values: pd.Series) -> str:
