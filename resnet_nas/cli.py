@@ -529,11 +529,33 @@ COMMANDS = {"search": _cmd_search, "spaces": _cmd_spaces, "export": _cmd_export,
             "worker": _cmd_worker, "collect": _cmd_collect, "benchmark": _cmd_benchmark}
 
 
+def disk_full(error: BaseException) -> str | None:
+    """The one-line message of an error a full disk caused anywhere in its chain (our
+    DiskFullError, an OSError of ENOSPC, SQLite's 'database or disk is full'), else None."""
+    import errno
+
+    from resnet_nas.errors import DiskFullError
+
+    seen = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, DiskFullError):
+            return str(e)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            return str(DiskFullError(e.filename or "a file this command writes"))
+        if "database or disk is full" in str(e):
+            return ("no space left for the SQLite storage (database or disk is full): free "
+                    "some space, then run the same command again (with --resume for a search)")
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     from resnet_nas.interrupts import EXIT_CODES, signal_name, stop_signals
-    from resnet_nas.results import RowExistsError
+    from resnet_nas.results import RowExistsError, RowsLostError
     from resnet_nas.storage import StorageError
 
     try:
@@ -542,12 +564,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (ConfigError, SearchError, StorageError, RowExistsError, FileNotFoundError,
-            ValueError) as e:
+    except (ConfigError, SearchError, StorageError, RowExistsError, RowsLostError,
+            FileNotFoundError, ValueError) as e:
+        if disk_full(e) is not None:
+            print(f"error: {disk_full(e)}", file=sys.stderr)
+            return 1
         print("\n".join(f"error: {line}" for line in str(e).splitlines()), file=sys.stderr)
         return 2
     except TrainingError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - a full disk is one line wherever it is met
+        full = disk_full(e)
+        if full is None:
+            raise
+        print(f"error: {full}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # `... | head` closed the pipe: stop quietly, and keep Python's exit-time flush of

@@ -35,5 +35,15 @@ class UsageError(ValueError):
         super().__init__(f"argument {flag}: {expected}{shown}")
 
 
+class DiskFullError(OSError):
+    """A write found no space left on its device (exit status 1): one line naming the file;
+    what the write left half done was taken back."""
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(f"no space left on the device of {path}: free some space, then run the "
+                         "same command again (with --resume for a search)")
+
+
 class TrainingError(RuntimeError):
     """A training run (`train --config`) failed: the trial process says why (exit status 1)."""

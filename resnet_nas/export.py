@@ -12,6 +12,7 @@ import yaml
 
 from resnet_nas import results
 from resnet_nas.arch_config import ArchConfig, Origin
+from resnet_nas.fileio import write_atomic
 from resnet_nas.nets import Architecture, complexity
 from resnet_nas.nets.normalization import InputNormalization
 from resnet_nas.run import absolute_path, read_run, run_space
@@ -73,5 +74,6 @@ def export_config(run_dir: str | Path, trial: str | int = "best",
               f"# {arch.describe()}\n# params {c.params:,} (trainable {c.trainable_params:,}), "
               f"FLOPs {c.flops:,}\n# retrain: python -m resnet_nas train --config "
               f"{shlex.quote(str(out))}\n")
-    out.write_text(header + yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None))
+    write_atomic(out, header + yaml.safe_dump(cfg.to_dict(), sort_keys=False,
+                                              default_flow_style=None))
     return out

@@ -9,6 +9,7 @@ grow into gigabytes, and a search-space file never needs them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from resnet_nas.errors import DiskFullError
 from resnet_nas.validation import ConfigError, LocatedConfigError
 
 #: Largest YAML config (search space, exported architecture) we read. The shipped spaces are
@@ -171,15 +173,27 @@ def read_json_object(path: str | os.PathLike, what: str,
 
 def _write_temp(path: Path, text: str) -> str:
     """`text` in a new temporary file beside `path` (with the modes open() would give)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    except OSError as e:
+        raise full_disk(e, path) from None
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w") as f:
             f.write(text)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise full_disk(e, path) from None
         raise
     return tmp
+
+
+def full_disk(error: OSError, path: str | os.PathLike) -> OSError:
+    """`error` as a DiskFullError naming `path` when the device is full, else as it is."""
+    if error.errno == errno.ENOSPC:
+        return DiskFullError(str(path))
+    return error
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resnet_nas.fileio import read_json_object, write_atomic, write_new
+from resnet_nas.fileio import full_disk, read_json_object, write_atomic, write_new
 from resnet_nas.records import STATES, TrialRecord
 from resnet_nas.validation import ConfigError
 
@@ -102,6 +102,7 @@ INDEX_FILE = ".results.index.json"
 INDEX_VERSION = 2  # 2: typed curves and times
 
 __all__ = ["COLUMNS", "INDEX_FILE", "ROWS_DIR", "SCHEMA", "STATES", "RowExistsError",
+           "RowsLostError", "lost_rows",
            "curve", "import_table_modules", "load_table", "load_tables", "read_csv", "read_rows",
            "row_files", "row_path", "to_frame", "write_record", "write_tables"]
 
@@ -335,20 +336,61 @@ def import_table_modules() -> None:
         pass
 
 
+class RowsLostError(RuntimeError):
+    """The tables hold finished trials whose rows are gone: rewriting them from the rows would
+    lose those trials."""
+
+
+def lost_rows(run_dir: str | os.PathLike,
+              files: Mapping[str, Any] | None = None) -> list[tuple[str, int]]:
+    """(study, trial) of the trials results.parquet holds that have no row file (none when
+    there is no readable Parquet table)."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    parquet = run_dir / "results.parquet"
+    if not parquet.is_file():
+        return []
+    try:
+        held = pd.read_parquet(parquet, columns=["study", "trial"])
+    except Exception:  # noqa: BLE001 - an unreadable table holds nothing to lose
+        return []
+    files = row_files(run_dir) if files is None else files
+    return [(str(s), int(t)) for s, t in zip(held["study"], held["trial"])
+            if row_path("", s, t).name not in files]
+
+
 def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """Rebuilds results.csv and results.parquet from the per-trial rows (under a file lock)."""
+    """Rebuilds results.csv and results.parquet from the per-trial rows (under a file lock).
+
+    Raises:
+      RowsLostError: results.parquet holds trials whose rows are gone (a table is never
+        rewritten with fewer finished trials than it had).
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         files = row_files(run_dir)
+        lost = lost_rows(run_dir, files)
+        if lost:
+            shown = ", ".join(f"{s} trial {t}" for s, t in lost[:5])
+            raise RowsLostError(
+                f"{run_dir / 'results.parquet'} holds {len(lost)} finished trial(s) whose rows "
+                f"are gone from {run_dir / ROWS_DIR} ({shown}{' ...' if len(lost) > 5 else ''})"
+                ": the tables are not rewritten without them; restore the rows (a --resume "
+                "restores them from the study's storage where it has them)")
         df = _read_table(run_dir, files)
         stored = df.drop(columns=["run_dir"])
         write_atomic(run_dir / "results.csv", csv_text(stored))
         (run_dir / INDEX_FILE).unlink(missing_ok=True)  # never an index of another Parquet
         tmp = run_dir / ".results.parquet.tmp"
-        stored.to_parquet(tmp, index=False)
-        os.replace(tmp, run_dir / "results.parquet")
+        try:
+            stored.to_parquet(tmp, index=False)
+            os.replace(tmp, run_dir / "results.parquet")
+        except OSError as e:
+            tmp.unlink(missing_ok=True)  # nothing half written is left
+            raise full_disk(e, run_dir / "results.parquet") from None
         held = {row_path("", s, t).name for s, t in zip(stored["study"], stored["trial"])}
         write_atomic(run_dir / INDEX_FILE, json.dumps({
             "version": INDEX_VERSION, "parquet": _stat(run_dir / "results.parquet"),

@@ -36,6 +36,7 @@ from typing import Any
 import optuna
 
 from resnet_nas.distributed.heartbeat import HeartbeatJournalStorage, StaleCallback
+from resnet_nas.distributed.journal_file import SafeJournalFileBackend
 from resnet_nas.distributed.postgres_journal import PostgresJournalBackend
 
 # We run ask/tell with our own heartbeat thread (heartbeat() below), which Optuna warns about;
@@ -111,8 +112,7 @@ def open_storage(url: str, heartbeat: bool = True, interval: int | None = None,
         if url.startswith("journal://"):
             path = url[len("journal://"):]
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            backend = optuna.storages.journal.JournalFileBackend(
-                path, lock_obj=optuna.storages.journal.JournalFileOpenLock(path))
+            backend = SafeJournalFileBackend(path)
             return _journal(backend, heartbeat, interval, grace, stale_callback)
         if url.startswith(POSTGRES_JOURNAL):
             return _journal(_postgres_journal(url), heartbeat, interval, grace, stale_callback)

@@ -202,3 +202,25 @@ def test_hints_quote_paths_with_spaces_and_create_only_says_what_comes_next(tmp_
     assert out.returncode == 0, out.stderr[-2000:]
     assert (f"next, on every machine: python -m resnet_nas worker --study tiny --storage "
             f"{shlex.quote(url)}") in out.stdout
+
+
+def test_a_full_disk_anywhere_in_an_errors_chain_is_one_line():
+    import errno
+    import sqlite3
+
+    from resnet_nas.cli import disk_full
+    from resnet_nas.errors import DiskFullError
+    from resnet_nas.storage import StorageError
+
+    assert disk_full(ValueError("other")) is None
+    assert "no space left on the device of /x/rows/a.json" in disk_full(DiskFullError(
+        "/x/rows/a.json"))
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError:
+            raise StorageError("exceeding max length") from None  # what Optuna would say
+    except StorageError as e:
+        assert "SQLite storage (database or disk is full)" in disk_full(e)
+    e = OSError(errno.ENOSPC, "No space left on device", "/tmp/f")
+    assert "no space left on the device of /tmp/f" in disk_full(e)

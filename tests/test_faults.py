@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from resnet_nas import results
@@ -239,3 +240,90 @@ def test_a_search_whose_every_trial_failed_exits_non_zero(tmp_path):
     out = search(tmp_path, str(space), "--run-dir", str(tmp_path / "run"))
     assert out.returncode == 1, out.stderr[-2000:]
     assert "every trial of this search failed" in out.stderr and "diverged" in out.stderr
+
+
+def _fake_main(monkeypatch):
+    from resnet_nas.engines import common
+
+    FakeRunner.jobs, FakeRunner.script = [], {}
+    monkeypatch.setattr(common, "TrialRunner", FakeRunner)
+    from resnet_nas.cli import main
+
+    return main
+
+
+def test_a_full_disk_after_a_trial_was_told_is_one_line_and_resume_restores_its_row(
+        tmp_path, monkeypatch, capsys):
+    """The disk fills while the third row is written (the study holds the trial as finished
+    already): one line, exit 1, nothing half written; --resume writes the row from the study's
+    record and counts it, so the target is not overshot."""
+    import errno
+
+    from resnet_nas import fileio
+
+    main = _fake_main(monkeypatch)
+    space = tiny_space(tmp_path, trials=4, epochs=1)
+    run_dir = tmp_path / "run"
+    real = fileio.tempfile.mkstemp
+    rows_written = []
+
+    def fills(*args, dir=None, **kw):  # noqa: A002 - mkstemp's keyword
+        if Path(dir).name == "rows":
+            rows_written.append(dir)
+            if len(rows_written) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", fills)
+    assert main(["search", str(space), "--run-dir", str(run_dir), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: no space left on the device of "
+                              f"{run_dir / 'rows' / 'tiny--000002.json'}")
+    assert not [line for line in err if "Traceback" in line]
+    assert len(list((run_dir / "rows").glob("*.json"))) == 2
+    assert not [p for p in run_dir.rglob("*") if ".tmp" in p.name]
+    monkeypatch.setattr(fileio.tempfile, "mkstemp", real)
+    assert main(["search", "--resume", "--run-dir", str(run_dir), "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert "resume: 1 row(s) missing" in out.err
+    table = results.load_table(run_dir)
+    assert (table["state"] != "duplicate").sum() == 4  # the target, not one more
+    assert len(FakeRunner.jobs) == 4
+
+
+def test_tables_are_never_rewritten_with_fewer_trials(tmp_path, monkeypatch, capsys):
+    """rows/ removed, results.* kept: --resume restores the rows from the study; where the
+    study has no record of them either, it refuses and rewrites nothing."""
+    main = _fake_main(monkeypatch)
+    space = tiny_space(tmp_path, trials=2, epochs=1)
+    run_dir = tmp_path / "run"
+    assert main(["search", str(space), "--run-dir", str(run_dir), "--no-progress"]) == 0
+    before = results.load_table(run_dir)
+    shutil.rmtree(run_dir / "rows")
+    assert main(["search", "--resume", "--run-dir", str(run_dir), "--trials", "3",
+                 "--no-progress"]) == 0
+    after = results.load_table(run_dir)
+    assert set(before["trial"]) <= set(after["trial"]) and len(after) >= 3
+    # a study without the records: refused, and nothing rewritten
+    shutil.rmtree(run_dir / "rows")
+    parquet = (run_dir / "results.parquet").read_bytes()
+    run_json = (run_dir / "run.json").read_bytes()
+    monkeypatch.setattr("resnet_nas.engines.optuna_study.restore_missing_rows",
+                        lambda url, run, rd: 0)
+    from resnet_nas.engines import ENGINES
+
+    monkeypatch.setitem(ENGINES, "optuna", _engine_without_restore(ENGINES["optuna"]))
+    capsys.readouterr()
+    assert main(["search", "--resume", "--run-dir", str(run_dir), "--trials", "4",
+                 "--no-progress"]) == 2
+    assert "finished trial(s) whose rows are gone" in capsys.readouterr().err
+    assert (run_dir / "results.parquet").read_bytes() == parquet
+    assert (run_dir / "run.json").read_bytes() == run_json
+    with pytest.raises(results.RowsLostError):
+        results.write_tables(run_dir)
+
+
+def _engine_without_restore(make):
+    from dataclasses import replace
+
+    return lambda: replace(make(), restore_rows=lambda url, run, rd: 0)

@@ -58,6 +58,8 @@ class Engine:
       check_options: refuses options the engine has no use for (UsageError).
       check_new: (storage URL, run) -> None, before a new run directory is created.
       check_resumed: (storage URL, run, run_dir, rows) -> None, before a resume changes anything.
+      restore_rows: (storage URL, run, run_dir) -> rows restored from the storage's records
+        (a resume's repair of rows a full disk or a removal lost).
       settings: (run, train config) -> the run with engine settings filled in.
       run: (context, resumed, create_only, out, runner_factory) -> the loop's result.
       default_storage: (run dir, create_only) -> the storage of a new run given none.
@@ -74,6 +76,7 @@ class Engine:
     run: Callable[..., Any]
     default_storage: Callable[[Path, bool], str] = default_storage_url
     resolve_storage: Callable[[str, Path, str | None], str] = resolve_storage
+    restore_rows: Callable[[str, Run, Path], int] = lambda url, run, run_dir: 0
 
 
 def _optuna_engine() -> Engine:
@@ -83,7 +86,8 @@ def _optuna_engine() -> Engine:
     return Engine(name="optuna", samplers=SAMPLERS, default_sampler=lambda s: s,
                   check_options=lambda opts: None, check_new=optuna_study.check_new_study,
                   check_resumed=optuna_study.check_resumed_study,
-                  settings=lambda run, train: run, run=run_optuna)
+                  settings=lambda run, train: run, run=run_optuna,
+                  restore_rows=optuna_study.restore_missing_rows)
 
 
 def _keras_tuner_engine() -> Engine:
@@ -357,6 +361,17 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
                     "data; restore them, or start a new run")
             plan.engine.check_resumed(plan.storage_url, run, plan.run_dir,
                                       results.read_rows(plan.run_dir, run.study))
+            restored = plan.engine.restore_rows(plan.storage_url, run, plan.run_dir)
+            if restored:
+                out(f"resume: {restored} row(s) missing from {plan.run_dir / results.ROWS_DIR} "
+                    "restored from the study's records")
+            lost = results.lost_rows(plan.run_dir)
+            if lost:
+                raise SearchError(
+                    f"--resume: {plan.run_dir / 'results.parquet'} holds {len(lost)} finished "
+                    f"trial(s) whose rows are gone from {plan.run_dir / results.ROWS_DIR} and "
+                    f"that its storage has no record of (e.g. {lost[0][0]} trial "
+                    f"{lost[0][1]}): restore the rows before resuming; nothing was changed")
             run = replace(run, data_fingerprint=run.data_fingerprint or io.fingerprint,
                           dataset=run.dataset or io.label)
             lock.announce()

@@ -8,14 +8,18 @@ space file's text (`space_yaml`), its hash and the run's metadata (`run_meta`, n
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+from resnet_nas import results, trial_attrs
 from resnet_nas.engines.history_window import HistoryWindowSampler
 from resnet_nas.errors import SearchError
+from resnet_nas.records import TrialRecord
 from resnet_nas.run import Run, storage_file
 from resnet_nas.space import PRUNERS, SAMPLERS
 from resnet_nas.space.sample import Violation
@@ -212,6 +216,27 @@ def check_resumed_study(url: str, run: Run, run_dir: Path, rows: list[dict[str, 
             f"--resume: study {run.study!r} in {redact(url)!r} is older than the run's rows (it "
             f"has {n_trials} trials, the rows go up to trial {last}): restore the study that "
             "goes with this run directory; nothing was changed")
+
+
+def restore_missing_rows(url: str, run: Run, run_dir: Path) -> int:
+    """On resume: writes the row of every finished trial of this run that the storage holds a
+    record of but the run directory does not (the disk filled after the trial was told, or
+    rows were removed): the storage is what counts. Returns how many."""
+    storage = open_storage(url, heartbeat=False)
+    study = optuna.load_study(study_name=run.study, storage=storage)
+    n = 0
+    for t in study.get_trials(deepcopy=False):
+        if not t.state.is_finished() or trial_attrs.RECORD not in t.user_attrs:
+            continue
+        owner = trial_attrs.owner_of(t.user_attrs)
+        if owner is not None and owner.run_id != run.run_id:
+            continue  # another worker's: its own run directory has it
+        if results.row_path(run_dir, run.study, t.number).exists():
+            continue
+        rec = TrialRecord.from_row(json.loads(t.user_attrs[trial_attrs.RECORD]))
+        results.write_record(run_dir, replace(rec, study=run.study, trial=t.number))
+        n += 1
+    return n
 
 
 def tell_infeasible(study: optuna.Study, trial: optuna.Trial,
