@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from resnet_nas.fileio import full_disk, read_json_object, write_atomic, write_new
 from resnet_nas.records import STATES, TrialRecord
-from resnet_nas.validation import ConfigError
+from resnet_nas.validation import SAFE_NAME, ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,6 +112,14 @@ class RowExistsError(RuntimeError):
 
 
 def row_path(run_dir: str | os.PathLike, study: str, trial: int) -> Path:
+    """The row file of `trial` of `study`: always a plain name inside `run_dir`/rows.
+
+    Raises:
+      ValueError: a study name that is not a SAFE_NAME (it could leave the directory).
+    """
+    if not isinstance(study, str) or not SAFE_NAME.fullmatch(study):
+        raise ValueError(f"study name {study!r} cannot name a row file (letters, digits, '.', "
+                         "'_' and '-' only)")
     return Path(run_dir) / ROWS_DIR / f"{study}--{int(trial):06d}.json"
 
 

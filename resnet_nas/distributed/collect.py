@@ -76,7 +76,9 @@ def study_run(study: optuna.Study, url: str) -> tuple[str, Run]:
         raise SearchError(f"study {study.study_name!r} in {redact(url)!r} has no search space "
                           "recorded (it was not created by `python -m resnet_nas search "
                           "--create-only`)")
-    meta = {**dict(attrs[STUDY_RUN_META]), "storage": redact(url)}
+    # The study's own name, not the one its record claims: the storage is shared, and a crafted
+    # record must not pick the names (and so the file names) of another study's rows.
+    meta = {**dict(attrs[STUDY_RUN_META]), "storage": redact(url), "study": study.study_name}
     return attrs[STUDY_SPACE_YAML], Run.from_dict(meta, f"study {study.study_name!r} run_meta")
 
 
@@ -99,7 +101,7 @@ def storage_records(study: optuna.Study, run: Run) -> list[TrialRecord]:
         rec = None
         if trial_attrs.RECORD in t.user_attrs:
             rec = replace(TrialRecord.from_row(json.loads(t.user_attrs[trial_attrs.RECORD])),
-                          trial=t.number)
+                          trial=t.number, study=run.study)
             if t.state == TrialState.FAIL and rec.state != "failed":
                 rec = None  # its process died between the record and the tell
         if rec is None and t.state == TrialState.FAIL:
