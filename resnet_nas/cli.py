@@ -354,13 +354,21 @@ def _add_train(sub) -> None:
     p.add_argument("--save", metavar="MODEL.keras", help="save the trained model")
     add_set_argument(p, "the config (e.g. --set data.limit_train=null --set "
                      "train.batch_size=256 for a final retrain on all the data)")
+    _add_allow_large(p)
+
+
+def _add_allow_large(p) -> None:
+    p.add_argument("--allow-large", action="store_true",
+                   help="a model past the size limits (500M parameters, 1 TMAC per example, "
+                   "1,000 units, 4 GiB of activations per training example) is refused "
+                   "before it is built, unless this is given")
 
 
 def _cmd_train(args) -> int:
     from resnet_nas.retrain import train_config
 
     summary = train_config(args.config, args.epochs, args.save, args.backend, args.data,
-                           sets=tuple(args.set))
+                           sets=tuple(args.set), allow_large=args.allow_large)
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -370,12 +378,14 @@ def _add_build(sub) -> None:
     p.add_argument("--config", required=True)
     p.add_argument("--out", required=True, metavar="MODEL.keras")
     add_set_argument(p, "the config")
+    _add_allow_large(p)
 
 
 def _cmd_build(args) -> int:
     from resnet_nas.retrain import build_config
 
-    print(json.dumps(build_config(args.config, args.out, sets=tuple(args.set)), indent=1))
+    print(json.dumps(build_config(args.config, args.out, sets=tuple(args.set),
+                                   allow_large=args.allow_large), indent=1))
     return 0
 
 

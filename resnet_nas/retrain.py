@@ -13,6 +13,7 @@ from resnet_nas.arch_config import load_config
 from resnet_nas.data import source_name
 from resnet_nas.errors import TrainingError, UsageError
 from resnet_nas.nets import complexity
+from resnet_nas.nets.size_limits import size_problems
 from resnet_nas.run import check_data_path
 from resnet_nas.space import parse_overrides
 from resnet_nas.train.metrics import StepProgress
@@ -21,7 +22,8 @@ from resnet_nas.validation import ConfigError
 
 def train_config(path: str | Path, epochs: int | None = None, save: str | None = None,
                  backend: str | None = None, data_path: str | None = None,
-                 progress: bool = True, sets: tuple[str, ...] = ()) -> dict[str, Any]:
+                 progress: bool = True, sets: tuple[str, ...] = (),
+                 allow_large: bool = False) -> dict[str, Any]:
     """Retrains a config from scratch in a trial process and evaluates it on the test split.
 
     Args:
@@ -29,6 +31,7 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
         train.backend and data (path; the source kind found there).
       sets: `--set dotted.key=value` texts applied to the config before it is validated (a
         final retrain: data.limit_train=null, train.batch_size=...).
+      allow_large: train a model past the size limits (resnet_nas.nets.size_limits).
 
     Returns:
       A summary dict: name, arch_key, params, flops, epochs, best/final val accuracy,
@@ -51,6 +54,7 @@ def train_config(path: str | Path, epochs: int | None = None, save: str | None =
                                                       path=data_path)
     train.validate(str(path), "train")
     data.validate(str(path), "data")
+    check_size(cfg.arch, train, str(path), allow_large, "train")
     if data_path is None and data.name in ("folder", "tfrecord"):
         try:  # before any process starts or model is built
             check_data_path(data.path)
@@ -125,14 +129,30 @@ def config_normalization(cfg: Any) -> Any:
     return open_input(cfg.data, cfg.train.seed, tuple(cfg.arch.input_shape)).normalization
 
 
-def build_config(path: str | Path, out: str | Path,
-                 sets: tuple[str, ...] = ()) -> dict[str, Any]:
+def check_size(arch: Any, train: Any, source: str, allow_large: bool, verb: str) -> None:
+    """Refuses a model past the size limits (counted analytically: nothing is built).
+
+    Raises:
+      ConfigError: naming the config file and each limit passed.
+    """
+    if allow_large:
+        return
+    problems = size_problems(arch, train.resnet_config())
+    if problems:
+        raise ConfigError(source, "architecture", "a model within the size limits",
+                          "; ".join(p.describe() for p in problems),
+                          hint=f"pass --allow-large to {verb} it anyway")
+
+
+def build_config(path: str | Path, out: str | Path, sets: tuple[str, ...] = (),
+                 allow_large: bool = False) -> dict[str, Any]:
     """Builds the config's model (raw pixels in) and saves it as a .keras file (no
-    training)."""
+    training); past the size limits only with `allow_large`."""
     out = Path(out)
     if out.suffix != ".keras":
         raise ValueError(f"--out must end in .keras, got {out}")
     cfg = load_config(path, parse_overrides(sets))  # a bad config is refused before Keras loads
+    check_size(cfg.arch, cfg.train, str(path), allow_large, "build")
     from resnet_nas.nets.build import build_model
 
     model = build_model(cfg.arch, cfg.train.resnet_config(), name=cfg.name.replace("/", "_"),

@@ -145,3 +145,39 @@ def test_an_exported_config_runs_from_any_directory(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
     assert out.stderr.count("\n") == 1 and f"{config}: data.path" in out.stderr
     assert "missing.tar.gz" in out.stderr and "relative to the config file" in out.stderr
+
+
+@pytest.mark.parametrize("units, input_shape, says", [
+    ([[8192, 8192, 1]], [32, 32, 3], "604,373,120 parameters (limit 500,000,000)"),
+    ([[8, 2, 1]] * 1001, [32, 32, 3], "1,001 residual units (limit 1,000)"),
+    ([[8, 2, 1]], [16384, 16384, 3], "GiB of activations per training example"),
+])
+def test_a_config_past_the_size_limits_is_refused_before_anything_is_built(
+        config, tmp_path, units, input_shape, says):
+    doc = json.loads(config.read_text())
+    doc["architecture"].update(blocks=[{"scope": "block1", "units": units}],
+                               input_shape=input_shape)
+    big = tmp_path / "big.yaml"
+    big.write_text(json.dumps(doc))
+    for cmd in (["build", "--out", str(tmp_path / "big.keras")], ["train"]):
+        out = run_cli(cmd[0], "--config", str(big), *cmd[1:], cwd=tmp_path)
+        assert out.returncode == 2, out.stderr
+        line, = out.stderr.strip().splitlines()
+        assert str(big) in line and "architecture" in line and says in line
+        assert f"pass --allow-large to {cmd[0]} it anyway" in line
+    assert not (tmp_path / "big.keras").exists()
+    assert not (tmp_path / "big.yaml.result.json").exists()
+
+
+def test_allow_large_lifts_the_size_limits(config, tmp_path):
+    doc = json.loads(config.read_text())
+    doc["architecture"]["blocks"] = [{"scope": "block1", "units": [[4, 1, 1]] * 1001}]
+    big = tmp_path / "big.yaml"
+    big.write_text(json.dumps(doc))
+    from resnet_nas.retrain import check_size
+    from resnet_nas.validation import ConfigError
+
+    cfg = load_config(big)
+    with pytest.raises(ConfigError, match="1,001 residual units"):
+        check_size(cfg.arch, cfg.train, str(big), False, "build")
+    check_size(cfg.arch, cfg.train, str(big), True, "build")  # nothing raised

@@ -21,11 +21,14 @@ from resnet_nas.nets.plan import blocks_output_stride, plan_strides
 @dataclass(frozen=True)
 class Complexity:
     """params: all weights incl. BN moving statistics (Keras count_params());
-    trainable_params: trainable weights; flops: conv multiply-accumulates per example."""
+    trainable_params: trainable weights; flops: conv multiply-accumulates per example;
+    activations: values of every conv output for one example (batch norm and ReLU keep the
+    sizes of the conv outputs they follow: the base of an activation-memory estimate)."""
 
     params: int
     trainable_params: int
     flops: int
+    activations: int = 0
 
 
 class _Counter:
@@ -34,6 +37,7 @@ class _Counter:
         self.params = 0
         self.trainable = 0
         self.flops = 0
+        self.activations = 0
 
     def bn(self, channels: int) -> None:
         learned = channels * (2 if self.config.batch_norm_scale else 1)
@@ -49,6 +53,7 @@ class _Counter:
         self.params += weights
         self.trainable += weights
         self.flops += h * w * weights
+        self.activations += h * w * c_out
         if normalize:
             self.bn(c_out)
         else:
@@ -105,4 +110,4 @@ def complexity(arch: Architecture, config: ResNetConfig | None = None) -> Comple
     if v2:
         cnt.bn(c)  # postnorm
     cnt.conv((1, 1), c, arch.num_classes, 1, normalize=False)  # logits after global pool
-    return Complexity(cnt.params, cnt.trainable, cnt.flops)
+    return Complexity(cnt.params, cnt.trainable, cnt.flops, cnt.activations)

@@ -21,6 +21,12 @@ def _conv_macs(model: keras.Model) -> int:
     return total
 
 
+def _conv_outputs(model: keras.Model) -> int:
+    """Values of every conv output of the built model, for one example."""
+    return sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers
+               if isinstance(layer, keras.layers.Conv2D))
+
+
 def _random_arch(rng: random.Random) -> Architecture:
     unit = rng.choice(["v1_bottleneck", "v2_bottleneck", "v1_basic", "v2_basic"])
     root = rng.choice(["imagenet", "cifar", "none"])
@@ -45,6 +51,7 @@ def test_complexity_matches_built_model(seed):
     assert c.params == model.count_params()
     assert c.trainable_params == sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert c.flops == _conv_macs(model)
+    assert c.activations == _conv_outputs(model)
 
 
 def test_complexity_with_output_stride_and_no_bn():
