@@ -65,6 +65,9 @@ class StudyControl(LoopControl):
     def finished(self, study: optuna.Study) -> int:
         return count_finished(study.get_trials(deepcopy=False))
 
+    def counted(self, study: optuna.Study) -> int:
+        return self.finished(study)
+
     def next_action(self, study: optuna.Study) -> str:
         self._study = study
         recover_stale_trials(study)

@@ -28,6 +28,7 @@ import optuna
 from optuna.trial import TrialState
 
 from resnet_nas import results, trial_attrs
+from resnet_nas.distributed.stale import counts_toward_total, retried_numbers
 from resnet_nas.engines.common import (LoopResult, RunnerFactory, Sample, SearchContext,
                                        TrialFlow)
 from resnet_nas.engines.optuna_study import (create_study, load_study, tell_infeasible,
@@ -107,7 +108,20 @@ class LoopControl:
 
     def next_action(self, study: optuna.Study) -> str:
         """'ask' a new trial, 'wait' (idle() then ask again) or 'stop'."""
-        return "stop" if self.flow.done else "ask"
+        return "stop" if self.counted(study) >= self.flow.ctx.target else "ask"
+
+    def counted(self, study: optuna.Study) -> int:
+        """Trials of the study that count towards the target: this run's rows, plus the
+        trials that workers sharing the study finished (the target is the study's)."""
+        if self.flow.done:
+            return self.flow.tally.counted
+        trials = study.get_trials(deepcopy=False)
+        retried = retried_numbers(trials)
+        mine = self.flow.ctx.run.run_id
+        others = sum(1 for t in trials
+                     if (owner := trial_attrs.owner_of(t.user_attrs)) is not None
+                     and owner.run_id != mine and counts_toward_total(t, retried))
+        return self.flow.tally.counted + others
 
     def idle(self) -> None:
         pause(1.0)
@@ -201,14 +215,26 @@ def _draw(study: optuna.Study, flow: TrialFlow, control: LoopControl, opened: _O
     if surplus:
         _drop(study, opened, surplus)
         return False
-    opened.trial.set_user_attr(trial_attrs.OWNER, trial_attrs.TrialOwner(
-        flow.ctx.run.run_id, this_process()).to_attr())
     try:
+        opened.trial.set_user_attr(trial_attrs.OWNER, trial_attrs.TrialOwner(
+            flow.ctx.run.run_id, this_process()).to_attr())
         opened.sample = flow.sample(opened.trial)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        _taken_over(flow, opened)
+        return False
     except BaseException as e:  # too many rejections, or a stop: never leave it RUNNING
         _drop(study, opened, f"not run: {type(e).__name__} while it was sampled")
         raise
     return True
+
+
+def _taken_over(flow: TrialFlow, opened: _Opened) -> None:
+    """An asked trial that another worker failed as stale (this process was paused past the
+    grace period: SIGSTOP, a suspended laptop or VM): that worker recorded it; here it is
+    dropped without a row."""
+    opened.beat.close()
+    flow.progress.write(f"trial {opened.trial.number:>3} taken over: another worker found no "
+                        "heartbeat of it (this process was paused); dropped")
 
 
 def _drop(study: optuna.Study, opened: _Opened | None, why: str) -> None:
@@ -233,7 +259,8 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
     def look_ahead(arch: Architecture, epochs: int) -> None:
         """While `arch` trains: the next trial is asked for, sampled and set up, when the run
         will want one more whatever this one's outcome."""
-        if not (flow.looks_ahead and flow.tally.counted + 1 < ctx.target and not timed_out()):
+        if not (flow.looks_ahead and control.counted(study) + 1 < ctx.target
+                and not timed_out()):
             return
         try:
             current.ahead = _ask(study, storage)
@@ -241,6 +268,9 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
                 current.ahead = None
             elif current.ahead.sample.feasible:
                 flow.prepare(current.ahead.sample.arch, epochs, after=flow.job(arch, epochs))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            _taken_over(flow, current.ahead)
+            current.ahead = None
         except Exception as e:  # noqa: BLE001 - not the running trial's: it trains on
             _drop(study, current.ahead, f"not run: {type(e).__name__} while it was sampled")
             current.ahead, current.ahead_error = None, e
@@ -276,13 +306,17 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
             original = original_state = None
             reasons = sample.reasons
             epochs = ctx.train.epochs
-            if sample.feasible:
-                key = sample.arch.key()
-                original, original_state, reasons = control.settle(study, trial, key, epochs)
-                if original is not None:
-                    # before arch_key, so that no other worker takes it for a claimant
-                    trial.set_user_attr(trial_attrs.DUPLICATE_OF, original.trial)
-                    trial.set_user_attr(trial_attrs.ARCH_KEY, key)
+            try:
+                if sample.feasible:
+                    key = sample.arch.key()
+                    original, original_state, reasons = control.settle(study, trial, key, epochs)
+                    if original is not None:
+                        # before arch_key, so that no other worker takes it for a claimant
+                        trial.set_user_attr(trial_attrs.DUPLICATE_OF, original.trial)
+                        trial.set_user_attr(trial_attrs.ARCH_KEY, key)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                _taken_over(flow, opened)
+                continue
             if reasons:
                 if sample.reasons:
                     reject_infeasible(study, trial, sample)

@@ -360,3 +360,40 @@ def test_a_second_worker_in_the_same_run_dir_is_refused(tmp_path, capsys):
         code, err = _main(capsys, "worker", "--study", "tiny", "--storage", url, "--run-dir",
                           str(tmp_path / "w"))
     assert code == 2 and "in use by a running worker" in _one_error_line(err)
+
+
+# ---------------------------------------------------------------------------------------------
+# A search paused past the grace period (SIGSTOP, Ctrl-Z, a suspended VM) beside a worker.
+def test_a_search_paused_past_the_grace_period_wakes_and_goes_on(tmp_path):
+    url = journal_url(tmp_path)
+    create_study(tmp_path, url, trials=4, epochs=2)
+    env = {EPOCH_SECONDS_ENV: "0.5", "RESNET_NAS_HEARTBEAT_INTERVAL": "1",
+           "RESNET_NAS_HEARTBEAT_GRACE": "2"}
+    search_log, worker_log = tmp_path / "search.log", tmp_path / "worker.log"
+    searching = spawn_cli("search", "--resume", "--run-dir", str(tmp_path / "created"),
+                          "--no-progress", cwd=tmp_path, env=env, stdout=open(search_log, "w"))
+    reader = optuna.load_study(study_name="tiny", storage=open_storage(url, heartbeat=False))
+    deadline = time.monotonic() + 60
+    while not any(t.state == TrialState.RUNNING and _pid(t) == searching.pid
+                  and trial_attrs.PLAN in t.user_attrs for t in reader.get_trials()):
+        assert time.monotonic() < deadline and searching.poll() is None, search_log.read_text()
+        time.sleep(0.05)
+    searching.send_signal(signal.SIGSTOP)
+    try:
+        working = spawn_cli("worker", "--study", "tiny", "--storage", url, "--run-dir",
+                            str(tmp_path / "w"), "--heartbeat-interval", "1", "--grace-period",
+                            "2", "--no-progress", cwd=tmp_path, env=env,
+                            stdout=open(worker_log, "w"))
+        # the worker finds the paused search's trial stale, fails it, and trains on
+        while not any(t.state == TrialState.FAIL and _pid(t) == searching.pid
+                      for t in reader.get_trials()):
+            assert time.monotonic() < deadline, worker_log.read_text()
+            time.sleep(0.1)
+    finally:
+        searching.send_signal(signal.SIGCONT)
+    assert searching.wait(timeout=60) == 0, search_log.read_text()
+    assert working.wait(timeout=60) == 0, worker_log.read_text()
+    assert "Traceback" not in search_log.read_text() + worker_log.read_text()
+    trials = reader.get_trials()
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert count_finished(trials) == 4  # the study's target, whoever trained the trials

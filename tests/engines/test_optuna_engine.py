@@ -9,6 +9,7 @@ from optuna.trial import TrialState
 from resnet_nas import results, trial_attrs
 from resnet_nas.engines import SearchOptions, run_search
 from resnet_nas.errors import SearchError
+from resnet_nas.storage import open_storage
 from tests.helpers import tiny_space
 
 
@@ -335,3 +336,42 @@ def test_an_error_while_sampling_ahead_lets_the_running_trial_finish_first(
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path}/run/study.db")
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     assert study.trials[1].user_attrs[trial_attrs.REJECTED].startswith("not run")
+
+
+def test_a_trial_taken_over_while_the_search_was_paused_is_dropped_quietly(
+        tmp_path, fake_runner, monkeypatch):
+    """A search paused past the grace period (SIGSTOP, a suspended VM) wakes to find a worker
+    failed its trial as stale: the trial is dropped without a row, and the search goes on."""
+    from resnet_nas.engines.optuna_engine import LoopControl
+
+    settle = LoopControl.settle
+    taken: list[int] = []
+
+    def settle_after_a_pause(self, study, trial, key, epochs):
+        if not taken:  # another worker failed it while this process was stopped
+            taken.append(trial.number)
+            study.tell(trial.number, state=TrialState.FAIL)
+        return settle(self, study, trial, key, epochs)
+
+    monkeypatch.setattr(LoopControl, "settle", settle_after_a_pause)
+    summary = search(tiny_space(tmp_path, trials=3), tmp_path / "run", fake_runner)
+    assert taken and sorted(summary.table["trial"]) == [n for n in range(4) if n != taken[0]]
+    assert set(summary.table["state"]) == {"complete"}
+    trials = study_of(summary).trials
+    assert trials[taken[0]].state == TrialState.FAIL
+    assert all(t.state != TrialState.RUNNING for t in trials)
+
+
+def test_the_target_counts_the_trials_workers_finished_in_the_study(tmp_path, fake_runner):
+    """A search sharing its study with workers stops at the study's target, not at its own."""
+    url = f"journal:///{(tmp_path / 'study.journal').as_posix().lstrip('/')}"
+    space = tiny_space(tmp_path, trials=4)
+    search(space, tmp_path / "run", fake_runner, storage=url, create_only=True)
+    study = optuna.load_study(study_name="tiny", storage=open_storage(url))
+    worker = trial_attrs.TrialOwner("another-run", "host:1").to_attr()
+    for v in (0.1, 0.2):
+        study.add_trial(optuna.trial.create_trial(value=v, user_attrs={"owner": worker}))
+    study.add_trial(optuna.trial.create_trial(  # a rejected sample does not count
+        state=TrialState.FAIL, user_attrs={"owner": worker, "rejected": "infeasible"}))
+    summary = search(None, tmp_path / "run", fake_runner, resume=True)
+    assert len(summary.table) == 2 and len(fake_runner.jobs) == 2
