@@ -65,8 +65,8 @@ def heartbeat_settings(interval: int | None = None,
     """The heartbeat interval and grace period in seconds: arguments, else env, else defaults.
 
     Raises:
-      StorageError: a value that is not a positive whole number, or a grace period that is not
-        longer than the interval (every live trial would look stale).
+      StorageError: a value that is not a positive whole number, or a grace period shorter
+        than twice the interval (a live trial would look stale after one late beat).
     """
     def pick(value: int | None, env: str, default: int) -> int:
         if value is None:
@@ -85,8 +85,8 @@ def heartbeat_settings(interval: int | None = None,
 
     iv = pick(interval, INTERVAL_ENV, HEARTBEAT_INTERVAL)
     gp = pick(grace, GRACE_ENV, GRACE_PERIOD)
-    if gp <= iv:
-        raise StorageError(f"the heartbeat grace period ({gp}s) must be longer than the "
+    if gp < 2 * iv:  # one late beat must not make a live trial look stale
+        raise StorageError(f"the heartbeat grace period ({gp}s) must be at least twice the "
                            f"heartbeat interval ({iv}s)")
     return iv, gp
 

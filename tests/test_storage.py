@@ -31,8 +31,9 @@ def test_heartbeat_settings(monkeypatch):
     monkeypatch.setenv("RESNET_NAS_HEARTBEAT_INTERVAL", "x")
     with pytest.raises(StorageError, match="whole number"):
         heartbeat_settings()
-    with pytest.raises(StorageError, match="longer than"):
-        heartbeat_settings(10, 10)
+    with pytest.raises(StorageError, match="at least twice"):
+        heartbeat_settings(10, 19)
+    assert heartbeat_settings(10, 20) == (10, 20)
 
 
 def test_sqlite_study_is_in_wal_mode_and_other_threads_can_write(tmp_path):

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas import results
+from resnet_nas.distributed.heartbeats_in_use import (HeartbeatsInUse, describe_problem,
+                                                      heartbeat_problem, record_heartbeat)
 from resnet_nas.distributed.collect import (load_existing_study, open_existing_storage,
                                             study_run)
 from resnet_nas.distributed.control import StudyControl
@@ -147,6 +149,13 @@ def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
     url = worker_storage(opts, run_dir)
     storage = open_existing_storage(url, heartbeat=False)
     study = load_existing_study(storage, url, opts.study)
+    in_use = HeartbeatsInUse.of(study.user_attrs)
+    problem = heartbeat_problem(in_use, interval, grace)
+    if problem is not None:
+        what, bound = problem
+        raise UsageError("--grace-period" if what == "grace" else "--heartbeat-interval",
+                         grace if what == "grace" else interval,
+                         describe_problem(opts.study, in_use, what, bound))
     text, study_meta = study_run(study, url)
     space = _load_space_text(text, study_meta.space, study_meta.overrides.space_overrides())
     recorded = study.user_attrs.get("space_hash", study_meta.space_hash)
@@ -204,6 +213,7 @@ def run_one_worker(prep: PreparedWorker, opts: WorkerOptions, out: Callable[[str
                                     grace=prep.grace, stale_callback=stale)
     study = load_study(prep.run, storage, train_cfg.epochs,
                        sampler_seed=worker_sampler_seed(prep.run.seed))
+    record_heartbeat(study, prep.interval, prep.grace)
     ctx = SearchContext(run=prep.run, run_dir=prep.run_dir, space=prep.space, data=data_cfg,
                         train=train_cfg, io=prep.io, storage_url=prep.url, timeout=opts.timeout,
                         progress=opts.progress, max_trials_per_worker=opts.max_trials_per_worker,

@@ -28,6 +28,7 @@ import optuna
 from optuna.trial import TrialState
 
 from resnet_nas import results, trial_attrs
+from resnet_nas.distributed.heartbeats_in_use import record_heartbeat
 from resnet_nas.distributed.stale import counts_toward_total, retried_numbers
 from resnet_nas.engines.common import (LoopResult, RunnerFactory, Sample, SearchContext,
                                        TrialFlow)
@@ -36,7 +37,7 @@ from resnet_nas.engines.optuna_study import (create_study, load_study, tell_infe
 from resnet_nas.interrupts import check_stop, pause, safe_points, signal_name
 from resnet_nas.nets import Architecture
 from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial, this_process
-from resnet_nas.storage import heartbeat, open_storage, redact
+from resnet_nas.storage import heartbeat, heartbeat_settings, open_storage, redact
 
 NAME = "optuna"
 
@@ -387,6 +388,7 @@ def run_optuna(ctx: SearchContext, resumed: bool, create_only: bool,
     if create_only:
         out(f"created study {ctx.run.study!r} in {redact(ctx.storage_url)}")
         return LoopResult()
+    record_heartbeat(study, heartbeat_settings()[0], None)  # its trials beat at this interval
     with TrialFlow(ctx, runner_factory) as flow:
         if resumed:
             n = fail_orphaned_trials(study, storage, flow)

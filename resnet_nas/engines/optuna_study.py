@@ -18,12 +18,14 @@ import optuna
 
 from resnet_nas import results, trial_attrs
 from resnet_nas.engines.history_window import HistoryWindowSampler
+from resnet_nas.distributed.heartbeats_in_use import (HeartbeatsInUse, describe_problem,
+                                                      heartbeat_problem)
 from resnet_nas.errors import SearchError
 from resnet_nas.records import TrialRecord
 from resnet_nas.run import Run, storage_file
 from resnet_nas.space import PRUNERS, SAMPLERS
 from resnet_nas.space.sample import Violation
-from resnet_nas.storage import open_storage, redact
+from resnet_nas.storage import INTERVAL_ENV, heartbeat_settings, open_storage, redact
 from resnet_nas.validation import ConfigError
 
 
@@ -204,6 +206,12 @@ def check_resumed_study(url: str, run: Run, run_dir: Path, rows: list[dict[str, 
             f"{kept}). Restore the run's storage, or start a new run with another --run-dir; "
             "nothing was changed")
     attrs = storage.get_study_user_attrs(sid)
+    in_use = HeartbeatsInUse.of(attrs)
+    interval = heartbeat_settings()[0]
+    problem = heartbeat_problem(in_use, interval, None)
+    if problem is not None:
+        raise SearchError(f"--resume: the heartbeat interval ({interval} s, {INTERVAL_ENV}) "
+                          f"{describe_problem(run.study, in_use, *problem)}; nothing was changed")
     if run.run_id and attrs.get(STUDY_RUN_ID) not in (None, run.run_id):
         raise SearchError(
             f"--resume: study {run.study!r} in {redact(url)!r} belongs to another run (run id "
