@@ -584,17 +584,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `... | head` closed the pipe: stop quietly, and keep Python's exit-time flush of
+        # stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as e:  # noqa: BLE001 - a full disk is one line wherever it is met
         full = disk_full(e)
         if full is None:
             raise
         print(f"error: {full}", file=sys.stderr)
         return 1
-    except BrokenPipeError:
-        # `... | head` closed the pipe: stop quietly, and keep Python's exit-time flush of
-        # stdout from raising again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
     except KeyboardInterrupt as e:
         print("interrupted", file=sys.stderr)
         return EXIT_CODES[signal_name(e)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 
 from resnet_nas import results
 from resnet_nas.arch_config import ArchConfig, Origin
+from resnet_nas.errors import SearchError
 from resnet_nas.fileio import write_atomic
 from resnet_nas.nets import Architecture, complexity
 from resnet_nas.nets.normalization import InputNormalization
@@ -67,6 +69,10 @@ def export_config(run_dir: str | Path, trial: str | int = "best",
                       state=str(row["state"]),
                       best_val_accuracy=None if acc is None or acc != acc else float(acc)),
         normalization=normalization)
+    if out is None and (run_dir / "exports").is_symlink():
+        raise SearchError(f"{run_dir / 'exports'} is a symbolic link (to "
+                          f"{os.readlink(run_dir / 'exports')}): a run directory's exports "
+                          "must be its own; replace it with the folder, or give --out")
     out = Path(out) if out else run_dir / "exports" / f"trial_{number}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
     c = complexity(arch)

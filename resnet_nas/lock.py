@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas.errors import RunBusyError
+from resnet_nas.fileio import open_lock_file, refuse_symlinks
 
 LOCK_FILE = ".lock"
 
@@ -41,8 +42,10 @@ class RunLock:
         self.took_over: dict[str, Any] | None = None
 
     def acquire(self, what: str = "search") -> "RunLock":
-        """Raises RunBusyError when a live process holds the lock."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Raises RunBusyError when a live process holds the lock, SearchError when the run
+        directory holds symbolic links."""
+        refuse_symlinks(self.path.parent)  # before anything is written there
+        fd = open_lock_file(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -21,7 +21,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from resnet_nas.fileio import full_disk, read_json_object, write_atomic, write_new
+from resnet_nas.errors import SearchError
+from resnet_nas.fileio import (full_disk, open_lock_file, read_json_object, write_atomic,
+                               write_new)
 from resnet_nas.records import STATES, TrialRecord
 from resnet_nas.validation import SAFE_NAME, ConfigError
 
@@ -131,6 +133,9 @@ def write_record(run_dir: str | os.PathLike, record: TrialRecord) -> Path:
     """
     row = record.to_row()
     path = row_path(run_dir, row["study"], row["trial"])
+    if path.parent.is_symlink():
+        raise SearchError(f"{path.parent} is a symbolic link (to {os.readlink(path.parent)}): "
+                          "a run directory's rows must be its own; replace it with the folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not write_new(path, json.dumps(row, indent=1, sort_keys=True)):
         raise RowExistsError(f"{path} exists: trial {row['trial']} of study {row['study']!r} "
@@ -377,7 +382,7 @@ def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".results.lock", "w") as lock:
+    with os.fdopen(open_lock_file(run_dir / ".results.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         files = row_files(run_dir)
         lost = lost_rows(run_dir, files)
@@ -393,6 +398,7 @@ def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
         write_atomic(run_dir / "results.csv", csv_text(stored))
         (run_dir / INDEX_FILE).unlink(missing_ok=True)  # never an index of another Parquet
         tmp = run_dir / ".results.parquet.tmp"
+        tmp.unlink(missing_ok=True)  # a file left by a crash, or a link: never written through
         try:
             stored.to_parquet(tmp, index=False)
             os.replace(tmp, run_dir / "results.parquet")

@@ -493,7 +493,7 @@ def create_run_dir(run_dir: Path, run: Run, space_file: Path) -> RunLock:
         text = space_file.read_bytes()
         if hashlib.sha256(text).hexdigest() != run.space_sha256:
             raise SearchError(f"{space_file} changed while the search started; run it again")
-        (run_dir / RUN_SPACE).write_bytes(text)
+        write_atomic(run_dir / RUN_SPACE, text)
         write_run(run_dir, run)
     except BaseException:
         lock.release()

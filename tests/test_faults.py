@@ -327,3 +327,69 @@ def _engine_without_restore(make):
     from dataclasses import replace
 
     return lambda: replace(make(), restore_rows=lambda url, run, rd: 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# A run directory is untrusted input (copied, downloaded): nothing is written through a link.
+@pytest.mark.parametrize("link", [".lock", ".results.lock", "rows", "results.csv",
+                                  "exports/trial_0.yaml"])
+def test_resume_refuses_a_run_dir_with_symbolic_links_and_writes_nothing_through_them(
+        tmp_path, monkeypatch, capsys, link):
+    main = _fake_main(monkeypatch)
+    space = tiny_space(tmp_path, trials=1, epochs=1)
+    run_dir = tmp_path / "run"
+    assert main(["search", str(space), "--run-dir", str(run_dir), "--no-progress"]) == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep me")
+    target = outside / ("" if link == "rows" else "precious")
+    path = run_dir / link
+    if path.is_dir():
+        shutil.copytree(path, outside / "rows-copy")
+        shutil.rmtree(path)
+        target = outside / "rows-copy"
+    else:
+        path.parent.mkdir(exist_ok=True)
+        path.unlink(missing_ok=True)
+    path.symlink_to(target)
+    before = files_under(outside)
+    capsys.readouterr()
+    assert main(["search", "--resume", "--run-dir", str(run_dir), "--trials", "2",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "symbolic link" in err[0] and link in err[0], err
+    assert files_under(outside) == before
+
+
+def test_export_replaces_a_symlinked_file_and_refuses_a_symlinked_folder(tmp_path):
+    from resnet_nas.errors import SearchError
+    from resnet_nas.export import export_config
+
+    space = tiny_space(tmp_path, trials=1, epochs=1)
+    run_dir = tmp_path / "run"
+    finished_run(space, run_dir)
+    precious = tmp_path / "precious"
+    precious.write_text("keep me")
+    (run_dir / "exports").mkdir()
+    (run_dir / "exports" / "trial_0.yaml").symlink_to(precious)
+    path = export_config(run_dir, "0")
+    assert not path.is_symlink() and "resnet_nas architecture config" in path.read_text()
+    assert precious.read_text() == "keep me"
+    shutil.rmtree(run_dir / "exports")
+    (run_dir / "exports").symlink_to(tmp_path)
+    with pytest.raises(SearchError, match="exports is a symbolic link"):
+        export_config(run_dir, "0")
+    assert not (tmp_path / "trial_0.yaml").exists()
+
+
+def test_rows_are_never_written_through_a_symlinked_folder(tmp_path):
+    from resnet_nas.errors import SearchError
+    from tests.helpers import write_row
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "rows").symlink_to(elsewhere)
+    with pytest.raises(SearchError, match="rows is a symbolic link"):
+        write_row(tmp_path / "run")
+    assert list(elsewhere.iterdir()) == []

@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 from resnet_nas import results, trial_attrs
 from resnet_nas.engines.optuna_study import STUDY_RUN_META, STUDY_SPACE_YAML
 from resnet_nas.errors import SearchError
+from resnet_nas.fileio import write_atomic
 from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial
 from resnet_nas.lock import RunLock
 from resnet_nas.run import RUN_META, RUN_SPACE, Run, file_sha256, read_run, write_run
@@ -141,7 +142,7 @@ def write_run_files(run_dir: Path, space_text: str, run: Run) -> None:
                               f"{old.space_hash}); give another --run-dir")
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RUN_SPACE).write_text(space_text)
+    write_atomic(run_dir / RUN_SPACE, space_text)
     write_run(run_dir, replace(run, space_sha256=file_sha256(run_dir / RUN_SPACE)))
 
 
@@ -158,8 +159,11 @@ def collect(storage_url: str, study: str, run_dir: str | Path) -> "pd.DataFrame"
     text, run = study_run(st, storage_url)
     records = storage_records(st, run)
     run_dir = Path(run_dir)
-    write_run_files(run_dir, text, run)
+    if (run_dir / RUN_META).exists():
+        write_run_files(run_dir, text, run)  # refuses a run of another study
+    run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir).acquire("collect") as lock:
+        write_run_files(run_dir, text, run)
         lock.announce()
         for rec in records:
             if not results.row_path(run_dir, rec.study, rec.trial).exists():

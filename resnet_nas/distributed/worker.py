@@ -29,6 +29,7 @@ from resnet_nas.engines.common import (DataInfo, LoopResult, RunnerFactory, Sear
 from resnet_nas.engines.optuna_engine import run_trials
 from resnet_nas.engines.optuna_study import load_study
 from resnet_nas.errors import SearchError, UsageError
+from resnet_nas.fileio import write_atomic
 from resnet_nas.run import (RUN_META, RUN_SPACE, Run, absolute_path, check_data_path,
                             default_storage_url, file_sha256, new_run_id, read_run,
                             resolve_storage, storage_from_env, storage_ref, trial_target,
@@ -191,7 +192,7 @@ def write_run_files(prep: PreparedWorker) -> PreparedWorker:
     """Writes the worker's run.json and space.yaml; the plan with the space read from there."""
     prep.run_dir.mkdir(parents=True, exist_ok=True)
     if not (prep.run_dir / RUN_SPACE).is_file():
-        (prep.run_dir / RUN_SPACE).write_text(prep.space_text)
+        write_atomic(prep.run_dir / RUN_SPACE, prep.space_text)
     write_run(prep.run_dir, replace(prep.run,
                                     space_sha256=file_sha256(prep.run_dir / RUN_SPACE)))
     return replace(prep, space=load_space(prep.run_dir / RUN_SPACE,
