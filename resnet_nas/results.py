@@ -5,9 +5,12 @@ rewritten: a later process cannot change a finished trial's row (`write_record` 
 tables `results.csv` and `results.parquet` are views derived from the rows (`write_tables`, at
 the end of a search); `load_table` always answers from the rows, so a table is never stale.
 
-Reading 10,000 row files costs seconds, so `write_tables` also records which row files (name,
-size, modification time) the Parquet table holds (`.results.index.json`); `load_table` takes
-those rows from the Parquet file and reads only the row files it does not hold or that changed.
+Parsing 10,000 row files costs a second, so `write_tables` also records which row files the
+Parquet table holds (`.results.index.json`: name, size, modification time and CRC-32 of each,
+and a digest of the Parquet file); `load_table` takes those rows from the Parquet file and
+parses only the row files it does not hold or whose bytes changed. A Parquet file or row
+changed in place (even one flipped bit, its size and mtime kept) fails its digest and is read
+again from the rows.
 
 The schema (`COLUMNS`) is stable and documented in README.md; reports rely on it.
 """
@@ -15,14 +18,17 @@ The schema (`COLUMNS`) is stable and documented in README.md; reports rely on it
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import io
 import json
 import os
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from resnet_nas.errors import SearchError
-from resnet_nas.fileio import (full_disk, open_lock_file, read_json_object, write_atomic,
+from resnet_nas.fileio import (open_lock_file, read_json_object, write_atomic,
                                write_new)
 from resnet_nas.records import STATES, TrialRecord
 from resnet_nas.validation import SAFE_NAME, ConfigError
@@ -101,7 +107,7 @@ COLUMNS: list[str] = list(SCHEMA)
 ROWS_DIR = "rows"
 #: Which row files results.parquet holds (see the module docstring).
 INDEX_FILE = ".results.index.json"
-INDEX_VERSION = 2  # 2: typed curves and times
+INDEX_VERSION = 3  # 2: typed curves and times; 3: content digests
 
 __all__ = ["COLUMNS", "INDEX_FILE", "ROWS_DIR", "SCHEMA", "STATES", "RowExistsError",
            "RowsLostError", "lost_rows",
@@ -277,18 +283,36 @@ def _cached_rows(run_dir: Path, files: Mapping[str, tuple[int, int]]
     parquet = run_dir / "results.parquet"
     try:
         index = json.loads((run_dir / INDEX_FILE).read_text())
-        if index.get("version") != INDEX_VERSION or index.get("parquet") != _stat(parquet):
+        if index.get("version") != INDEX_VERSION or index["parquet"][:2] != _stat(parquet):
             return None, set()
+        data = parquet.read_bytes()
+        if _digest(data) != index["parquet"][2]:
+            return None, set()  # changed in place (a flipped bit keeps size and mtime)
         indexed = {name: tuple(v) for name, v in index["files"].items()}
-        df = pd.read_parquet(parquet)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        df = pd.read_parquet(io.BytesIO(data))
+        if list(df.columns) != [c for c in COLUMNS if c != "run_dir"] or len(df) != len(indexed):
+            return None, set()
+        df = _typed(df)  # Parquet's arrays back to lists
+        names = [row_path("", s, t).name for s, t in zip(df["study"], df["trial"])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None, set()  # no usable cache: every row file is read
-    if list(df.columns) != [c for c in COLUMNS if c != "run_dir"] or len(df) != len(indexed):
-        return None, set()
-    df = _typed(df)  # Parquet's arrays back to lists
-    names = [row_path("", s, t).name for s, t in zip(df["study"], df["trial"])]
-    keep = [files.get(n) is not None and files.get(n) == indexed.get(n) for n in names]
+    keep = [(n in indexed and files.get(n) == indexed[n][:2]
+             and _row_crc(run_dir, n) == indexed[n][2]) for n in names]
     return df[keep], {n for n, k in zip(names, keep) if k}
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _row_crc(run_dir: Path, name: str) -> int | None:
+    """The CRC-32 of a row file's bytes: reading them costs a tenth of parsing them, and a
+    row changed in place (its size and mtime kept) is then read again, not taken from the
+    cache."""
+    try:
+        return zlib.crc32((run_dir / ROWS_DIR / name).read_bytes())
+    except OSError:
+        return None
 
 
 def _read_table(run_dir: Path, files: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
@@ -397,18 +421,15 @@ def write_tables(run_dir: str | os.PathLike) -> pd.DataFrame:
         stored = df.drop(columns=["run_dir"])
         write_atomic(run_dir / "results.csv", csv_text(stored))
         (run_dir / INDEX_FILE).unlink(missing_ok=True)  # never an index of another Parquet
-        tmp = run_dir / ".results.parquet.tmp"
-        tmp.unlink(missing_ok=True)  # a file left by a crash, or a link: never written through
-        try:
-            stored.to_parquet(tmp, index=False)
-            os.replace(tmp, run_dir / "results.parquet")
-        except OSError as e:
-            tmp.unlink(missing_ok=True)  # nothing half written is left
-            raise full_disk(e, run_dir / "results.parquet") from None
+        buffer = io.BytesIO()
+        stored.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+        write_atomic(run_dir / "results.parquet", data)
         held = {row_path("", s, t).name for s, t in zip(stored["study"], stored["trial"])}
         write_atomic(run_dir / INDEX_FILE, json.dumps({
-            "version": INDEX_VERSION, "parquet": _stat(run_dir / "results.parquet"),
-            "files": {n: list(v) for n, v in files.items() if n in held}}))
+            "version": INDEX_VERSION,
+            "parquet": [*_stat(run_dir / "results.parquet"), _digest(data)],
+            "files": {n: [*v, _row_crc(run_dir, n)] for n, v in files.items() if n in held}}))
     df["run_dir"] = str(run_dir)
     df["run_dir"] = df["run_dir"].astype("string")
     return df

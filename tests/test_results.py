@@ -88,6 +88,57 @@ def test_an_index_of_another_parquet_file_is_not_used(tmp_path):
     pd.testing.assert_frame_equal(table, _fresh(tmp_path))
 
 
+def _flip_keeping_mtime(path, offset: int, bit: int) -> bool:
+    """Flips one bit of `path` in place, its size and modification time kept (as a failing
+    disk or a careless tool does); False when the byte is past the end."""
+    import os
+
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    if offset >= len(data):
+        return False
+    data[offset] ^= 1 << bit
+    os.chmod(path, 0o644)
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return True
+
+
+def test_a_parquet_file_changed_in_place_is_never_answered_from(tmp_path):
+    """Every single-bit flip of the Parquet file (mtime kept) across its bytes: the table is
+    the rows' table, never a value the flip made (before: params 31008 for 31010, 7 rows for
+    6)."""
+    import random
+
+    import pandas as pd
+
+    for t in range(6):
+        write_row(tmp_path, trial=t, state="complete", params=31010 + t,
+                  best_val_accuracy=0.1 * t, val_accuracy_curve=(0.1, 0.1 * t))
+    results.write_tables(tmp_path)
+    parquet = tmp_path / "results.parquet"
+    pristine = parquet.read_bytes()
+    expected = _fresh(tmp_path)
+    rng = random.Random(0)
+    for _ in range(150):
+        parquet.write_bytes(pristine)
+        results.write_tables(tmp_path)
+        assert _flip_keeping_mtime(parquet, rng.randrange(len(pristine)), rng.randrange(8))
+        pd.testing.assert_frame_equal(results.load_table(tmp_path), expected)
+
+
+def test_a_row_changed_in_place_is_read_again(tmp_path):
+    import json
+
+    write_row(tmp_path, trial=0, state="complete", params=31010, best_val_accuracy=0.5)
+    results.write_tables(tmp_path)
+    path = results.row_path(tmp_path, "s", 0)
+    offset = path.read_bytes().index(b"31010") + 4
+    assert _flip_keeping_mtime(path, offset, 1)  # '0' -> '2'
+    assert json.loads(path.read_text())["params"] == 31012
+    assert results.load_table(tmp_path)["params"].tolist() == [31012]  # what the row says
+
+
 def test_the_tables_modules_can_be_imported_ahead_of_the_tables():
     import subprocess
     import sys
