@@ -61,6 +61,7 @@ from resnet_nas import results
 from resnet_nas.engines.common import LoopResult, RunnerFactory, SearchContext, TrialFlow
 from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.fileio import read_json_object, write_atomic
+from resnet_nas.validation import ConfigError
 from resnet_nas.interrupts import check_stop, safe_points, signal_name
 from resnet_nas.nets import Architecture
 from resnet_nas.quiet import import_tensorflow_quietly
@@ -136,6 +137,14 @@ def check_resumed(url: str, run: Run, run_dir: Path, rows: list[dict[str, Any]])
                           f"run's {len(rows)} finished trials are safe in {run_dir / 'rows'}): "
                           "restore the Keras Tuner project, or start a new run; nothing was "
                           "changed")
+    # Keras Tuner reads these only once the search runs, with errors that name no file
+    for path in sorted(project.glob("*.json")) + sorted(project.glob("trial_*/trial.json")):
+        what = "the Keras Tuner row map" if path.name == ROW_MAP else "a Keras Tuner file"
+        data = read_json_object(path, what)
+        if path.name == ROW_MAP and not all(isinstance(v, int) and not isinstance(v, bool)
+                                            for v in data.values()):
+            raise ConfigError(str(path), "", "a map of Keras Tuner trial ids to row numbers "
+                              "(whole numbers)", data)
 
 
 def hyperband_trials_per_iteration(max_epochs: int, factor: int = HYPERBAND_FACTOR) -> int:

@@ -8,6 +8,8 @@ second each.
 
 import json
 import math
+import re
+import shutil
 
 import pytest
 import yaml
@@ -349,3 +351,21 @@ def test_keras_tuner_search_prints_no_tensorflow_start_up_lines(tmp_path):
     for noise in ("absl::InitializeLog", "oneDNN custom operations", "cuda drivers",
                   "cpu_feature_guard"):
         assert noise not in out.stderr + out.stdout, noise
+
+
+@pytest.mark.parametrize("broken", ["oracle.json", "trial_0000/trial.json",
+                                    search_kt.ROW_MAP])
+def test_a_resume_with_a_broken_project_file_names_it_and_changes_nothing(
+        kt_random_run, tmp_path, broken):
+    from resnet_nas.validation import ConfigError
+    from tests.helpers import files_under
+
+    _, summary = kt_random_run
+    run_dir = tmp_path / "copy"
+    shutil.copytree(summary.run_dir, run_dir)
+    (run_dir / search_kt.PROJECT_NAME / broken).write_text('{"x": ')
+    before = files_under(run_dir)
+    with pytest.raises(ConfigError, match=re.escape(f"{search_kt.PROJECT_NAME}/{broken}")):
+        run(SearchOptions(space=None, run_dir=str(run_dir), resume=True, trials=3,
+                          progress=False))
+    assert files_under(run_dir) == before  # run.json has no new resume entry
