@@ -172,8 +172,39 @@ def read_rows(run_dir: str | os.PathLike, study: str | None = None,
             raise ConfigError(str(p), "state", f"one of {list(STATES)}", row["state"])
         if isinstance(row["trial"], bool) or not isinstance(row["trial"], int):
             raise ConfigError(str(p), "trial", "an integer", row["trial"])
+        if not isinstance(row["study"], str) or not SAFE_NAME.fullmatch(row["study"]):
+            raise ConfigError(str(p), "study", "a study name (letters, digits, '.', '_', '-')",
+                              row["study"])
+        own = row_path("", row["study"], row["trial"]).name
+        if p.name != own:  # a row copied or renamed: which trial is it?
+            raise ConfigError(str(p), "trial", f"the study and trial its file name says "
+                              f"(a row of trial {row['trial']} of study {row['study']!r} is "
+                              f"named {own})", row["trial"])
+        _check_accuracies(row, str(p))
         rows.append(row)
     return rows
+
+
+#: Columns that hold an accuracy: a fraction in [0, 1] (a missing one is null).
+ACCURACY_COLUMNS = ("best_val_accuracy", "final_val_accuracy", "test_accuracy")
+
+
+def _check_accuracies(row: Mapping[str, Any], source: str) -> None:
+    def bad(v: Any) -> bool:
+        if v is None:
+            return False
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return True
+        return v == v and not 0.0 <= v <= 1.0  # NaN: a diverged epoch's
+
+    for key in ACCURACY_COLUMNS:
+        if bad(row.get(key)):
+            raise ConfigError(source, key, "an accuracy between 0 and 1 (or null)", row.get(key))
+    raw = row.get("val_accuracy_curve")
+    values = json.loads(raw) if isinstance(raw, str) else raw
+    if values is not None and (not isinstance(values, list) or any(bad(v) for v in values)):
+        raise ConfigError(source, "val_accuracy_curve", "a list of accuracies between 0 and 1",
+                          raw)
 
 
 def curve(value: Any) -> list[float]:

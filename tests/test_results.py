@@ -178,3 +178,27 @@ def test_parquet_and_csv_have_typed_columns_and_agree(tmp_path):
     assert str(from_csv["reason"].dtype) == "string"
     # every column, run_dir included, says what it is
     assert all(meaning for _, meaning in results.SCHEMA.values())
+
+
+def test_a_row_whose_trial_is_not_its_file_name_is_refused(tmp_path):
+    path = write_row(tmp_path, trial=3, state="complete", best_val_accuracy=0.5)
+    path.rename(path.with_name("s--000004.json"))  # copied over another trial's
+    with pytest.raises(ConfigError, match=r"s--000004.json: trial: expected the study and trial "
+                       r"its file name says \(a row of trial 3 of study 's' is named "
+                       r"s--000003.json\)"):
+        results.load_table(tmp_path)
+
+
+@pytest.mark.parametrize("column, value", [("best_val_accuracy", 85.07),
+                                           ("test_accuracy", -0.1),
+                                           ("final_val_accuracy", "0.5"),
+                                           ("val_accuracy_curve", (0.5, 85.07))])
+def test_an_accuracy_outside_0_to_1_is_refused(tmp_path, column, value):
+    write_row(tmp_path, trial=0, state="complete", **{column: value})
+    with pytest.raises(ConfigError, match=f"s--000000.json: {column}: expected"):
+        results.load_table(tmp_path)
+
+
+def test_a_diverged_trials_nan_accuracy_is_a_row(tmp_path):
+    write_row(tmp_path, trial=0, state="failed", val_accuracy_curve=(0.5, float("nan")))
+    assert len(results.load_table(tmp_path)) == 1
