@@ -65,7 +65,10 @@ def run_report(args: argparse.Namespace) -> int:
         return getattr(args, name, default)
 
     try:
-        frame = load_runs(list(arg("run_dirs", [])))
+        notes: list[str] = []
+        frame = load_runs(list(arg("run_dirs", [])), notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         report = build_report(frame, ReportOptions(
             top=arg("top", opt.top), by=arg("by", opt.by),
             normalize=arg("normalize", opt.normalize), n_boot=arg("bootstrap", opt.n_boot),

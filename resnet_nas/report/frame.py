@@ -16,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 from resnet_nas import results
+from resnet_nas.fileio import read_json_object
+from resnet_nas.run import RUN_DIR_TOKEN, RUN_META
+from resnet_nas.validation import ConfigError
 
 #: Column name -> (pandas dtype, meaning) of the columns the report adds to `results.SCHEMA`.
 DERIVED_COLUMNS: dict[str, tuple[str, str]] = {
@@ -61,28 +64,79 @@ def _check_run_dirs(run_dirs: Sequence[str | os.PathLike]) -> list[Path]:
             raise ReportError(f"run directory {str(p)!r} does not exist")
         if not p.is_dir():
             raise ReportError(f"expected a run directory, found a file: {str(p)!r}")
+        if not any((p / name).exists() for name in (RUN_META, results.ROWS_DIR,
+                                                    "results.parquet")):
+            raise ReportError(f"{str(p)!r} is not a run directory (it holds no {RUN_META}, "
+                              f"{results.ROWS_DIR}/ or results.parquet)")
     return paths
 
 
-def load_runs(run_dirs: Sequence[str | os.PathLike]) -> pd.DataFrame:
+def _storage_of(run_dir: Path) -> str:
+    """Which study storage the run directory's rows come from: rows of one trial found in
+    several run directories of one storage (a stale trial whose worker came back, a collected
+    table beside the workers' own) are one trial. Without a run.json, the directory itself."""
+    try:
+        ref = str(read_json_object(run_dir / RUN_META, "run metadata").get("storage") or "")
+    except ConfigError:
+        ref = ""
+    if not ref:
+        return f"dir:{run_dir.resolve()}"
+    return ref.replace(RUN_DIR_TOKEN, str(run_dir.resolve()))
+
+
+#: Of several rows of one trial, the one kept: what it trained over a copy, over a failure.
+_STATE_RANK = {"complete": 0, "pruned": 1, "duplicate": 2, "failed": 3}
+
+
+def _one_row_per_trial(df: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    key = ["_storage", "study", "trial"]
+    dup = df.duplicated(key, keep=False)
+    if not dup.any():
+        return df
+    ranked = df.assign(_rank=df["state"].map(_STATE_RANK).fillna(4), _order=range(len(df)))
+    kept = ranked.sort_values(["_rank", "_order"], kind="stable").drop_duplicates(key)
+    for (_, study, trial), group in ranked[dup].groupby(key, sort=True):
+        chosen = kept[(kept["study"] == study) & (kept["trial"] == trial)
+                      & (kept["_storage"] == group["_storage"].iloc[0])].iloc[0]
+        notes.append(f"trial {trial} of study {study!r} has rows in {len(group)} run "
+                     f"directories ({', '.join(group['run_dir'].astype(str))}); counted once "
+                     f"(its {chosen['state']} row from {chosen['run_dir']})")
+    return kept.sort_values("_order").drop(columns=["_rank", "_order"])
+
+
+def load_runs(run_dirs: Sequence[str | os.PathLike],
+              notes: list[str] | None = None) -> pd.DataFrame:
     """Loads one or many run directories into one frame with derived columns.
 
     Args:
       run_dirs: run directories, each holding `rows/*.json` (or a `results.parquet`).
+      notes: where to say what was left out: run directories without trials yet (when others
+        have some), and rows of one trial found in several run directories of one storage
+        (each trial is counted once).
 
     Returns:
       A DataFrame with exactly `REPORT_COLUMNS`: the results schema, then `DERIVED_COLUMNS`.
 
     Raises:
-      ReportError: a directory is missing, or has no trial recorded yet.
+      ReportError: a directory is missing or not a run directory, or no directory has a
+        trial recorded yet.
     """
-    frames = []
+    notes = [] if notes is None else notes
+    frames, empty = [], []
     for path in _check_run_dirs(run_dirs):
-        df = results.load_table(path)
+        try:
+            df = results.load_table(path)
+        except ConfigError as e:
+            raise ReportError(str(e)) from None
         if df.empty:
-            raise ReportError(f"no trials recorded yet in {str(path)!r}")
-        frames.append(df)
-    return add_derived(pd.concat(frames, ignore_index=True))
+            empty.append(str(path))
+            continue
+        frames.append(df.assign(_storage=_storage_of(path)))
+    if not frames:
+        raise ReportError(f"no trials recorded yet in {', '.join(map(repr, empty))}")
+    notes.extend(f"no trials recorded yet in {d!r}; left out" for d in empty)
+    df = _one_row_per_trial(pd.concat(frames, ignore_index=True), notes)
+    return add_derived(df.drop(columns=["_storage"]).reset_index(drop=True))
 
 
 def _is_gpu(device: pd.Series) -> pd.Series:

@@ -397,3 +397,12 @@ def test_a_search_paused_past_the_grace_period_wakes_and_goes_on(tmp_path):
     trials = reader.get_trials()
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     assert count_finished(trials) == 4  # the study's target, whoever trained the trials
+    # the paused trial has a failed row in both run directories; a report counts it once
+    from resnet_nas.report import load_runs
+
+    notes: list[str] = []
+    frame = load_runs([tmp_path / "created", tmp_path / "w"], notes)
+    finished = [t.number for t in trials if t.state.is_finished()
+                and trial_attrs.REJECTED not in t.user_attrs]
+    assert sorted(frame["trial"]) == sorted(finished)
+    assert any("has rows in 2 run directories" in n for n in notes), notes

@@ -56,10 +56,45 @@ def test_missing_run_dir_is_a_clear_error(tmp_path):
         load_runs([tmp_path / "nope"])
 
 
-def test_run_dir_without_rows_is_a_clear_error(tmp_path, hand_runs):
-    (tmp_path / "empty").mkdir()
+def test_a_run_dir_without_rows_yet_is_left_out_with_a_note(tmp_path, hand_runs):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "run.json").write_text("{}")  # a run whose first trial has not finished
+    notes: list[str] = []
+    frame = load_runs([hand_runs[0], empty], notes)
+    assert len(frame) == len(load_runs([hand_runs[0]]))
+    assert notes == [f"no trials recorded yet in {str(empty)!r}; left out"]
     with pytest.raises(ReportError, match="no trials recorded yet in .*empty"):
-        load_runs([hand_runs[0], tmp_path / "empty"])
+        load_runs([empty])
+
+
+def test_a_directory_that_is_not_a_run_is_said_so(tmp_path, hand_runs):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text("root:x:0:0")
+    with pytest.raises(ReportError, match="'.*etc' is not a run directory"):
+        load_runs([hand_runs[0], tmp_path / "etc"])
+
+
+def test_a_trial_with_rows_in_two_run_dirs_of_one_storage_is_counted_once(tmp_path):
+    """A stale trial whose worker came back: a failed row in both workers' directories."""
+    import json
+
+    storage = f"journal://{tmp_path / 'study.journal'}"
+    for run, state, acc in (("wA", "failed", None), ("wB", "failed", None)):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "run.json").write_text(json.dumps({"storage": storage}))
+        write_row(tmp_path / run, study="s", trial=4, state=state, best_val_accuracy=acc)
+    write_row(tmp_path / "wB", study="s", trial=5, state="complete", best_val_accuracy=0.5)
+    notes: list[str] = []
+    frame = load_runs([tmp_path / "wA", tmp_path / "wB"], notes)
+    assert sorted(frame["trial"]) == [4, 5]
+    assert len(notes) == 1 and "trial 4 of study 's' has rows in 2 run directories" in notes[0]
+    # two runs of one study name with their own storages are two studies
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "run.json").write_text(json.dumps({"storage": "sqlite:///{RUN_DIR}/study.db"}))
+    write_row(other, study="s", trial=4, state="complete", best_val_accuracy=0.7)
+    assert len(load_runs([tmp_path / "wA", other])) == 2
 
 
 def test_file_instead_of_dir_and_no_dirs(tmp_path):

@@ -116,6 +116,9 @@ def test_cli_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert run_report(_parse([str(tmp_path / "empty")])) == 2
+    assert f"{str(tmp_path / 'empty')!r} is not a run directory" in capsys.readouterr().err
+    (tmp_path / "empty" / "rows").mkdir()
+    assert run_report(_parse([str(tmp_path / "empty")])) == 2
     assert f"no trials recorded yet in {str(tmp_path / 'empty')!r}" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _parse([str(tmp_path), "--normalize", "macs"])
