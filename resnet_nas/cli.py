@@ -8,98 +8,19 @@ expected, what was found); tracebacks are for bugs only. SIGTERM stops a search 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
-import math
 import os
 import shlex
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from resnet_nas.cli_args import (MAX_TRIALS, PROG, Parser, add_set_argument, int_from, seconds,
+                                 storage_help)
+from resnet_nas.config_commands import (add_build, add_export, add_train, run_build,
+                                        run_export, run_train)
 from resnet_nas.errors import SearchError, TrainingError, UsageError
 from resnet_nas.validation import ConfigError
-
-PROG = "python -m resnet_nas"
-MAX_TRIALS = 1_000_000
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: 'python -m resnet_nas search: error: argument --trials:
-    expected an integer from 1 to 1000000, got '-1'' and exit status 2; a mistyped flag gets
-    the closest ones ('--trails': did you mean --trials?)."""
-
-    def __init__(self, *args, **kwargs):
-        self.flags: list[str] = []  # before argparse's own add_argument('--help')
-        super().__init__(*args, **kwargs)
-
-    def add_argument(self, *names, **kwargs):  # noqa: D102 - records the flags for suggestions
-        self.flags.extend(n for n in names if isinstance(n, str) and n.startswith("--"))
-        return super().add_argument(*names, **kwargs)
-
-    def parse_known_args(self, args=None, namespace=None):  # noqa: D102
-        parsed, extras = super().parse_known_args(args, namespace)
-        unknown = [e for e in extras if e.startswith("--")]
-        if unknown and self.flags:
-            # A subcommand's own parser knows its flags; the top-level one would not.
-            self.error(f"unrecognized arguments: {' '.join(extras)}"
-                       f"{suggestions(unknown, self.flags)}")
-        return parsed, extras
-
-    def error(self, message: str):  # noqa: D102 - argparse's hook
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def suggestions(unknown: Sequence[str], flags: Sequence[str]) -> str:
-    """'; did you mean --trials?' for the closest known flags, or ''."""
-    hints = []
-    for arg in unknown:
-        close = difflib.get_close_matches(arg.split("=", 1)[0], flags, n=2, cutoff=0.6)
-        if close:
-            hints.append(f"{arg.split('=', 1)[0]}: did you mean {' or '.join(close)}?")
-    return f" ({'; '.join(hints)})" if hints else ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Value types: each names what it expects (argparse prefixes the flag).
-def int_from(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got "
-                                             f"{text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got "
-                                             f"{text!r}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= 1e9):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
-def add_set_argument(p: argparse.ArgumentParser, what: str) -> None:
-    """The repeatable `--set dotted.key=value` flag (the value parsed as YAML)."""
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help=f"set a value of {what} before it is validated (repeatable; the value "
-                   "in YAML): --set train.batch_size=16 --set data.cache=none")
-
-
-def _storage_help(default: str) -> str:
-    return (f"Optuna storage URL (default: $RESNET_NAS_STORAGE, else {default}); "
-            "journal:///path for a file journal, journal+postgresql://... for the journal in a "
-            "PostgreSQL table; the URL's password is never written anywhere")
-
 
 def _add_search(sub) -> None:
     from resnet_nas.config import BACKENDS, MAX_EPOCHS, MAX_EXAMPLES, MAX_SEED
@@ -115,7 +36,7 @@ def _add_search(sub) -> None:
     p.add_argument("--trials", type=int_from(1, MAX_TRIALS),
                    help="finished trials the run should reach (duplicates not counted)")
     p.add_argument("--timeout", type=seconds, help="stop starting new trials after S seconds")
-    p.add_argument("--storage", help=_storage_help("SQLite in the run dir"))
+    p.add_argument("--storage", help=storage_help("SQLite in the run dir"))
     p.add_argument("--run-dir", help="run directory (default: runs/<space>-<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir "
                    "(or the latest run of the space)")
@@ -144,6 +65,11 @@ def _add_search(sub) -> None:
                    "sooner when its memory passes 6000 MiB or a quarter of the machine's)")
     p.add_argument("--create-only", action="store_true",
                    help="create the study in --storage and exit (for `worker`)")
+    p.add_argument("--enqueue", nargs="+", metavar="ARCH", default=[],
+                   help="start the study from known architectures: 'baselines' (the space's "
+                   "search.baselines), a name (resnet56, resnet_v1_50, ...), an architecture "
+                   "config (export, configs) or a directory of them; each must be a point of "
+                   "the space")
     p.add_argument("--no-lookahead", action="store_true",
                    help="one trial process: do not sample the next trial while one trains "
                    "and set it up in a second process (TensorFlow trainer)")
@@ -166,7 +92,8 @@ def _cmd_search(args) -> int:
                          backend=args.backend, data=args.data, limit_train=args.limit_train,
                          max_trials_per_worker=args.max_trials_per_worker,
                          create_only=args.create_only, progress=not args.no_progress,
-                         lookahead=not args.no_lookahead, sets=tuple(args.set))
+                         lookahead=not args.no_lookahead, sets=tuple(args.set),
+                         enqueue=tuple(args.enqueue))
     summary = run_search(opts, out=lambda line: print(line, file=sys.stderr, flush=True))
     if args.create_only:
         from resnet_nas.storage import redact
@@ -328,67 +255,6 @@ def feasibility(space) -> tuple[list[str], str]:
     return problems, extent
 
 
-def _add_export(sub) -> None:
-    p = sub.add_parser("export", help="write a trial's architecture as a standalone YAML config")
-    p.add_argument("--run", required=True, help="run directory")
-    p.add_argument("--trial", default="best", help="trial number or 'best' (default)")
-    p.add_argument("--out", help="output file (default RUN/exports/trial_<N>.yaml)")
-
-
-def _cmd_export(args) -> int:
-    from resnet_nas.export import export_config
-
-    print(export_config(args.run, args.trial, args.out))
-    return 0
-
-
-def _add_train(sub) -> None:
-    from resnet_nas.config import BACKENDS, MAX_EPOCHS
-
-    p = sub.add_parser("train", help="retrain an exported config from scratch; evaluate on test")
-    p.add_argument("--config", required=True)
-    p.add_argument("--epochs", type=int_from(1, MAX_EPOCHS))
-    p.add_argument("--backend", choices=list(BACKENDS))
-    p.add_argument("--data", metavar="PATH", help="image folders (directory or tar archive) or "
-                   "TFRecord shards instead of the config's")
-    p.add_argument("--save", metavar="MODEL.keras", help="save the trained model")
-    add_set_argument(p, "the config (e.g. --set data.limit_train=null --set "
-                     "train.batch_size=256 for a final retrain on all the data)")
-    _add_allow_large(p)
-
-
-def _add_allow_large(p) -> None:
-    p.add_argument("--allow-large", action="store_true",
-                   help="a model past the size limits (500M parameters, 1 TMAC per example, "
-                   "1,000 units, 4 GiB of activations per training example) is refused "
-                   "before it is built, unless this is given")
-
-
-def _cmd_train(args) -> int:
-    from resnet_nas.retrain import train_config
-
-    summary = train_config(args.config, args.epochs, args.save, args.backend, args.data,
-                           sets=tuple(args.set), allow_large=args.allow_large)
-    print(json.dumps(summary, indent=1))
-    return 0
-
-
-def _add_build(sub) -> None:
-    p = sub.add_parser("build", help="build an exported config's model and save it as .keras")
-    p.add_argument("--config", required=True)
-    p.add_argument("--out", required=True, metavar="MODEL.keras")
-    add_set_argument(p, "the config")
-    _add_allow_large(p)
-
-
-def _cmd_build(args) -> int:
-    from resnet_nas.retrain import build_config
-
-    print(json.dumps(build_config(args.config, args.out, sets=tuple(args.set),
-                                   allow_large=args.allow_large), indent=1))
-    return 0
-
-
 def _add_report(sub) -> None:
     from resnet_nas.report.cli import add_report_arguments
 
@@ -409,7 +275,7 @@ def _add_worker(sub) -> None:
         "created by `search`). Several workers, on one or many machines, share the study "
         "through its storage. See docs/distributed.md.")
     p.add_argument("--study", required=True, help="study name")
-    p.add_argument("--storage", help=_storage_help("the run dir's run.json, else "
+    p.add_argument("--storage", help=storage_help("the run dir's run.json, else "
                                                    "journal:///RUN_DIR/study.journal"))
     p.add_argument("--run-dir", help="this worker's rows (default runs/<study>)")
     p.add_argument("--space", metavar="FILE", help="optional: check that this space file is "
@@ -445,7 +311,7 @@ def _add_worker(sub) -> None:
                        "storage, written as RUN_DIR/rows + results.csv/parquet, so that "
                        "`python -m resnet_nas report RUN_DIR` works.")
     c.add_argument("--study", required=True)
-    c.add_argument("--storage", help=_storage_help("the run dir's run.json"))
+    c.add_argument("--storage", help=storage_help("the run dir's run.json"))
     c.add_argument("--run-dir", help="output run directory (default runs/<study>)")
 
 
@@ -525,17 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     _add_search(sub)
     _add_spaces(sub)
-    _add_export(sub)
-    _add_train(sub)
-    _add_build(sub)
+    add_export(sub)
+    add_train(sub)
+    add_build(sub)
     _add_report(sub)
     _add_worker(sub)
     _add_benchmark(sub)
     return parser
 
 
-COMMANDS = {"search": _cmd_search, "spaces": _cmd_spaces, "export": _cmd_export,
-            "train": _cmd_train, "build": _cmd_build, "report": _cmd_report,
+COMMANDS = {"search": _cmd_search, "spaces": _cmd_spaces, "export": run_export,
+            "train": run_train, "build": run_build, "report": _cmd_report,
             "worker": _cmd_worker, "collect": _cmd_collect, "benchmark": _cmd_benchmark}
 
 

@@ -108,6 +108,7 @@ class TrialRecord:
     data_fingerprint: str | None = None
     skipped_images: int | None = None
     normalization: dict[str, list[float]] | None = None
+    enqueued: str | None = None
 
     @property
     def interrupted(self) -> bool:

@@ -100,6 +100,8 @@ SCHEMA: dict[str, tuple[str, str]] = {
                        "truncated files, skipped with a warning naming them)"),
     "normalization": ("string", "JSON {mean, std} per channel: the input normalisation of its "
                       "model, whose first layer it is (a saved model takes raw pixels)"),
+    "enqueued": ("string", "the known architecture or config file (its name) the trial was "
+                 "enqueued from (search --enqueue), else null"),
     "run_dir": ("string", "run directory the row was loaded from (added by load_table; not "
                 "stored in results.csv/.parquet, since a run directory can move)"),
 }

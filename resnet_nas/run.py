@@ -66,6 +66,7 @@ class SearchOptions:
       storage: storage URL; without it, $RESNET_NAS_STORAGE, else SQLite in the run dir.
       lookahead: sample the next trial while one trains and set it up in a second trial
         process (Optuna engine, TensorFlow trainer; resnet_nas.lookahead).
+      enqueue: `--enqueue` items: the study's first trials (resnet_nas.enqueue).
     """
 
     space: str | None = "quickstart"
@@ -90,6 +91,8 @@ class SearchOptions:
     progress: bool = True
     worker_env: dict[str, str] = field(default_factory=dict)
     lookahead: bool = True
+    #: --enqueue: known architectures, configs or directories of them (resnet_nas.enqueue)
+    enqueue: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Checks each value on its own (the CLI's argparse types check the same).
@@ -134,6 +137,9 @@ class SearchOptions:
             check_data_path(self.data)
         if self.resume and self.create_only:
             raise UsageError("--create-only", None, "cannot be combined with --resume")
+        if self.resume and self.enqueue:
+            raise UsageError("--enqueue", None, "starts a new search from known architectures; "
+                             "a resumed run keeps the trials it has")
         if self.sets:
             from resnet_nas.space import parse_overrides
 

@@ -20,6 +20,8 @@ RECORD = "record"
 REJECTED = "rejected"
 OWNER = "owner"
 PLAN = "plan"
+#: A trial enqueued from a known architecture (search --enqueue): its name or config file.
+ENQUEUED = "enqueued"
 #: Record fields also kept as attributes of their own: optuna-dashboard sorts and plots by them.
 DASHBOARD = ("params", "flops")
 

@@ -27,6 +27,7 @@ from resnet_nas import results
 from resnet_nas.config import FILE_DATASETS, TrainConfig
 from resnet_nas.engines.common import (DataInfo, RunnerFactory, SearchContext, data_info,
                                        describe_counts, make_runner)
+from resnet_nas.enqueue import place
 from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.lock import RunLock
 from resnet_nas.run import (RUN_SPACE, Overrides, Resume, Run, SearchOptions, absolute_path,
@@ -351,6 +352,10 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
         problems = infeasible_settings(plan.space, io.input_shape, io.num_classes)
         if problems:  # found before the run directory exists, not after 1,000 samples
             raise SearchError("\n".join(problems))
+        enqueued = place(opts.enqueue, plan.space, io.input_shape, io.num_classes)
+        if len(enqueued) > plan.run.trials:
+            raise UsageError("--enqueue", None, f"{len(enqueued)} architectures to enqueue, "
+                             f"more than the run's {plan.run.trials} trials; raise --trials")
         run = plan.run
         if plan.resumed:
             if run.data_fingerprint and io.fingerprint != run.data_fingerprint:
@@ -385,7 +390,7 @@ def run_search(opts: SearchOptions, out: Callable[[str], None] = print,
             run = replace(run, data_fingerprint=io.fingerprint, dataset=io.label)
             lock = create_run_dir(plan.run_dir, run, plan.space_file)
         plan = replace(plan, run=run)
-        ctx = _context(plan, opts, io, lookahead)
+        ctx = replace(_context(plan, opts, io, lookahead), enqueue=enqueued)
         result = plan.engine.run(ctx, plan.resumed, opts.create_only, out,
                                  runner_factory if runner is None
                                  else lambda *args, **kw: runner)

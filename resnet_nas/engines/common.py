@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from resnet_nas import results
 from resnet_nas.config import DataConfig, TrainConfig
+from resnet_nas.enqueue import Enqueued
 from resnet_nas.errors import SearchError
 from resnet_nas.lookahead import LookaheadRunner
 from resnet_nas.nets import Architecture
@@ -102,6 +103,7 @@ class SearchContext:
       lookahead: the default runner is a pair of trial processes, one setting up the next
         trial while the other trains (resnet_nas.lookahead); a runner factory given instead
         decides for itself.
+      enqueue: known architectures placed in the space: a new study's first trials.
     """
 
     run: Run
@@ -116,6 +118,7 @@ class SearchContext:
     max_trials_per_worker: int = 100
     worker_env: Mapping[str, str] = field(default_factory=dict)
     lookahead: bool = False
+    enqueue: tuple[Enqueued, ...] = ()
 
     @property
     def target(self) -> int:

@@ -99,6 +99,9 @@ def check_options(opts: SearchOptions) -> None:
     if opts.storage:
         raise UsageError("--storage", None, "is an Optuna option; the keras-tuner engine "
                          f"keeps its state in RUN_DIR/{PROJECT_NAME}/")
+    if opts.enqueue:
+        raise UsageError("--enqueue", None, "is an Optuna option (Study.enqueue_trial); the "
+                         "keras-tuner engine's oracles take no given trials")
     if opts.pruner not in (None, "none"):
         raise UsageError("--pruner", opts.pruner, "is an Optuna option; with --engine "
                          "keras-tuner use --sampler hyperband for early stopping")

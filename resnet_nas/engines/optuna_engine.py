@@ -325,6 +325,8 @@ def _loop(study: optuna.Study, storage: optuna.storages.BaseStorage, flow: Trial
                     reject(study, trial, "; ".join(reasons))
                 continue
             rec = flow.record(trial.number, sample.arch, epochs)
+            if trial_attrs.ENQUEUED in trial.user_attrs:
+                rec = replace(rec, enqueued=str(trial.user_attrs[trial_attrs.ENQUEUED]))
             try:
                 trial.set_user_attr(trial_attrs.PLAN, trial_attrs.TrialPlan(
                     sample.arch.to_dict(), epochs, ctx.train.backend).to_attr())
@@ -385,6 +387,11 @@ def run_optuna(ctx: SearchContext, resumed: bool, create_only: bool,
     else:
         study = create_study(ctx.run, storage, ctx.train.epochs,
                              (ctx.run_dir / "space.yaml").read_text())
+        for e in ctx.enqueue:  # the first trials: Optuna hands them out before sampling
+            study.enqueue_trial(e.params, user_attrs={trial_attrs.ENQUEUED: e.label})
+        if ctx.enqueue:
+            out(f"enqueued {len(ctx.enqueue)} known architecture(s) as the first trials: "
+                + ", ".join(e.label for e in ctx.enqueue))
     if create_only:
         out(f"created study {ctx.run.study!r} in {redact(ctx.storage_url)}")
         return LoopResult()

@@ -90,7 +90,9 @@ def resolve_io(space: SearchSpace, input_shape: Sequence[int] | None,
     return shape, int(classes)  # type: ignore[return-value]
 
 
-def _round_to(space: SearchSpace, spec: ParamSpec) -> int:
+def depth_round_to(space: SearchSpace, spec: ParamSpec) -> int:
+    """The multiple a scaled depth of `spec` is rounded to (space.round_to, else the depth
+    range's step when > 1, else DEFAULT_ROUND_TO)."""
     if space.round_to is not None:
         return space.round_to
     if isinstance(spec, IntRange) and spec.step > 1:
@@ -186,7 +188,7 @@ def sample_architecture(space: SearchSpace, trial: TrialLike, *,
         previous_depth = base_depth
         n_units = draw(*specs["units"])
         stride = draw(*specs["stride"])
-        depth = scale_depth(base_depth, multiplier, _round_to(space, depth_spec))
+        depth = scale_depth(base_depth, multiplier, depth_round_to(space, depth_spec))
         if basic:
             depth_bottleneck = depth
         elif "bottleneck_ratio" in specs:
@@ -195,7 +197,7 @@ def sample_architecture(space: SearchSpace, trial: TrialLike, *,
         else:
             db_spec, db_name = specs["depth_bottleneck"]
             depth_bottleneck = scale_depth(draw(db_spec, db_name), multiplier,
-                                           _round_to(space, db_spec))
+                                           depth_round_to(space, db_spec))
         stride_at = 0 if placement == "first" else n_units - 1
         units = tuple((depth, depth_bottleneck, stride if j == stride_at else 1)
                       for j in range(n_units))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas.config import MAX_SEED, DataConfig, TrainConfig, data_config_from_dict
+from resnet_nas.nets.known import KNOWN_ARCHITECTURES
 from resnet_nas.nets.arch import (MAX_CLASSES, MAX_DEPTH, MAX_IMAGE_SIZE, MAX_UNITS, ROOTS,
                                   SHORTCUTS, UNIT_KINDS, UnitKind)
 from resnet_nas.nets.plan import root_stride
@@ -191,6 +192,8 @@ class SearchDefaults:
       objectives: names from OBJECTIVES; more than one makes a multi-objective study.
       seed: sampler seed.
       max_rejections: infeasible samples tolerated in a row before the search gives up.
+      baselines: names of known architectures (resnet_nas.nets.known) that are points of this
+        space: `search --enqueue baselines` makes them the study's first trials.
     """
 
     trials: int = 20
@@ -205,6 +208,7 @@ class SearchDefaults:
     seed: int = 0
     max_rejections: int = 1000
     max_duplicates: int = 20
+    baselines: list[str] = field(default_factory=list)
 
     def validate(self, source: str | None = None, path: str = "search") -> None:
         expect_int(self.trials, source, join(path, "trials"), minimum=1, maximum=MAX_TRIALS)
@@ -244,6 +248,12 @@ class SearchDefaults:
                    maximum=10**7)
         expect_int(self.max_duplicates, source, join(path, "max_duplicates"), minimum=1,
                    maximum=10**6)
+        if not isinstance(self.baselines, list):
+            raise ConfigError(source, join(path, "baselines"), "a list of architecture names",
+                              self.baselines)
+        for i, name in enumerate(self.baselines):
+            expect_choice(name, sorted(KNOWN_ARCHITECTURES), source,
+                          join(join(path, "baselines"), i))
 
     def to_data(self) -> dict[str, Any]:
         return asdict(self)

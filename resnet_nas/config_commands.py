@@ -1,0 +1,70 @@
+"""The commands of architecture configs: `export` (a trial's config), `train --config` (a
+retrain from scratch), `build --config` (a saved .keras model) and `configs` (a space's
+architectures as configs, without training)."""
+
+from __future__ import annotations
+
+import json
+
+from resnet_nas.cli_args import add_set_argument, int_from
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="write a trial's architecture as a standalone YAML config")
+    p.add_argument("--run", required=True, help="run directory")
+    p.add_argument("--trial", default="best", help="trial number or 'best' (default)")
+    p.add_argument("--out", help="output file (default RUN/exports/trial_<N>.yaml)")
+
+
+def run_export(args) -> int:
+    from resnet_nas.export import export_config
+
+    print(export_config(args.run, args.trial, args.out))
+    return 0
+
+
+def add_train(sub) -> None:
+    from resnet_nas.config import BACKENDS, MAX_EPOCHS
+
+    p = sub.add_parser("train", help="retrain an exported config from scratch; evaluate on test")
+    p.add_argument("--config", required=True)
+    p.add_argument("--epochs", type=int_from(1, MAX_EPOCHS))
+    p.add_argument("--backend", choices=list(BACKENDS))
+    p.add_argument("--data", metavar="PATH", help="image folders (directory or tar archive) or "
+                   "TFRecord shards instead of the config's")
+    p.add_argument("--save", metavar="MODEL.keras", help="save the trained model")
+    add_set_argument(p, "the config (e.g. --set data.limit_train=null --set "
+                     "train.batch_size=256 for a final retrain on all the data)")
+    add_allow_large(p)
+
+
+def add_allow_large(p) -> None:
+    p.add_argument("--allow-large", action="store_true",
+                   help="a model past the size limits (500M parameters, 1 TMAC per example, "
+                   "1,000 units, 4 GiB of activations per training example) is refused "
+                   "before it is built, unless this is given")
+
+
+def run_train(args) -> int:
+    from resnet_nas.retrain import train_config
+
+    summary = train_config(args.config, args.epochs, args.save, args.backend, args.data,
+                           sets=tuple(args.set), allow_large=args.allow_large)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def add_build(sub) -> None:
+    p = sub.add_parser("build", help="build an exported config's model and save it as .keras")
+    p.add_argument("--config", required=True)
+    p.add_argument("--out", required=True, metavar="MODEL.keras")
+    add_set_argument(p, "the config")
+    add_allow_large(p)
+
+
+def run_build(args) -> int:
+    from resnet_nas.retrain import build_config
+
+    print(json.dumps(build_config(args.config, args.out, sets=tuple(args.set),
+                                   allow_large=args.allow_large), indent=1))
+    return 0
