@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas.config import DataConfig, TrainConfig, data_config_from_dict
-from resnet_nas.fileio import read_yaml_file
+from resnet_nas.fileio import read_yaml_file, write_atomic
 from resnet_nas.space.loader import apply_overrides
 from resnet_nas.nets import Architecture
 from resnet_nas.nets.normalization import InputNormalization
@@ -59,6 +59,27 @@ class ArchConfig:
         if self.normalization is not None:
             out["normalization"] = self.normalization.to_dict()
         return {**out, "data": asdict(self.data), "train": self.train.to_dict()}
+
+
+def config_text(cfg: ArchConfig, origin: str, verb: str, path: str | Path) -> str:
+    """The YAML text of `cfg`, after comment lines that say where it comes from, what the
+    network is and how to train it (`verb`: 'train', 'retrain')."""
+    import shlex
+
+    import yaml
+
+    from resnet_nas.nets.complexity import complexity
+
+    c = complexity(cfg.arch)
+    header = (f"# resnet_nas architecture config, {origin}\n# {cfg.arch.describe()}\n"
+              f"# params {c.params:,} (trainable {c.trainable_params:,}), FLOPs {c.flops:,}\n"
+              f"# {verb}: python -m resnet_nas train --config {shlex.quote(str(path))}\n")
+    return header + yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def write_config(path: str | Path, cfg: ArchConfig, origin: str, verb: str) -> Path:
+    """Writes `cfg` to `path` atomically (config_text); returns the path."""
+    return write_atomic(Path(path), config_text(cfg, origin, verb, path))
 
 
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> ArchConfig:

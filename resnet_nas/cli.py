@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from resnet_nas.cli_args import (MAX_TRIALS, PROG, Parser, add_set_argument, int_from, seconds,
                                  storage_help)
-from resnet_nas.config_commands import (add_build, add_export, add_train, run_build,
-                                        run_export, run_train)
+from resnet_nas.config_commands import (add_build, add_configs, add_export, add_train,
+                                        run_build, run_configs, run_export, run_train)
 from resnet_nas.errors import SearchError, TrainingError, UsageError
 from resnet_nas.validation import ConfigError
 
@@ -391,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     _add_search(sub)
     _add_spaces(sub)
+    add_configs(sub)
     add_export(sub)
     add_train(sub)
     add_build(sub)
@@ -400,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"search": _cmd_search, "spaces": _cmd_spaces, "export": run_export,
+COMMANDS = {"search": _cmd_search, "spaces": _cmd_spaces, "configs": run_configs,
+            "export": run_export,
             "train": run_train, "build": run_build, "report": _cmd_report,
             "worker": _cmd_worker, "collect": _cmd_collect, "benchmark": _cmd_benchmark}
 

@@ -9,6 +9,41 @@ import json
 from resnet_nas.cli_args import add_set_argument, int_from
 
 
+def add_configs(sub) -> None:
+    from resnet_nas.config import MAX_SEED
+    from resnet_nas.generate import MAX_CONFIGS, ORDERS, SAMPLERS
+
+    p = sub.add_parser("configs", help="write a space's architectures as configs (no "
+                       "training): N distinct feasible samples, or --all")
+    p.add_argument("space", help="search-space YAML file or shipped space name")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="new (or empty) folder for the configs and index.csv")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--count", type=int_from(1, MAX_CONFIGS), metavar="N",
+                      help="distinct feasible architectures to sample")
+    what.add_argument("--all", action="store_true",
+                      help=f"every architecture of a finite space (at most {MAX_CONFIGS:,})")
+    p.add_argument("--seed", type=int_from(0, MAX_SEED), default=0, help="sampler seed")
+    p.add_argument("--sampler", choices=list(SAMPLERS), default="random",
+                   help="random, or qmc (a scrambled Sobol sequence: numeric parameters "
+                   "spread evenly)")
+    p.add_argument("--order", choices=list(ORDERS), help="sort index.csv by params or FLOPs")
+    p.add_argument("--data", metavar="PATH", help="the configs' data set instead of the "
+                   "space's (image folders or TFRecord shards)")
+    add_set_argument(p, "the space file")
+
+
+def run_configs(args) -> int:
+    from resnet_nas.generate import INDEX, GenerateOptions, generate_configs
+
+    written = generate_configs(GenerateOptions(
+        space=args.space, out=args.out, count=args.count, all=args.all, seed=args.seed,
+        sampler=args.sampler, order=args.order, sets=tuple(args.set), data=args.data))
+    print(f"wrote {len(written)} configs to {args.out} (index: {args.out}/{INDEX}); train one:"
+          f" python -m resnet_nas train --config {args.out}/{written[0].file}")
+    return 0
+
+
 def add_export(sub) -> None:
     p = sub.add_parser("export", help="write a trial's architecture as a standalone YAML config")
     p.add_argument("--run", required=True, help="run directory")

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from resnet_nas import results
-from resnet_nas.arch_config import ArchConfig, Origin
+from resnet_nas.arch_config import ArchConfig, Origin, write_config
 from resnet_nas.errors import SearchError
-from resnet_nas.fileio import write_atomic
-from resnet_nas.nets import Architecture, complexity
+from resnet_nas.nets import Architecture
 from resnet_nas.nets.normalization import InputNormalization
 from resnet_nas.run import absolute_path, read_run, run_space
 
@@ -75,11 +71,4 @@ def export_config(run_dir: str | Path, trial: str | int = "best",
                           "must be its own; replace it with the folder, or give --out")
     out = Path(out) if out else run_dir / "exports" / f"trial_{number}.yaml"
     out.parent.mkdir(parents=True, exist_ok=True)
-    c = complexity(arch)
-    header = (f"# resnet_nas architecture config, exported from {run_dir} trial {number}\n"
-              f"# {arch.describe()}\n# params {c.params:,} (trainable {c.trainable_params:,}), "
-              f"FLOPs {c.flops:,}\n# retrain: python -m resnet_nas train --config "
-              f"{shlex.quote(str(out))}\n")
-    write_atomic(out, header + yaml.safe_dump(cfg.to_dict(), sort_keys=False,
-                                              default_flow_style=None))
-    return out
+    return write_config(out, cfg, f"exported from {run_dir} trial {number}", "retrain")

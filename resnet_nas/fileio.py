@@ -29,9 +29,10 @@ MAX_YAML_BYTES = 1 << 20
 MAX_JSON_BYTES = 16 << 20
 #: Deepest nesting of mappings/lists accepted in a YAML or JSON file (the formats need < 10).
 MAX_NESTING = 64
-# Files we write get the modes a plain open() would give (mkstemp makes them 0600).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+#: This process's umask: files we write get the modes a plain open() would give (mkstemp makes
+#: them 0600, mkdtemp 0700).
+UMASK = os.umask(0)
+os.umask(UMASK)
 
 
 class SafeLoader(yaml.SafeLoader):
@@ -223,7 +224,7 @@ def _write_temp(path: Path, text: str | bytes) -> str:
     except OSError as e:
         raise full_disk(e, path) from None
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
+        os.fchmod(fd, 0o666 & ~UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(text.encode() if isinstance(text, str) else text)
     except BaseException as e:

@@ -203,6 +203,15 @@ class Architecture:
         blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    @property
+    def layers(self) -> int:
+        """Weighted layers along the main path, the N of ResNet-N: the root conv, two convs
+        per basic unit or three per bottleneck unit, and the logits (projections left out,
+        as the papers count)."""
+        per_unit = 2 if self.kind.basic else 3
+        return ((self.root != "none") + per_unit * sum(len(b.units) for b in self.blocks)
+                + 1)
+
     def describe(self) -> str:
         """Compact one-line summary, e.g. 'v1_basic cifar16 | 16x3/1 32x3/2 64x3/2'."""
         stages = []
