@@ -151,7 +151,9 @@ def leaderboard(table, k: int = 10):
         "FLOPs": [human_count(f) for f in top["flops"]],
         "epochs": top["epochs_run"].tolist(),
         "train s": [f"{float(t):.1f}" for t in top["train_seconds"]],
-        "architecture": [Architecture.from_dict(json.loads(a)).describe() for a in top["arch"]],
+        "architecture": [(f"{e} = " if isinstance(e, str) else "")  # enqueued: its name
+                         + Architecture.from_dict(json.loads(a)).describe()
+                         for a, e in zip(top["arch"], top["enqueued"].astype(object))],
     })
 
 

@@ -69,6 +69,7 @@ def test_the_leaderboard_says_why_a_pruned_trial_is_not_ranked(tmp_path):
 
     for t, (state, acc) in enumerate([("complete", 0.9), ("pruned", 0.88), ("complete", 0.8)]):
         write_row(tmp_path, trial=t, state=state, best_val_accuracy=acc, val_images=400,
+                  enqueued="resnet8" if t == 2 else None,
                   params=12345, flops=2_290_496, epochs_run=3 if state == "complete" else 1,
                   epochs_planned=3, train_seconds=1.23456,
                   arch={"unit": "v1_basic", "root": "cifar", "root_depth": 8, "shortcut": "A",
@@ -79,6 +80,8 @@ def test_the_leaderboard_says_why_a_pruned_trial_is_not_ranked(tmp_path):
     assert board["trial"].tolist() == [0, 2] and board["val accuracy"][0] == "0.900 ± 0.015"
     assert board["FLOPs"][0] == "2.29 M" and board["train s"][0] == "1.2"
     assert board["params"][0] == "12,345"
+    assert board["architecture"].tolist() == ["v1_basic cifar8 | 8x1/1",  # enqueued: named
+                                              "resnet8 = v1_basic cifar8 | 8x1/1"]
     assert "1 pruned trial(s) stopped early are left out, the best of them trial 1 at 0.880 " \
            "after 1 of 3 epochs" in left_out_note(table)
     assert human_count(968_000) == "968 k" and human_count(12) == "12"

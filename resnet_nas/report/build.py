@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from resnet_nas.report import anytime, edf, fidelity, replays, tables
+from resnet_nas.report import anytime, baselines, edf, fidelity, replays, tables
 from resnet_nas.report.frame import COMPARE_BY, UNKNOWN_DATA, ReportError
 
 #: Trial counts at which the anytime summary reports the best-so-far accuracy.
@@ -175,6 +175,7 @@ def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> R
     undefined = (f"'{fidelity.NOT_ENOUGH_DATA}': fewer than {fidelity.MIN_PAIRS} pairs, or "
                  "constant accuracies")
     board = tables.leaderboard(frame, opt.top)
+    moved = baselines.baseline_comparison(frame)
     sections = [
         Section("leaderboard", f"Leaderboard (top {opt.top} complete trials per data set by "
                 "best val accuracy)", board,
@@ -185,6 +186,12 @@ def build_report(frame: pd.DataFrame, options: ReportOptions | None = None) -> R
                 "architecture: unit, root and its width | per stage: output channels x units "
                 "/ stride; --out exports every column",
                 display=tables.leaderboard_display(board)),
+        *([Section("baselines", "How far the search moved from its baselines", moved,
+                   "per study: its best enqueued trial (search --enqueue) against its best "
+                   "trial the sampler proposed; gain: the difference in best val accuracy ± "
+                   f"its standard error, beyond noise when over {tables.NOISE_Z} of them; "
+                   "params x: the found trial's params over the baseline's",
+                   display=baselines.baseline_display(moved))] if len(moved) else []),
         Section("studies", "Per-study summary", studies,
                 "best/median of best_val_accuracy over complete trials; train_hours exclude "
                 "duplicate trials; --out exports every column (engine, GPU-hours, run "
