@@ -108,3 +108,22 @@ def test_a_known_network_of_another_data_set_is_the_same_network_here():
     a, b = known_architecture("resnet_v1_50"), known_architecture("resnet_v1_50", 10, (64, 64, 3))
     assert structure(a) == structure(b) and a.key() != b.key()
     assert results.SCHEMA["enqueued"][0] == "string"
+
+
+def test_workers_run_the_architectures_enqueued_at_create_only(tmp_path):
+    from resnet_nas.distributed.fanout import run_workers
+    from resnet_nas.distributed.worker import WorkerOptions
+    from tests.distributed.conftest import journal_url
+    from tests.fakes import FakeRunner
+
+    url = journal_url(tmp_path)
+    space = tiny_space(tmp_path, trials=3)
+    first = search(FakeRunner, space=str(space), run_dir=str(tmp_path / "a"), trials=1)
+    config = export_config(tmp_path / "a", "0")
+    search(FakeRunner, space=str(space), run_dir=str(tmp_path / "created"), storage=url,
+           study_name="shared", create_only=True, enqueue=(str(config),))
+    run_workers(WorkerOptions(study="shared", storage=url, run_dir=str(tmp_path / "w"),
+                              progress=False), out=lambda s: None, runner_factory=FakeRunner)
+    rows = results.load_table(tmp_path / "w").set_index("trial")
+    assert rows.loc[0, "arch_key"] == first.table["arch_key"].iloc[0]
+    assert rows.loc[0, "enqueued"] == config.name
