@@ -42,7 +42,8 @@ def _add_search(sub) -> None:
                    "(or the latest run of the space)")
     p.add_argument("--engine", choices=["optuna", "keras-tuner"],
                    help="search engine (default optuna)")
-    p.add_argument("--sampler", help="optuna: tpe|random|cmaes|nsga2; keras-tuner: "
+    p.add_argument("--sampler", help="optuna: tpe|random|cmaes|nsga2|evolution|local; "
+                   "keras-tuner: "
                    "hyperband|bayesian|random")
     p.add_argument("--sampler-history", type=int_from(MIN_SAMPLER_HISTORY, MAX_TRIALS),
                    metavar="N", help="tpe: model the N most recent finished trials (at most "

@@ -194,9 +194,9 @@ def _plan_new(opts: SearchOptions) -> _Plan:
     sets = parse_overrides(opts.sets)
     space = load_space(opts.space or "quickstart", overrides=sets)
     sampler = _resolve_sampler(engine, opts, space)
-    if sampler == "cmaes" and len(space.search.objectives) > 1:
+    if sampler in ("cmaes", "evolution", "local") and len(space.search.objectives) > 1:
         raise UsageError("--sampler", sampler, "expected a multi-objective sampler (tpe, "
-                         "random, nsga2) for this space: CMA-ES optimises one objective")
+                         f"random, nsga2) for this space: {sampler} optimises one objective")
     history = _resolve_history(opts, space, sampler)
     pruner = _resolve_pruner(engine, opts, space)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -22,6 +22,7 @@ from resnet_nas.distributed.heartbeats_in_use import (HeartbeatsInUse, describe_
                                                       heartbeat_problem)
 from resnet_nas.errors import SearchError
 from resnet_nas.records import TrialRecord
+from resnet_nas.samplers import EvolutionSampler, LocalSearchSampler
 from resnet_nas.run import Run, storage_file
 from resnet_nas.space import PRUNERS, SAMPLERS
 from resnet_nas.space.sample import Violation
@@ -63,6 +64,10 @@ def make_sampler(name: str, seed: int, history: int | None = None) -> optuna.sam
             seed=seed, independent_sampler=optuna.samplers.TPESampler(seed=seed))
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "evolution":
+        return EvolutionSampler(seed=seed)
+    if name == "local":
+        return LocalSearchSampler(seed=seed)
     raise ConfigError(None, "search.sampler", f"one of {list(SAMPLERS)}", name)
 
 

@@ -31,7 +31,7 @@ DATA_KEYS_SINCE_HASH = {"preprocessing": "auto", "cache": "auto", "labels_offset
 #: Study samplers the search may use. Grid search is left out on purpose: define-by-run
 #: spaces (stage parameters exist only when the stage does, ranges that depend on the previous
 #: stage) do not fit Optuna's fixed grid.
-SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
+SAMPLERS = ("tpe", "random", "cmaes", "nsga2", "evolution", "local")
 #: The smallest TPE history: below TPE's 10 start-up trials it would only ever sample at random.
 MIN_SAMPLER_HISTORY = 10
 PRUNERS = ("none", "median", "successive_halving", "hyperband")
@@ -239,10 +239,10 @@ class SearchDefaults:
                 raise ConfigError(source, join(path, "pruner"),
                                   "'none' for a multi-objective study", self.pruner,
                                   hint="Optuna cannot prune multi-objective studies")
-            if self.sampler == "cmaes":
+            if self.sampler in ("cmaes", "evolution", "local"):
                 raise ConfigError(source, join(path, "sampler"),
                                   "a multi-objective sampler (tpe, random, nsga2)", self.sampler,
-                                  hint="CMA-ES optimises a single objective")
+                                  hint=f"{self.sampler} optimises a single objective")
         expect_int(self.seed, source, join(path, "seed"), minimum=0, maximum=MAX_SEED)
         expect_int(self.max_rejections, source, join(path, "max_rejections"), minimum=1,
                    maximum=10**7)

@@ -375,3 +375,13 @@ def test_the_target_counts_the_trials_workers_finished_in_the_study(tmp_path, fa
         state=TrialState.FAIL, user_attrs={"owner": worker, "rejected": "infeasible"}))
     summary = search(None, tmp_path / "run", fake_runner, resume=True)
     assert len(summary.table) == 2 and len(fake_runner.jobs) == 2
+
+
+@pytest.mark.parametrize("sampler", ["evolution", "local"])
+def test_the_discrete_samplers_run_a_search_and_its_resume(tmp_path, fake_runner, sampler):
+    space = tiny_space(tmp_path, trials=12, sampler=sampler, epochs=1)
+    first = search(space, tmp_path / "run", fake_runner)
+    assert (first.table["state"] != "duplicate").sum() == 12
+    again = search(None, tmp_path / "run", fake_runner, resume=True, trials=16)
+    table = again.table
+    assert (table["state"] != "duplicate").sum() == 16 and set(table["sampler"]) == {sampler}
