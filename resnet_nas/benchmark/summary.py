@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from resnet_nas.benchmark.replay import Combo, Step, StudyReplay
-from resnet_nas.benchmark.table import BenchmarkTable
+from resnet_nas.benchmark.table import ScoredEntries
 
 TOP_FRACTIONS = (0.01, 0.05)
 
@@ -112,7 +112,7 @@ def _reach(replays: Sequence[StudyReplay], keys: frozenset[str]) -> tuple[float,
     return (len(reached) / len(replays), mean_interval(reached)[0], mean_interval(total)[0])
 
 
-def summarize(table: BenchmarkTable, replays: Sequence[StudyReplay]) -> list[ComboSummary]:
+def summarize(table: ScoredEntries, replays: Sequence[StudyReplay]) -> list[ComboSummary]:
     """One ComboSummary per combo, in the order the combos first appear."""
     top1, top5 = (table.top_keys(f) for f in TOP_FRACTIONS)
     start = table.best_score - table.worst_score
@@ -142,7 +142,7 @@ def summarize(table: BenchmarkTable, replays: Sequence[StudyReplay]) -> list[Com
     return out
 
 
-def regret_curves(table: BenchmarkTable, replays: Sequence[StudyReplay],
+def regret_curves(table: ScoredEntries, replays: Sequence[StudyReplay],
                   points: int = 40) -> list[CurvePoint]:
     """Mean regret (95% interval) of each combo at `points` evenly spaced compute checkpoints,
     from 0 to the largest compute any replay spent."""

@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from resnet_nas import results
-from resnet_nas.space import SearchSpace, load_space
+from resnet_nas.space import SearchSpace, load_space, sample_architecture
+from resnet_nas.space.sample import constraint_violations
 
 TABLE = "benchmark.parquet"
 META = "benchmark.json"
@@ -144,22 +145,12 @@ class Entry:
         return self.runs[(repeat + zlib.crc32(self.arch_key.encode())) % len(self.runs)]
 
 
-@dataclass(frozen=True)
-class BenchmarkTable:
-    """The entries of a benchmark and the space they come from.
+class ScoredEntries:
+    """What replay and its summary read of any table: its entries (attribute `entries`,
+    arch_key -> Entry) and their scores. Subclasses add `draw(trial)` (one sample: its
+    Entry, or None with the constraints it breaks) and `max_duplicates`."""
 
-    Attributes:
-      space: the search space (to sample architectures through it).
-      input_shape / num_classes: of the data set.
-      entries: arch_key -> Entry (complete trainings only).
-      source: where it was read from.
-    """
-
-    space: SearchSpace
-    input_shape: tuple[int, int, int]
-    num_classes: int
     entries: Mapping[str, Entry]
-    source: str = "<memory>"
 
     @property
     def epochs(self) -> int:
@@ -180,6 +171,41 @@ class BenchmarkTable:
         n = max(1, math.ceil(fraction * len(scores)))
         cut = scores[n - 1]
         return frozenset(k for k, e in self.entries.items() if e.score >= cut)
+
+
+@dataclass(frozen=True)
+class BenchmarkTable(ScoredEntries):
+    """The entries of a benchmark and the space they come from.
+
+    Attributes:
+      space: the search space (to sample architectures through it).
+      input_shape / num_classes: of the data set.
+      entries: arch_key -> Entry (complete trainings only).
+      source: where it was read from.
+    """
+
+    space: SearchSpace
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    entries: Mapping[str, Entry]
+    source: str = "<memory>"
+
+    @property
+    def max_duplicates(self) -> int:
+        """Duplicates in a row that end a study (the space's search.max_duplicates)."""
+        return self.space.search.max_duplicates
+
+    def draw(self, trial) -> tuple[Entry | None, list]:
+        """Samples an architecture through the space, as the search does: (its Entry, []),
+        (None, the constraints it breaks), or (None, []) when it is not in the table or the
+        builders refuse it."""
+        try:
+            arch = sample_architecture(self.space, trial, input_shape=self.input_shape,
+                                       num_classes=self.num_classes)
+            violations = constraint_violations(arch, self.space)
+        except ValueError:  # a sample the builders would reject
+            return None, []
+        return (None, violations) if violations else (self.entries.get(arch.key()), [])
 
 
 def _optional_float(value: object) -> float | None:
