@@ -5,6 +5,7 @@ the real CLI; their trial processes train nothing (tests.fake_cli)."""
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from resnet_nas.distributed.fanout import parse_gpus, worker_processes
 from resnet_nas.distributed.stale import count_finished
 from resnet_nas.distributed.worker import WorkerOptions
 from resnet_nas.errors import UsageError
-from resnet_nas.storage import open_storage
+from resnet_nas.storage import open_storage, redact
 from tests.distributed.conftest import (BACKENDS, POSTGRES_URL, create_study, journal_url,
                                         needs_postgres, storage_url)
 from tests.fakes import EPOCH_SECONDS_ENV
@@ -309,8 +310,11 @@ def test_one_architecture_is_trained_once_by_many_workers(tmp_path, backend):
     # every worker's "best so far" is the study's, whichever worker trained it
     lines = [line for line in (out.stdout + out.stderr).splitlines() if " duplicate " in line]
     assert lines and all(f"best so far: trial {original} " in line for line in lines), lines
-    assert (f"whole study: python -m resnet_nas collect --study {study} --storage {url} "
-            f"--run-dir {run_dir}") in out.stdout
+    # the command to collect names the storage without its password (a credential never
+    # reaches a log)
+    assert (f"whole study: python -m resnet_nas collect --study {study} "
+            f"--storage {shlex.quote(redact(url))} --run-dir {run_dir}") in out.stdout
+    assert "resnet_nas:resnet_nas@" not in out.stdout + out.stderr
     reader = optuna.load_study(study_name=study, storage=open_storage(url, heartbeat=False))
     assert count_finished(reader.get_trials()) == 1  # duplicates do not count
     # `worker --collect` gives the same table from the storage
