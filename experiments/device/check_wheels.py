@@ -1,4 +1,4 @@
-"""Checks, before any device time is spent, that the carried wheels install on the device.
+"""Checks, before the GPU run, that the carried wheels install on the GPU machine.
 
     python3 experiments/device/check_wheels.py [--wheels .whl]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements (issue 12), in phases that each fit one 10-minute device call.
+# The GPU measurements (issue 12), in phases that each fit one 10-minute run on a GPU machine.
 #
 #   bash experiments/device/run_gpu.sh PHASE
 #
@@ -9,26 +9,26 @@
 #             512, CIFAR-10 JPEG. Compile + first epoch of a new architecture is in its table.
 #   accuracy  the ResNet-20 (>= 90.0%) and ResNet-56 (>= 91.5%) recipes on the JPEG test
 #             split, with time-to-accuracy (ResNet-20 first).
-#   search    a real search on the device (cifar_resnet, --backend jax, a few trials), then
+#   search    a real search on the GPU (cifar_resnet, --backend jax, a few trials), then
 #             experiments/trial_timing.py: per-trial start-up, compile, training, evaluation.
 #   ablation  experiments/ablate_recipe.py on ResNet-20 with the recipe's 100 epochs; an
 #             optional second argument names the variants (comma separated).
-#   all       what fits one call of the 15-minute budget, most important first: search (short),
+#   all       what fits one 10-minute run, most important first: search (short),
 #             speed (ResNet-20 and -56, 2 epochs each), accuracy (ResNet-20, the time left).
-#   smoke     the same plumbing with tiny CPU sizes (the rehearsal here, no GPU needed:
+#   smoke     the same plumbing with tiny CPU sizes (a rehearsal on CPU, no GPU needed:
 #             PY=.venv/bin/python bash experiments/device/run_gpu.sh smoke).
 #
-# Before the call, here (the device image has JAX and PyTorch but not Keras, optree or Optuna;
-# real CPython 3.12 wheels, no stand-ins):
+# Before the run, on the machine that prepares it (the GPU machine's image has JAX and PyTorch
+# but not Keras, optree or Optuna; real CPython 3.12 wheels, no stand-ins):
 #   mkdir -p .whl .data && cp ../shared/data/cifar10-jpeg.tar.gz .data/
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #       --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
 #       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 #       -d .whl -r experiments/device/wheels.txt
 #   python3 experiments/device/check_wheels.py          # every requirement met there?
-# then the device tool's `run` with carry [".whl", ".data"] and the command
+# then, on the GPU machine, in a checkout with .whl/ and .data/ copied beside the code:
 #   bash experiments/device/run_gpu.sh all
-# Everything lands under $OUT: one archive gpu-PHASE.tgz (the tool returns at most 8 files)
+# Everything lands under $OUT: one archive gpu-PHASE.tgz (a single file to fetch back)
 # and the log gpu-PHASE.log.
 set -uo pipefail
 
@@ -40,7 +40,7 @@ WORK=$OUT/gpu-$PHASE
 mkdir -p "$WORK"
 exec > >(tee "$OUT/gpu-$PHASE.log") 2>&1
 
-PY=${PY:-python3}  # the device image's python3 holds JAX and PyTorch
+PY=${PY:-python3}  # the GPU machine's python3 holds JAX and PyTorch
 if [ "$PHASE" != smoke ] && ls .whl/*.whl >/dev/null 2>&1; then
     $PY experiments/device/check_wheels.py --wheels .whl || exit 1
     $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -52,12 +52,12 @@ export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
 DATA=.data/cifar10-jpeg.tar.gz
 [ -f "$DATA" ] || DATA=../shared/data/cifar10-jpeg.tar.gz
 
-pack() {  # one archive: the device tool returns at most 8 files
+pack() {  # one archive: a single file to fetch back
     tar -czf "$OUT/gpu-$PHASE.tgz" -C "$OUT" "gpu-$PHASE"
     echo "packed $OUT/gpu-$PHASE.tgz"
 }
 trap pack EXIT
-# A call is killed at its limit; each step gets a share of what is left, so the archive is
+# A run is killed at its limit; each step gets a share of what is left, so the archive is
 # always written.
 LIMIT=${RESNET_NAS_PHASE_SECONDS:-540}
 left() { echo $(( LIMIT - SECONDS > 30 ? LIMIT - SECONDS : 30 )); }
