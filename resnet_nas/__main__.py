@@ -1,3 +1,6 @@
+"""`python -m resnet_nas ...`: the command line (resnet_nas.cli), and the `resnet-nas` script's
+entry, `run`."""
+
 import gc
 import sys
 
@@ -8,8 +11,8 @@ def run() -> int:
     """The command line's entry (`python -m resnet_nas`, the `resnet-nas` script)."""
     code = main()
     # The process ends here. Its objects (Optuna's, SQLAlchemy's, pandas') need no collection
-    # on the way out: Python's final collection walked them for 0.33 s after every search on
-    # the 2-core machine, 0.04 s once they are frozen out of it (experiments/RESULTS.md).
+    # on the way out: Python's final collection walks them after every search, and far less
+    # once they are frozen out of it (figures: experiments/RESULTS.md).
     gc.freeze()
     return code
 

@@ -8,7 +8,7 @@ created, so a network that is no point of the space is refused naming what does 
 - a known architecture's name (resnet_nas.nets.known: `resnet56`, `resnet_v1_50`, ...);
 - an architecture config (what `export` and `configs` write), or a directory of them.
 
-The Optuna engine enqueues their parameter values (`Study.enqueue_trial`), each marked with
+The Optuna engine enqueues their parameter values (`optuna.Study.enqueue_trial`), each marked with
 the user attribute `enqueued` (its name or file name), which the trial's row keeps.
 """
 

@@ -1,11 +1,11 @@
 """The package's Keras layers become loadable as soon as Keras is imported.
 
 `keras.saving.load_model("model.keras")` finds a custom layer (the option-A shortcut's
-`ChannelPad`, slim's batch norms) only once the module defining it has run its
-`register_keras_serializable`. Importing that module from `import resnet_nas` would import Keras
-and a backend into every process, the search process included, which never needs them. So
-`import resnet_nas` registers the layers at once when Keras is already imported, and otherwise
-when Keras finishes its own import (a one-shot import hook, removed once used).
+`nets.resnet_utils.ChannelPad`, slim's batch norms) only once the module defining it has run
+its `keras.saving.register_keras_serializable`. Importing that module from `import resnet_nas`
+would import Keras and a backend into every process, the search process included, which never
+needs them. So `import resnet_nas` registers the layers at once when Keras is already imported,
+and otherwise when Keras finishes its own import (a one-shot import hook, removed once used).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Two trial processes: while one trains a trial, the other sets up the next.
 
 A new architecture costs its trial process a set-up before its first step: the model's build
-and, for the TensorFlow trainer, the trace and first run of its step and evaluation (0.6-1.3 s
-on the quickstart's small networks, about a third of a short trial). With two processes the
+and, for the TensorFlow trainer, the trace and first run of its step and evaluation (on the
+quickstart's small networks a sizeable part of a short trial; figures: experiments/RESULTS.md).
+With two processes the
 search samples its next trial while the current one trains (resnet_nas.engines.optuna_engine)
 and the idle process sets it up (TrialRunner.prepare); when the current trial ends, the next
 one trains at once. A job runs in the process that prepared it; a job nobody prepared runs in

@@ -395,9 +395,9 @@ def load_tables(run_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
 
 
 def import_table_modules() -> None:
-    """Imports what writing the tables needs (pandas, Parquet's pyarrow: 0.25 s on the 2-core
-    machine), ahead of the end of a search that would otherwise wait for it; a search does
-    so in the background while its first trial process imports its backend."""
+    """Imports what writing the tables needs (pandas, Parquet's pyarrow; figures:
+    experiments/RESULTS.md), ahead of the end of a search that would otherwise wait for it; a
+    search does so in the background while its first trial process imports its backend."""
     import pandas  # noqa: F401
 
     try:

@@ -10,8 +10,9 @@ A run directory is self-contained and can be moved or copied:
     RUN_DIR/keras_tuner/  the Keras Tuner project (engine keras-tuner)
     RUN_DIR/.lock         held by the one process working in the run directory (lock.py)
 
-Everything a search needs is decided and checked before any of it is written (`plan_new_run`,
-`plan_resume`); `RunDir.create` then writes the directory in one step.
+Everything a search needs is decided and checked before any of it is written
+(`resnet_nas.engines._plan_new`, `resnet_nas.engines._plan_resume`); `create_run_dir` then
+writes the directory in one step, under its lock.
 """
 
 from __future__ import annotations

@@ -18,9 +18,12 @@ Protocol over a multiprocessing Pipe (pickled plain data):
   search -> trial: ("continue", bool)                trial -> search: ("done", result dict)
   search -> trial: ("stop",)                         trial -> search: ("error", message)
   search -> trial: ("warm", (DataConfig, seed, input shape))
-                                                     trial -> search: ("step", progress dict)
+  search -> trial: ("prepare", Job)                  trial -> search: ("step", progress dict)
 ("step" needs no answer: a long epoch reports its progress every few seconds. "warm" needs
-none either: an idle process loads the data set of the coming jobs before the first arrives.)
+none either: an idle process loads the data set of the coming jobs before the first arrives.
+Nor does "prepare": the process sets that job up (model, trainer, warm-up) ahead of its "run";
+an error there is left to the run, which sets the job up again and reports it
+(resnet_nas.lookahead, resnet_nas.job_runner).)
 
 Start-up is paid once per process, so the runner starts its process as soon as the search
 knows its data (`warm`): the backend's import and the data set's loading then overlap the

@@ -5,28 +5,26 @@ left to overlap with it), so it is kept to what training needs:
 
 - TensorFlow and Keras import optional integrations whenever they are installed: Keras its
   scikit-learn wrappers (which import SciPy), its pandas data adapter and its matplotlib image
-  gallery, TensorFlow's TFLite converter JAX. A trial process uses none of them, and on the
-  2-core development machine they were 1.9 s of a 4.9 s start (experiments/RESULTS.md). They
-  are made unimportable in the trial process before the backend loads (a None entry in
-  sys.modules: `import x` then raises ImportError, which those integrations catch).
+  gallery, TensorFlow's TFLite converter JAX. A trial process uses none of them, and they were
+  a large part of its start (figures: experiments/RESULTS.md). They are made unimportable in
+  the trial process before the backend loads (a None entry in sys.modules: `import x` then
+  raises ImportError, which those integrations catch).
 - The collector is off while the backend imports, and comes back on only once what the
   imports made is frozen (below). Importing TensorFlow creates hundreds of thousands of
   objects and almost no garbage (about 1,500 objects), but every few thousand new objects
   trigger a collection, and the older generations' collections walk everything imported so
-  far (618, 56 and 5 collections of generations 0, 1 and 2). Switched back on before the
-  freeze, the collector's first collection would walk all of it once more (0.15-0.19 s) to
-  find that garbage, which is frozen with the rest instead. The start-up took 2.0-2.7 s on the
-  2-core machine with the collector on, 1.6-1.8 s without it (6 runs each, alternating), on
-  the critical path of every search's first trial (experiments/startup_time.py;
-  experiments/RESULTS.md).
+  far. Switched back on before the freeze, the collector's first collection would walk all of
+  it once more to find that garbage, which is frozen with the rest instead. The start-up is
+  shorter with the collector off, and it is on the critical path of every search's first
+  trial (experiments/startup_time.py; figures: experiments/RESULTS.md).
 - Everything imported at start-up lives as long as the process, so it is frozen out of the
   garbage collector (gc.freeze): the collection that releases a finished trial's model then
-  looks at that trial's objects only (0.45 -> 0.03 s a trial on the quickstart).
+  looks at that trial's objects only (figures: experiments/RESULTS.md).
 - On a machine without a GPU, TensorFlow's graph optimizer (grappler) is off: it rewrote each
-  new architecture's training graph for 20-30% of its compile (quickstart nets 0.2-0.3 s,
-  CIFAR ResNet-56 4.7 -> 3.4 s) and bought no training speed on the CPU (steady img/s within
-  run-to-run noise: quickstart nets, ResNet-20 at 16x16 and 32x32, ResNet-56). With a GPU it
-  stays on: its layout and fusion passes are what the GPU kernels want.
+  new architecture's training graph for a sizeable part of its compile and bought no training
+  speed on the CPU (steady img/s within run-to-run noise: quickstart nets, ResNet-20 at 16x16
+  and 32x32, ResNet-56; figures: experiments/RESULTS.md). With a GPU it stays on: its layout
+  and fusion passes are what the GPU kernels want.
 - TensorFlow takes GPU memory as it needs it (TF_FORCE_GPU_ALLOW_GROWTH, unless set): two
   trial processes may share a GPU (resnet_nas.lookahead; workers on one machine).
 """

@@ -5,7 +5,7 @@ Each replay is an in-memory Optuna study with the search's own sampler and prune
 the Optuna engine drives a search (ask, sample through the space, tell):
 
 - the architecture is drawn with the space's own `sample_architecture` and looked up in the
-  table by `arch.key()`;
+  table by `Architecture.key()`;
 - its stored validation curve is reported epoch by epoch, and the pruner is asked before every
   epoch but the last, as in `TrialFlow.train`: a pruned trial reads (and costs) only the
   epochs a real trial would have run;

@@ -21,7 +21,8 @@ _DIGITS_TEST_SEED = 20_170_731
 
 def digits_file() -> Path | None:
     """scikit-learn's bundled digits.csv.gz, found without importing scikit-learn (whose import
-    costs about 2 s: the search process and every trial process load this data set)."""
+    is slow, and the search process and every trial process load this data set; figures:
+    experiments/RESULTS.md)."""
     # PathFinder looks on sys.path only: a trial process keeps scikit-learn out of sys.modules
     # (resnet_nas.trial_startup), where importlib.util.find_spec would look first.
     spec = importlib.machinery.PathFinder.find_spec("sklearn")

@@ -1,13 +1,13 @@
 """Image folders (resnet_nas.data.layout) given as a directory or a tar archive: listed as a
 FileSource without decoding, and decoded into memory when a data set is small.
 
-- A directory is listed as it is, every time (a listing is what an index would hold; 50,000
-  files take about 0.05 s).
+- A directory is listed as it is, every time (a listing is what an index would hold, and
+  listing is fast).
 - An archive is unpacked once into the cache, member by member (resnet_nas.data.archives),
   with the listing of what it held; later uses read that listing.
 - `decode_source` decodes a source into uint8 arrays at one image size, for the trainers'
   in-memory path, in parallel for large sets, and caches the arrays as .npy files read back
-  memory-mapped (CIFAR-10: decoded once in seconds, then about 0.1 s).
+  memory-mapped (decoded once, then read back quickly).
 """
 
 from __future__ import annotations

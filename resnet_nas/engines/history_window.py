@@ -1,8 +1,8 @@
 """A sampler that models only the study's most recent trials, so its cost per trial stays flat.
 
 Optuna's TPE refits its Parzen estimators on every finished trial at every `ask`: its cost per
-trial grows linearly with the study (experiments/bench_loop.py: 9 -> 80 ms per trial over 1,200
-trials on a journal, more than the rest of the loop together), and Optuna has no setting that
+trial grows linearly with the study (experiments/bench_loop.py; figures: experiments/RESULTS.md,
+"TPE with a bounded history"), and Optuna has no setting that
 bounds the history. `HistoryWindowSampler` gives the wrapped sampler a study of its own, in
 memory, holding the real study's most recent finished trials (at least `history`, at most
 2 x `history`) and its running ones, and lets it decide on that study. It uses Optuna's public

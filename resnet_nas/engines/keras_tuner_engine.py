@@ -6,12 +6,12 @@ In the rows, `engine` is 'keras-tuner', `sampler` the tuner name and `pruner` 'n
 
 How a Keras Tuner trial becomes a row
 -------------------------------------
-`NasTuner` (one `keras_tuner.Tuner` subclass; the oracle comes from `ORACLES`) overrides
+`NasTuner` (one `keras_tuner.Tuner` subclass; the oracle comes from `make_oracle`) overrides
 `run_trial`, which goes through the shared flow (resnet_nas.engines.common):
 
 1. samples an Architecture through `KerasTunerTrial(trial.hyperparameters)` (the parameter
    names an Optuna study sees) and checks the constraints: an infeasible sample raises
-   `FailedTrialError` (Keras Tuner records a failed trial and never proposes those values
+   `errors.FailedTrialError` (Keras Tuner records a failed trial and never proposes those values
    again), writes no row and counts as a rejection in the next row's `rejections`;
 2. reuses the result of an architecture this run trained for the same number of epochs
    (state 'duplicate', same objective value returned to the oracle; not counted towards
@@ -19,7 +19,7 @@ How a Keras Tuner trial becomes a row
 3. trains the rest in the trial process; the tuner process imports keras_tuner (and with it
    Keras) but never builds a model;
 4. writes one row and returns `{"val_accuracy": best}`. A failed training writes a 'failed' row
-   and raises `FailedTrialError`; failures never stop the search on Keras Tuner's own count.
+   and raises `errors.FailedTrialError`; failures never stop the search on Keras Tuner's own count.
 
 Keras Tuner trial ids are strings; rows are numbered by a running integer (the `trial` column),
 mapped in RUN_DIR/keras_tuner/resnet_nas_rows.json, and the Keras Tuner id is written into each

@@ -30,9 +30,8 @@ from resnet_nas.input.feeds import (ArrayEvalFeed, ArrayTrainFeed, EvalFeed, Ski
 
 #: In memory up to this size: the decoded arrays (cifar family) or the encoded files (photo
 #: families) of a data set. Two trial processes (look-ahead) hold two copies. In memory is the
-#: faster path where the data fits (CIFAR-10 JPEG, ResNet-20, 2-core CPU: an epoch 15.8 s
-#: against 17.1 s streamed, the feed alone 3.5x faster; experiments/RESULTS.md, "Streamed or in
-#: memory"), so the bound is what a laptop can give twice over: 1 GiB.
+#: faster path where the data fits (figures: experiments/RESULTS.md, "Streamed or in memory"),
+#: so the bound is what a laptop can give twice over: 1 GiB.
 MEMORY_BOUND_BYTES = 1 << 30
 
 __all__ = ["ArrayEvalFeed", "ArrayInput", "ArrayTrainFeed", "EvalFeed", "MEMORY_BOUND_BYTES",

@@ -3,7 +3,7 @@ split, in a given order, read from disk, from the split's bytes kept in memory, 
 TFRecord shards; then preprocessed, batched and prefetched (resnet_nas.input.stream).
 
 Every element carries its index in the split, so a pass that drops an unreadable image
-(`ignore_errors`) still says which one it was.
+(`tf.data.Dataset.ignore_errors`) still says which one it was.
 
 TensorFlow runs here on the CPU only: in a process of another Keras backend its GPUs are
 hidden from it before it starts (the JAX trainer needs their memory).

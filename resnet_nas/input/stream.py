@@ -5,10 +5,10 @@ split's listing, however many images there are.
 
 Training pipeline of an epoch: the split's indices in a permutation seeded by (seed, epoch)
 (TFRecord shards: shards in a seeded order, interleaved, through a shuffle buffer), the
-family's training preprocessing with a stateless seed per image, `ignore_errors` (an
-unreadable image is dropped, and named by SkipLog once the pass ends), batches of
-batch_size, prefetch. Evaluation: the split in order, the evaluation preprocessing,
-fixed-size batches (the last padded).
+family's training preprocessing with a stateless seed per image,
+`tf.data.Dataset.ignore_errors` (an unreadable image is dropped, and named by SkipLog once the
+pass ends), batches of batch_size, prefetch. Evaluation: the split in order, the evaluation
+preprocessing, fixed-size batches (the last padded).
 """
 
 from __future__ import annotations

@@ -83,9 +83,8 @@ def to_uint8(image: Any) -> Any:
 
     Its values are convex combinations of 0..255 (non-negative weights summing to one), so
     they lie in [0, 255 + rounding] and need no clip; truncating instead of rounding lowers
-    them by half a grey level on average, which the normalisation absorbs, and costs 8% less
-    than round + clip + cast (a 224x224 crop: 505 against 555 us of CPU per image, 2-core
-    machine)."""
+    them by half a grey level on average, which the normalisation absorbs, and costs less than
+    round + clip + cast (figures: experiments/RESULTS.md)."""
     tf = _tf()
     return tf.cast(image, tf.uint8)
 
@@ -102,9 +101,9 @@ def fit(image: Any, height: int, width: int) -> Any:
     image of that size already is returned as it is.
 
     The resize is antialiased only when it shrinks the box by 2x or more (a PNG, or a JPEG too
-    small to decode scaled: decode_scaled leaves a JPEG under 2x): the antialiased kernel cost
-    a 64x64 output from photos 480 against 400 us of CPU per image on one core, 590 against
-    420 on two (its own threads contend with tf.data's)."""
+    small to decode scaled: decode_scaled leaves a JPEG under 2x): the antialiased kernel costs
+    more CPU per image, more so on two cores, where its own threads contend with tf.data's
+    (figures: experiments/RESULTS.md)."""
     tf = _tf()
     size = tf.shape(image)[:2]
     h, w = size[0], size[1]

@@ -7,8 +7,7 @@ The crop is taken before the resize, not after: the input-size square of the res
 a square of `size / scale` pixels of the original, which is decoded alone (a JPEG decodes only
 that window: resnet_nas.preprocessing.ops.decode_window) and resized to the input size. The
 same pixels up to the resampling's alignment, for the work of a crop instead of a whole
-photo's decode and resize (2-core machine: 0.37x of decode-only's rate at 224 before,
-experiments/RESULTS.md)."""
+photo's decode and resize (figures: experiments/RESULTS.md)."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ Optuna's own dashboard works on the same storage of an Optuna run:
 `optuna-dashboard sqlite:///RUN_DIR/study.db`.
 
 Public API: `load_runs`, `add_derived`, `build_report`, `ReportOptions`, `render_report`,
-`export_tables`, `render_html`/`write_html` (in `resnet_nas.report.html`), and for the CLI
+`export_tables`, `html.render_html`/`html.write_html` (in `resnet_nas.report.html`), and for the CLI
 `add_report_arguments(parser)` / `run_report(args)`.
 """
 

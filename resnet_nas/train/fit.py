@@ -60,8 +60,8 @@ def build_training_state(model: Any, batch: tuple[np.ndarray, np.ndarray]) -> No
 
     Without a distribution strategy, Keras on TensorFlow creates them inside the first traced
     train step, and a tf.function that creates variables is traced a second time without
-    them: building them first halves the train step's trace, the bulk of a small model's
-    first epoch (the quickstart's compile: 51.5 -> 11.4 s, experiments/RESULTS.md).
+    them: building them first shortens the train step's trace, the bulk of a small model's
+    first epoch (figures: experiments/RESULTS.md).
     """
     model.optimizer.build(model.trainable_variables)
     x, y = batch

@@ -1,4 +1,4 @@
-"""Fast trainer for the JAX backend: whole epochs in one jitted `lax.scan`.
+"""Fast trainer for the JAX backend: whole epochs in one jitted `jax.lax.scan`.
 
 Data in memory: the uint8 training set lives on the device. Each epoch is one call of an
 ahead-of-time compiled function that draws a permutation, gathers each step's batch, augments
@@ -15,7 +15,8 @@ buffering), and each step is one jitted call.
 
 On CPU the epoch runs as a Python loop of one jitted step per batch instead (same step, same
 data order, still no host transfer per step): XLA:CPU runs convolutions inside a while loop
-about 30 times slower than outside one. RESNET_NAS_JAX_EPOCH=scan|loop overrides the choice.
+far slower than outside one (no figure in experiments/RESULTS.md yet).
+RESNET_NAS_JAX_EPOCH=scan|loop overrides the choice.
 
 Compilation: the train and eval functions are compiled once per train_model call with fixed
 batch shapes, timed ahead of time (compile_seconds), and kept in a persistent XLA cache
@@ -249,7 +250,7 @@ def epoch_mode(platform: str | None = None) -> str:
     """'scan' (one jitted lax.scan per epoch) or 'loop' (one jitted call per step).
 
     RESNET_NAS_JAX_EPOCH=scan|loop|auto picks; auto is scan on accelerators and loop on CPU,
-    where XLA runs convolutions inside a while loop about 30x slower than outside one.
+    where XLA runs convolutions inside a while loop far slower than outside one.
     """
     import jax
 
