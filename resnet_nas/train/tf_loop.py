@@ -109,7 +109,8 @@ def _train_step(model: Any, optimizer: Any, cfg: TrainConfig, x_shape: tuple[int
     # No AutoGraph: the step has no Python control flow over tensors to convert (Keras calls
     # its own code unconverted either way), and converting the source cost the first trace
     # of each process 0.10 s (train step) and 0.04 s (evaluation): the first trial's, on the
-    # critical path of every search (quickstart nets, experiments/RESULTS.md stop 27).
+    # critical path of every search (experiments/RESULTS.md, "Compile cost of a new
+    # architecture").
     @tf.function(input_signature=[tf.TensorSpec((bs, *x_shape), tf.uint8),
                                   tf.TensorSpec((bs,), tf.int32)],
                  autograph=False)
