@@ -65,9 +65,9 @@ SafeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT,
 
 if getattr(yaml, "__with_libyaml__", False):
     class _CSafeLoader(yaml.CSafeLoader):
-        """libyaml's parser and composer (five times faster than PyYAML's Python ones on a
-        large config), resolving as SafeLoader; aliases and nesting are checked on its events
-        first (_check_events), since its composer has no hook."""
+        """libyaml's parser and composer (faster than PyYAML's Python ones on a large config;
+        no figure in experiments/RESULTS.md yet), resolving as SafeLoader; aliases and nesting
+        are checked on its events first (_check_events), since its composer has no hook."""
 
     _CSafeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT,
                                        list("-+0123456789"))

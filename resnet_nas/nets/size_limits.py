@@ -33,7 +33,7 @@ class SizeLimits:
         optimizer slots).
       flops: conv multiply-accumulates per example (1 TMAC: 70x resnet_v2_200 at 224x224).
       units: residual units in all blocks together (1,000: three times the 1001-layer
-        pre-activation ResNet's 333; Keras builds about 40 a second on one core).
+        pre-activation ResNet's 333; Keras builds them one at a time).
       activation_bytes: activation memory of one training example (4 GiB), estimated as
         TRAIN_BYTES_PER_ACTIVATION per conv output value.
     """
