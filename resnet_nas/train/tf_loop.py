@@ -2,11 +2,10 @@
 optimizer, loss and batches of `fit`, run by two traced functions of its own.
 
 Keras `fit` traces its train step inside its distribution-strategy, multi-step and metrics
-machinery, and validates through `predict_on_batch` plus eager loss ops; on a small network
-that costs more than the epochs it runs. On the quickstart's six architectures (digits, 2-core
-CPU) a whole trial took 15.4 s here against 24.5 s with `fit`: the first epoch 1.1-1.3 s
-against 1.7-1.9 s, a steady epoch with its validation 0.09-0.25 s against 0.14-0.32 s
-(experiments/RESULTS.md). The two functions:
+machinery, and validates through `keras.Model.predict_on_batch` plus eager loss ops; on a small
+network that costs more than the epochs it runs. On the quickstart's architectures a whole
+trial, its first epoch and a steady epoch with its validation are each shorter here than with
+`fit` (figures: experiments/RESULTS.md). The two functions:
 
 - `train_step(x, y)`: forward in training mode; the loss as `fit` computes it (mean
   cross-entropy with label smoothing plus the model's L2 penalty, unless the optimizer decays
@@ -107,10 +106,9 @@ def _train_step(model: Any, optimizer: Any, cfg: TrainConfig, x_shape: tuple[int
     bs = cfg.batch_size
 
     # No AutoGraph: the step has no Python control flow over tensors to convert (Keras calls
-    # its own code unconverted either way), and converting the source cost the first trace
-    # of each process 0.10 s (train step) and 0.04 s (evaluation): the first trial's, on the
-    # critical path of every search (experiments/RESULTS.md, "Compile cost of a new
-    # architecture").
+    # its own code unconverted either way), and converting the source lengthened the first
+    # trace of each process (train step and evaluation): the first trial's, on the critical
+    # path of every search (experiments/RESULTS.md, "Compile cost of a new architecture").
     @tf.function(input_signature=[tf.TensorSpec((bs, *x_shape), tf.uint8),
                                   tf.TensorSpec((bs,), tf.int32)],
                  autograph=False)
