@@ -36,7 +36,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
 from resnet_nas.distributed.collect import results_from_storage  # noqa: E402
-from resnet_nas.distributed.stale import count_finished  # noqa: E402
+from resnet_nas.sharing.stale import count_finished  # noqa: E402
 from resnet_nas.storage import open_storage, redact  # noqa: E402
 
 

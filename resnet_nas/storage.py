@@ -4,12 +4,12 @@ URLs: any SQLAlchemy URL Optuna's RDBStorage takes (`sqlite:///run/study.db`,
 `postgresql://user@host/db`, `mysql+pymysql://...`), `journal:///path/to/study.log` for
 Optuna's file JournalStorage (several workers on one machine without a database), or
 `journal+postgresql://user@host/db` for the JournalStorage with its log in a PostgreSQL table
-(resnet_nas.distributed.postgres_journal: workers on many machines, with a third of
+(resnet_nas.journal.postgres_backend: workers on many machines, with a third of
 RDBStorage's bookkeeping per trial on the same server).
 
 Heartbeats: every storage opened with heartbeats implements Optuna's heartbeat interface: RDB
 storages their own (a heartbeat table), the journal through
-resnet_nas.distributed.heartbeat.HeartbeatJournalStorage. `heartbeat()` keeps a running trial's
+resnet_nas.journal.heartbeat.HeartbeatJournalStorage. `heartbeat()` keeps a running trial's
 heartbeat from ask to tell (ask/tell has none of its own), and
 `optuna.storages.fail_stale_trials` finds the trials whose process died. The interval and the
 grace period default to HEARTBEAT_INTERVAL / GRACE_PERIOD and can be changed per process with
@@ -35,9 +35,9 @@ from typing import Any
 
 import optuna
 
-from resnet_nas.distributed.heartbeat import HeartbeatJournalStorage, StaleCallback
-from resnet_nas.distributed.journal_file import SafeJournalFileBackend
-from resnet_nas.distributed.postgres_journal import PostgresJournalBackend
+from resnet_nas.journal.file_backend import SafeJournalFileBackend
+from resnet_nas.journal.heartbeat import HeartbeatJournalStorage, StaleCallback
+from resnet_nas.journal.postgres_backend import PostgresJournalBackend
 
 # We run ask/tell with our own heartbeat thread (heartbeat() below), which Optuna warns about;
 # TPE's `group`/`constant_liar`, heartbeats and the stale-trial functions are "experimental".
@@ -194,8 +194,9 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, Any],
 def _sqlite_connector(path: str) -> Callable[[], sqlite3.Connection]:
     """Connections to a study's SQLite file in write-ahead-log mode with synchronous=NORMAL.
 
-    SQLite's default (a rollback journal, fsync'd twice per commit) made each of the dozen
-    commits of a trial cost ~5 ms: 180 ms of bookkeeping per trial (experiments/bench_loop.py).
+    SQLite's default (a rollback journal, fsync'd twice per commit) made the dozen commits of a
+    trial a large part of its bookkeeping (experiments/bench_loop.py; figures:
+    experiments/RESULTS.md).
     WAL + NORMAL commits without waiting for the disk and stays consistent: a killed process
     loses nothing it committed; only a power cut can lose the last commits (never corrupt the
     file), and the run's rows, not the study, are its record. The -wal/-shm files beside the

@@ -29,8 +29,8 @@ from optuna.trial import TrialState
 
 from resnet_nas import results, trial_attrs
 from resnet_nas.benchmark.table import BenchmarkMeta
-from resnet_nas.distributed.claims import CLAIM_ATTR, claim_architecture
-from resnet_nas.distributed.stale import recover_stale_trials
+from resnet_nas.sharing.claims import CLAIM_ATTR, claim_architecture
+from resnet_nas.sharing.stale import recover_stale_trials
 from resnet_nas.engines.optuna_engine import reject, tell
 from resnet_nas.engines.optuna_study import STUDY_RUN_META, trial_id
 from resnet_nas.errors import SearchError

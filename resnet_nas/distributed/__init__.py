@@ -9,10 +9,9 @@ text, its hash and the run's metadata), so a worker needs only the study name an
 URL. Each worker writes its finished trials as rows in its own run directory; the storage keeps
 every trial's record too, and `collect` rebuilds the whole study's table from it.
 
-Modules: `heartbeat` (Optuna's heartbeat interface for the journal), `postgres_journal` (the
-journal's log in a PostgreSQL table), `stale` (stale
-trials: failed by Optuna's fail_stale_trials, retried by its RetryHeartbeatStaleTrialCallback;
-what counts towards the target), `claims` (no architecture trained twice), `control` (the
-workers' trial loop policy), `collect` (the table from the storage), `worker` (one worker) and
-`fanout` (one worker process per GPU).
+Modules: `control` (the workers' trial loop policy), `collect` (the table from the storage),
+`worker` (one worker) and `fanout` (one worker process per GPU). What every process sharing a
+study relies on (claims, stale trials, the heartbeat settings in use) is below the engines, in
+resnet_nas.sharing; the journal storage's own pieces (heartbeats, the file and PostgreSQL
+logs) are below the storage layer, in resnet_nas.journal.
 """

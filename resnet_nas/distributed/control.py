@@ -16,8 +16,8 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from resnet_nas import results, trial_attrs
-from resnet_nas.distributed.claims import settle_architecture
-from resnet_nas.distributed.stale import StaleHandler, count_finished, recover_stale_trials
+from resnet_nas.sharing.claims import settle_architecture
+from resnet_nas.sharing.stale import StaleHandler, count_finished, recover_stale_trials
 from resnet_nas.engines.common import TrialFlow
 from resnet_nas.engines.optuna_engine import LoopControl
 from resnet_nas.interrupts import pause

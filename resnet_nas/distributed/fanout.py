@@ -16,7 +16,7 @@ from typing import Any
 from resnet_nas import results
 from resnet_nas.distributed.collect import load_existing_study, open_existing_storage
 from resnet_nas.storage import redact
-from resnet_nas.distributed.stale import count_finished
+from resnet_nas.sharing.stale import count_finished
 from resnet_nas.distributed.worker import (PreparedWorker, WorkerOptions, WorkerSummary,
                                            prepare_worker, run_one_worker, write_run_files)
 from resnet_nas.engines import common

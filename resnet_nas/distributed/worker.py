@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas import results
-from resnet_nas.distributed.heartbeats_in_use import (HeartbeatsInUse, describe_problem,
+from resnet_nas.sharing.heartbeats_in_use import (HeartbeatsInUse, describe_problem,
                                                       heartbeat_problem, record_heartbeat)
 from resnet_nas.distributed.collect import (load_existing_study, open_existing_storage,
                                             study_run)
 from resnet_nas.distributed.control import StudyControl
-from resnet_nas.distributed.stale import ON_STALE, StaleHandler, count_finished
+from resnet_nas.sharing.stale import ON_STALE, StaleHandler, count_finished
 from resnet_nas.engines.common import (DataInfo, LoopResult, RunnerFactory, SearchContext,
                                        TrialFlow, data_info)
 from resnet_nas.engines.optuna_engine import run_trials

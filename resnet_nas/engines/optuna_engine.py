@@ -1,7 +1,7 @@
 """The Optuna engine: ask/tell over the shared trial flow (resnet_nas.engines.common).
 
 Each trial is asked for, sampled define-by-run and checked; an infeasible sample is told to
-Optuna as pruned with the constraints it breaks (`Trial.set_constraint`: by how much) and the
+Optuna as pruned with the constraints it breaks (`optuna.Trial.set_constraint`: by how much) and the
 user attr 'rejected', and resampled without training: Optuna's constraint-aware samplers
 (TPE) learn from it where the feasible architectures are, which a failed trial would not teach
 them, and the dashboard shows it as a pruned, infeasible trial rather than a failure; a
@@ -12,8 +12,9 @@ keeps the same record in the trial's user attributes ('record'), so the storage 
 rebuild the study's table (resnet_nas.distributed.collect).
 
 `run_trials` is the loop; a `LoopControl` decides when to ask, how an architecture is settled
-and what an interruption does. `LocalControl` is the single search process of a run directory;
-resnet_nas.distributed has the one for several workers sharing a study.
+and what an interruption does. `LoopControl` itself is the single search process of a run
+directory; `resnet_nas.distributed.control.StudyControl` is the one for several workers sharing
+a study.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import optuna
 from optuna.trial import TrialState
 
 from resnet_nas import results, trial_attrs
-from resnet_nas.distributed.heartbeats_in_use import record_heartbeat
-from resnet_nas.distributed.stale import counts_toward_total, retried_numbers
+from resnet_nas.sharing.heartbeats_in_use import record_heartbeat
+from resnet_nas.sharing.stale import counts_toward_total, retried_numbers
 from resnet_nas.engines.common import (LoopResult, RunnerFactory, Sample, SearchContext,
                                        TrialFlow)
 from resnet_nas.engines.optuna_study import (create_study, load_study, tell_infeasible,

@@ -18,7 +18,7 @@ import optuna
 
 from resnet_nas import results, trial_attrs
 from resnet_nas.engines.history_window import HistoryWindowSampler
-from resnet_nas.distributed.heartbeats_in_use import (HeartbeatsInUse, describe_problem,
+from resnet_nas.sharing.heartbeats_in_use import (HeartbeatsInUse, describe_problem,
                                                       heartbeat_problem)
 from resnet_nas.errors import SearchError
 from resnet_nas.records import TrialRecord

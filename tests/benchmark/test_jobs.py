@@ -85,7 +85,7 @@ def test_concurrent_builds_never_train_a_job_twice(tmp_path, shared, fake_runner
 
 def test_a_job_held_by_a_dead_build_is_taken_once_its_heartbeat_is_stale(
         tmp_path, shared, fake_runner, monkeypatch):
-    from resnet_nas.distributed.claims import CLAIM_ATTR
+    from resnet_nas.sharing.claims import CLAIM_ATTR
     from resnet_nas.engines.optuna_study import trial_id
 
     monkeypatch.setenv("RESNET_NAS_HEARTBEAT_INTERVAL", "1")

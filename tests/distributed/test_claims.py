@@ -7,7 +7,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from resnet_nas.distributed.claims import CLAIM_ATTR, claim_architecture, settle_architecture
+from resnet_nas.sharing.claims import CLAIM_ATTR, claim_architecture, settle_architecture
 from resnet_nas.storage import open_storage
 from tests.distributed.conftest import BACKENDS, journal_url, storage_url
 

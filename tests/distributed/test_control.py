@@ -4,7 +4,7 @@ import optuna
 from optuna.trial import TrialState, create_trial
 
 from resnet_nas.distributed.control import StudyControl
-from resnet_nas.distributed.stale import StaleHandler
+from resnet_nas.sharing.stale import StaleHandler
 from resnet_nas.distributed.worker import WorkerOptions, prepare_worker, write_run_files
 from resnet_nas.engines.common import SearchContext, TrialFlow
 from resnet_nas.storage import open_storage

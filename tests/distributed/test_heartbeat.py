@@ -7,8 +7,8 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from resnet_nas.distributed.heartbeat import HEARTBEAT_ATTR, HeartbeatJournalStorage
-from resnet_nas.distributed.stale import (StaleHandler, count_finished, counts_toward_total,
+from resnet_nas.journal.heartbeat import HEARTBEAT_ATTR, HeartbeatJournalStorage
+from resnet_nas.sharing.stale import (StaleHandler, count_finished, counts_toward_total,
                                           recover_stale_trials, retried_numbers)
 from resnet_nas.storage import heartbeat, open_storage
 from tests.distributed.conftest import journal_url

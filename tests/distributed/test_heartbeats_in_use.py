@@ -6,7 +6,7 @@ import pytest
 
 from resnet_nas import cli
 from resnet_nas.distributed.fanout import run_workers
-from resnet_nas.distributed.heartbeats_in_use import (STUDY_HEARTBEAT, HeartbeatsInUse,
+from resnet_nas.sharing.heartbeats_in_use import (STUDY_HEARTBEAT, HeartbeatsInUse,
                                                       heartbeat_problem, record_heartbeat)
 from resnet_nas.distributed.worker import WorkerOptions
 from resnet_nas.storage import open_storage

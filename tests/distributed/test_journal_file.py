@@ -10,8 +10,8 @@ import json
 import optuna
 import pytest
 
-from resnet_nas.distributed import journal_file
-from resnet_nas.distributed.journal_file import JournalRepairWarning
+from resnet_nas.journal import file_backend as journal_file
+from resnet_nas.journal.file_backend import JournalRepairWarning
 from resnet_nas.errors import DiskFullError
 from resnet_nas.storage import open_storage
 from tests.distributed.conftest import journal_url

@@ -12,8 +12,8 @@ import uuid
 import optuna
 import pytest
 
-from resnet_nas.distributed.heartbeat import HeartbeatJournalStorage
-from resnet_nas.distributed.postgres_journal import APPEND, TABLE, PostgresJournalBackend
+from resnet_nas.journal.heartbeat import HeartbeatJournalStorage
+from resnet_nas.journal.postgres_backend import APPEND, TABLE, PostgresJournalBackend
 from resnet_nas.storage import open_storage
 from tests.distributed.conftest import POSTGRES_URL, needs_postgres
 

@@ -18,10 +18,10 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from resnet_nas import cli, results, trial_attrs
-from resnet_nas.distributed.claims import CLAIM_ATTR
+from resnet_nas.sharing.claims import CLAIM_ATTR
 from resnet_nas.distributed.collect import results_from_storage
 from resnet_nas.distributed.fanout import parse_gpus, worker_processes
-from resnet_nas.distributed.stale import count_finished
+from resnet_nas.sharing.stale import count_finished
 from resnet_nas.distributed.worker import WorkerOptions
 from resnet_nas.errors import UsageError
 from resnet_nas.storage import open_storage, redact

@@ -5,7 +5,8 @@ callback for stale trials); its `JournalStorage` does not. `HeartbeatJournalStor
 same interface to the journal, so that one mechanism serves every storage: running trials
 record heartbeats (`record_heartbeat`), and `optuna.storages.fail_stale_trials(study)` fails the
 RUNNING trials whose heartbeat is older than the grace period and hands each to the storage's
-stale-trial callback (`RetryHeartbeatStaleTrialCallback` re-enqueues its parameters).
+stale-trial callback (`optuna.storages.RetryHeartbeatStaleTrialCallback` re-enqueues its
+parameters).
 
 A journal keeps each beat as the trial's system attribute HEARTBEAT_ATTR (time.time() of the
 beat); a trial without one counts from its start. Several machines sharing one journal file must

@@ -2,16 +2,15 @@
 
 Why a journal and not Optuna's RDBStorage on the same server: RDBStorage turns every storage
 call into ORM queries and a commit (about 125 statements and 30 commits per trial of a search,
-158-187 ms per trial at 1,000 trials, most of it SQLAlchemy's client-side work:
-experiments/RESULTS.md). A JournalStorage keeps the studies in memory, writes one log row per
-change and reads only the rows it has not seen: one statement per write (an append function)
-and one indexed SELECT per read. Workers on many machines then share a study for 49 ms of
-bookkeeping per trial outside the sampler, against RDBStorage's 170 and a file journal's 28.
+its time mostly SQLAlchemy's client-side work). A JournalStorage keeps the studies in memory,
+writes one log row per change and reads only the rows it has not seen: one statement per write
+(an append function) and one indexed SELECT per read. Workers on many machines then share a
+study for about a third of RDBStorage's bookkeeping per trial outside the sampler (figures:
+experiments/RESULTS.md).
 
-Connections: no ping before each use (it doubled the round trips: 41 -> 58 ms per trial
-excluding the sampler); a statement that finds its pooled connection dropped runs once more on
-a new one. Each append carries an id, so an append whose first try committed before the
-connection broke is not written twice.
+Connections: no ping before each use (it doubled the round trips); a statement that finds its
+pooled connection dropped runs once more on a new one. Each append carries an id, so an append
+whose first try committed before the connection broke is not written twice.
 
 Order: log numbers are contiguous from 0, and a log becomes visible only after every lower one.
 Each append takes a transaction-scoped advisory lock before it numbers its rows, so appends
