@@ -41,7 +41,7 @@ from resnet_nas.benchmark.table import read_table  # noqa: E402
 
 SAMPLERS = ("random", "tpe", "cmaes", "nsga2", "evolution", "local")
 QUICKSTART = HERE / "results" / "benchmark-quickstart"
-TABLES = {f"{PREFIX}cifar10": (50, 100, 200), str(QUICKSTART): (25, 50, 100)}
+TABLES = {f"{PREFIX}cifar10": (50, 100, 200), str(QUICKSTART.resolve()): (25, 50, 100)}
 TOPS = (0.001, 0.01)
 OUT = HERE / "results" / "sampler-evidence"
 
@@ -98,14 +98,14 @@ def evidence(table, budgets, repeats: int, processes: int) -> tuple[pd.DataFrame
 
 
 def markdown(df: pd.DataFrame) -> str:
-    head = ("| budget | sampler | final regret ± SE | x random | top 0.1%: reached, "
-            "architectures | top 1%: reached, architectures |")
-    lines = [head, "|---|---|---|---|---|---|"]
+    head = ("| budget | sampler | architectures run | final regret ± SE | x random | "
+            "top 0.1%: reached, architectures | top 1%: reached, architectures |")
+    lines = [head, "|---|---|---|---|---|---|---|"]
     for _, r in df.sort_values(["budget", "regret"]).iterrows():
         def top(f):
             n = r[f"archs_to_top{f:g}"]
             return f"{r[f'reach_top{f:g}']:.0%}, {'-' if n != n else f'{n:.0f}'}"
-        lines.append(f"| {r['budget']} | {r['sampler']} | {r['regret']:.4f} ± "
+        lines.append(f"| {r['budget']} | {r['sampler']} | {r['trials']:.0f} | {r['regret']:.4f} ± "
                      f"{r['regret_se']:.4f} | {r['x_random']:.2f} | {top(0.001)} | {top(0.01)} |")
     return "\n".join(lines)
 
@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         table = (read_nasbench201(name[len(PREFIX):]) if name.startswith(PREFIX)
                  else read_table(name))
         budgets = (tuple(int(b) for b in args.budgets.split(",")) if args.budgets
-                   else TABLES.get(name, (50, 100, 200)))
+                   else TABLES.get(name if name.startswith(PREFIX) else str(Path(name).resolve()),
+                                   (50, 100, 200)))
         noise = seed_noise(table)
         noise_text = ("one seed" if noise is None else
                       f"{noise.seeds} seeds ({noise.n} architectures with all of them): "
