@@ -15,9 +15,6 @@ The Python API (docs/python_api.md), each function the command of the same name:
 resnet_nas.api, imported when one of them is first used.
 """
 
-import sys as _sys
-import types as _types
-
 from resnet_nas import keras_objects as _keras_objects
 
 __version__ = "0.1.0"
@@ -41,23 +38,6 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(set(globals()) | _API)
 
-
-class _Package(_types.ModuleType):
-    """The package's module type: `resnet_nas.export` stays the API function.
-
-    The submodule resnet_nas.export (export_config, pick_trial) has the name of the function
-    `export`, and importing a submodule binds it on its package. That binding is left out:
-    the submodule is still imported as usual (`from resnet_nas.export import export_config`,
-    sys.modules), while the package's attribute is the function.
-    """
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _API and isinstance(value, _types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package
 
 # keras.saving.load_model(path) of a saved resnet_nas model works after `import resnet_nas`,
 # without importing Keras here (see resnet_nas.keras_objects).

@@ -156,7 +156,7 @@ def search(space: str | os.PathLike | None = None, *, trials: int | None = None,
         is written (their message names the flag or the file and key).
     """
     from resnet_nas.engines import run_search
-    from resnet_nas.export import pick_trial
+    from resnet_nas.trial_export import pick_trial
     from resnet_nas.interrupts import stop_signals
     from resnet_nas.run import SearchOptions
 
@@ -260,7 +260,7 @@ def export(run_dir: str | os.PathLike, trial: str | int = "best",
       ValueError: no such trial, or no complete trial for 'best'.
       FileNotFoundError: no such run directory.
     """
-    from resnet_nas.export import export_config
+    from resnet_nas.trial_export import export_config
 
     return export_config(run_dir, trial, out)
 
@@ -288,7 +288,7 @@ def build_model(source: str | os.PathLike, trial: str | int | None = None, *,
     """
     path = Path(source)
     if path.is_dir():
-        from resnet_nas.export import export_config
+        from resnet_nas.trial_export import export_config
 
         with tempfile.TemporaryDirectory(prefix="resnet_nas-build-") as tmp:
             which = "best" if trial is None else trial

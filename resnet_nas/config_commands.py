@@ -52,7 +52,7 @@ def add_export(sub) -> None:
 
 
 def run_export(args) -> int:
-    from resnet_nas.export import export_config
+    from resnet_nas.trial_export import export_config
 
     print(export_config(args.run, args.trial, args.out))
     return 0

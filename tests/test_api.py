@@ -76,15 +76,12 @@ def test_all_is_the_api_and_each_function_is_documented():
         resnet_nas.serach  # noqa: B018
 
 
-def test_export_stays_the_function_when_its_module_is_imported():
-    # resnet_nas/export.py has the function's name: importing it must not rebind the attribute
-    from resnet_nas.export import export_config
-
-    import resnet_nas.export  # noqa: F401
-    assert resnet_nas.export.__module__ == "resnet_nas.api"
-    assert sys.modules["resnet_nas.export"].export_config is export_config
-    from resnet_nas import export
-    assert export is resnet_nas.api.export
+def test_every_api_name_is_the_function_whatever_submodules_are_imported():
+    # importing a submodule binds it on the package: no submodule may share an API name
+    import resnet_nas.trial_export  # noqa: F401
+    for name in set(resnet_nas.__all__) - {"__version__"}:
+        assert f"resnet_nas.{name}" not in sys.modules, name
+        assert getattr(resnet_nas, name) is getattr(resnet_nas.api, name)
 
 
 def test_search_runs_the_trials_and_returns_the_table(tmp_path, fake_trials):

@@ -8,7 +8,7 @@ import pytest
 from resnet_nas import cli, results
 from resnet_nas.engines import SearchOptions, run_search
 from resnet_nas.errors import UsageError
-from resnet_nas.export import export_config
+from resnet_nas.trial_export import export_config
 from resnet_nas.nets.known import known_architecture
 from resnet_nas.space.locate import structure
 from tests.helpers import files_under, tiny_space

@@ -363,7 +363,7 @@ def test_resume_refuses_a_run_dir_with_symbolic_links_and_writes_nothing_through
 
 def test_export_replaces_a_symlinked_file_and_refuses_a_symlinked_folder(tmp_path):
     from resnet_nas.errors import SearchError
-    from resnet_nas.export import export_config
+    from resnet_nas.trial_export import export_config
 
     space = tiny_space(tmp_path, trials=1, epochs=1)
     run_dir = tmp_path / "run"

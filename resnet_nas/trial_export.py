@@ -1,4 +1,4 @@
-"""`export`: one trial of a run as a standalone architecture config (resnet_nas.arch_config)."""
+"""The `export` command: one trial of a run as a standalone architecture config."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import pytest
 from resnet_nas import results
 from resnet_nas.arch_config import load_config
 from resnet_nas.engines import SearchOptions, run_search
-from resnet_nas.export import export_config
+from resnet_nas.trial_export import export_config
 from resnet_nas.nets import Architecture, build_model
 from resnet_nas.validation import ConfigError
 from tests.fakes import FakeRunner
