@@ -15,53 +15,56 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from resnet_nas.cli_args import (MAX_TRIALS, PROG, Parser, add_set_argument, int_from, seconds,
-                                 storage_help)
+from resnet_nas.cli_args import (PROG, Parser, add_names_argument, add_set_argument, int_from,
+                                 integer, seconds, storage_help)
 from resnet_nas.config_commands import (add_build, add_configs, add_export, add_train,
                                         run_build, run_configs, run_export, run_train)
 from resnet_nas.errors import SearchError, TrainingError, UsageError
 from resnet_nas.validation import ConfigError
+from resnet_nas import vocabulary as vocab
 
+
+# The flags below only parse their values: each range and list of names is checked once, with
+# the option's other checks (SearchOptions.validate, WorkerOptions.validate: exit status 2).
 def _add_search(sub) -> None:
-    from resnet_nas.config import BACKENDS, MAX_EPOCHS, MAX_EXAMPLES, MAX_SEED
-    from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
-
     p = sub.add_parser("search", help="run (or resume) an architecture search",
                        description="Sample architectures from a search space, train each in an "
                        "isolated trial process, and record every trial in "
                        "RUN_DIR/results.{csv,parquet}.")
     p.add_argument("space", nargs="?", default=None,
-                   help="search-space YAML file or shipped space name (default: quickstart)")
+                   help="search-space YAML file or shipped space name (default: "
+                   f"{vocab.DEFAULT_SPACE})")
     p.add_argument("--space", dest="space_opt", metavar="FILE", help="same as the positional")
-    p.add_argument("--trials", type=int_from(1, MAX_TRIALS),
+    p.add_argument("--trials", type=integer(vocab.TRIALS),
                    help="finished trials the run should reach (duplicates not counted)")
-    p.add_argument("--timeout", type=seconds, help="stop starting new trials after S seconds")
+    p.add_argument("--timeout", type=seconds(vocab.TIMEOUT),
+                   help="stop starting new trials after S seconds")
     p.add_argument("--storage", help=storage_help("SQLite in the run dir"))
     p.add_argument("--run-dir", help="run directory (default: runs/<space>-<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir "
                    "(or the latest run of the space)")
-    p.add_argument("--engine", choices=["optuna", "keras-tuner"],
-                   help="search engine (default optuna)")
-    p.add_argument("--sampler", help="optuna: tpe|random|cmaes|nsga2|evolution|local; "
-                   "keras-tuner: "
-                   "hyperband|bayesian|random")
-    p.add_argument("--sampler-history", type=int_from(MIN_SAMPLER_HISTORY, MAX_TRIALS),
+    add_names_argument(p, "--engine", vocab.ENGINE_NAMES,
+                       help=f"search engine (default {vocab.DEFAULT_ENGINE})")
+    p.add_argument("--sampler", help="; ".join(f"{engine}: {'|'.join(names)}" for engine, names
+                                               in vocab.SAMPLERS_BY_ENGINE.items()))
+    p.add_argument("--sampler-history", type=integer(vocab.SAMPLER_HISTORY),
                    metavar="N", help="tpe: model the N most recent finished trials (at most "
                    "2N), not the whole study, so the sampler's cost per trial stops growing "
                    "(override search.sampler_history)")
-    p.add_argument("--pruner", choices=["none", "median", "successive_halving", "hyperband"])
+    add_names_argument(p, "--pruner", vocab.PRUNERS)
     p.add_argument("--study-name")
-    p.add_argument("--seed", type=int_from(0, MAX_SEED), help="sampler seed")
-    p.add_argument("--epochs", type=int_from(1, MAX_EPOCHS), help="override train.epochs")
-    p.add_argument("--backend", choices=list(BACKENDS),
-                   help="Keras backend of the trial processes (override train.backend)")
+    p.add_argument("--seed", type=integer(vocab.SEED), help="sampler seed")
+    p.add_argument("--epochs", type=integer(vocab.EPOCHS), help="override train.epochs")
+    add_names_argument(p, "--backend", vocab.BACKENDS,
+                       help="Keras backend of the trial processes (override train.backend)")
     p.add_argument("--data", metavar="PATH", help="image folders (train/<class>/*, "
                    "test/<class>/* or val/) as a directory or tar archive, or a directory of "
                    "TFRecord shards, instead of the space's data set")
     add_set_argument(p, "the space file")
-    p.add_argument("--limit-train", type=int_from(1, MAX_EXAMPLES),
+    p.add_argument("--limit-train", type=integer(vocab.EXAMPLES),
                    help="use only N training examples")
-    p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=100,
+    p.add_argument("--max-trials-per-worker", type=integer(vocab.TRIALS_PER_PROCESS),
+                   default=vocab.DEFAULT_TRIALS_PER_PROCESS,
                    help="recycle the trial process after N trials at most (it is recycled "
                    "sooner when its memory passes 6000 MiB or a quarter of the machine's)")
     p.add_argument("--create-only", action="store_true",
@@ -84,7 +87,7 @@ def _cmd_search(args) -> int:
 
     space = args.space_opt or args.space
     if space is None and not args.resume:
-        space = "quickstart"
+        space = vocab.DEFAULT_SPACE
     opts = SearchOptions(space=space, trials=args.trials, timeout=args.timeout,
                          storage=args.storage, run_dir=args.run_dir, resume=args.resume,
                          engine=args.engine, sampler=args.sampler,
@@ -283,26 +286,29 @@ def _add_worker(sub) -> None:
     p.add_argument("--run-dir", help="this worker's rows (default runs/<study>)")
     p.add_argument("--space", metavar="FILE", help="optional: check that this space file is "
                    "the study's (same hash)")
-    p.add_argument("--trials", type=int_from(1, MAX_TRIALS), help="finished trials the whole "
+    p.add_argument("--trials", type=integer(vocab.TRIALS), help="finished trials the whole "
                    "study should end with (default: the study's target)")
-    p.add_argument("--timeout", type=seconds, help="start no new trial after S seconds")
+    p.add_argument("--timeout", type=seconds(vocab.TIMEOUT),
+                   help="start no new trial after S seconds")
     p.add_argument("--gpus", help="comma-separated GPU ids: one worker process per GPU, each "
                    "with CUDA_VISIBLE_DEVICES=<id>")
-    p.add_argument("--per-gpu", type=int_from(1, 64), default=1, metavar="K",
+    p.add_argument("--per-gpu", type=integer(vocab.PROCESSES_PER_GPU), default=1, metavar="K",
                    help="K worker processes share each GPU (small trials; default 1)")
-    p.add_argument("--workers", type=int_from(1, 256), default=1,
+    p.add_argument("--workers", type=integer(vocab.WORKER_PROCESSES), default=1,
                    help="worker processes when no --gpus (default 1)")
-    p.add_argument("--on-stale", choices=["retry", "fail"], default="retry",
-                   help="a trial whose worker died: retry its parameters (default) or fail it")
-    p.add_argument("--heartbeat-interval", type=int_from(1, 3600), metavar="S",
+    add_names_argument(p, "--on-stale", vocab.ON_STALE, default=vocab.ON_STALE[0],
+                       help="a trial whose worker died: retry its parameters (default) or fail "
+                       "it")
+    p.add_argument("--heartbeat-interval", type=integer(vocab.HEARTBEAT_SECONDS), metavar="S",
                    help="seconds between heartbeats (default $RESNET_NAS_HEARTBEAT_INTERVAL "
-                   "or 10)")
-    p.add_argument("--grace-period", type=int_from(2, 86_400), metavar="S",
+                   f"or {vocab.DEFAULT_HEARTBEAT_INTERVAL})")
+    p.add_argument("--grace-period", type=integer(vocab.GRACE_SECONDS), metavar="S",
                    help="a RUNNING trial without a heartbeat for S seconds is stale (default "
-                   "$RESNET_NAS_HEARTBEAT_GRACE or 40)")
+                   f"$RESNET_NAS_HEARTBEAT_GRACE or {vocab.DEFAULT_GRACE_PERIOD})")
     p.add_argument("--data", metavar="PATH", help="where the study's data set is on this machine "
                    "(image folder / .tar.gz)")
-    p.add_argument("--max-trials-per-worker", type=int_from(1, MAX_TRIALS), default=100,
+    p.add_argument("--max-trials-per-worker", type=integer(vocab.TRIALS_PER_PROCESS),
+                   default=vocab.DEFAULT_TRIALS_PER_PROCESS,
                    help="recycle the trial process after N trials at most (sooner by memory)")
     p.add_argument("--no-progress", action="store_true", help="plain lines, no progress bars")
     p.add_argument("--collect", action="store_true", help="run no trials: write the whole "
@@ -322,13 +328,12 @@ def _collect(study: str, storage: str | None, run_dir: str | None) -> int:
     from pathlib import Path
 
     from resnet_nas.distributed.collect import collect
-    from resnet_nas.distributed.worker import WorkerOptions, worker_run_dir, worker_storage
+    from resnet_nas.engines.planner import worker_run_dir, worker_storage
 
-    opts = WorkerOptions(study=study, storage=storage, run_dir=run_dir)
-    path = worker_run_dir(opts)
+    path = worker_run_dir(study, run_dir)
     if path.exists() and not path.is_dir():
         raise UsageError("--run-dir", str(path), "expected a directory, found a file")
-    url = worker_storage(opts, path) if (Path(path) / "run.json").exists() or storage or \
+    url = worker_storage(storage, path) if (Path(path) / "run.json").exists() or storage or \
         os.environ.get("RESNET_NAS_STORAGE") else None
     if url is None:
         raise UsageError("--storage", None, "expected the study's storage URL (or "

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import math
 from collections.abc import Callable, Sequence
 
+from resnet_nas.vocabulary import IntRange, Seconds
+
 PROG = "python -m resnet_nas"
-MAX_TRIALS = 1_000_000
 
 
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: 'python -m resnet_nas search: error: argument --trials:
-    expected an integer from 1 to 1000000, got '-1'' and exit status 2; a mistyped flag gets
+    expected an integer from 1 to N, got 'many'' and exit status 2; a mistyped flag gets
     the closest ones ('--trails': did you mean --trials?)."""
 
     def __init__(self, *args, **kwargs):
@@ -66,14 +66,42 @@ def int_from(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 < value <= 1e9):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
+def integer(allowed: IntRange) -> Callable[[str], int]:
+    """Parses an option's integer and nothing more: its range is checked once, with the
+    option's other checks (vocabulary.check_option, from SearchOptions.validate or
+    WorkerOptions.validate); text that is no integer is refused here, saying the same range."""
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {allowed.expected}, got {text!r}") \
+                from None
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def seconds(allowed: Seconds) -> Callable[[str], float]:
+    """Parses a number of seconds and nothing more (its range is checked as `integer`'s)."""
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {allowed.expected}, got {text!r}") \
+                from None
+
+    parse.__name__ = "seconds"
+    return parse
+
+
+def add_names_argument(p: argparse.ArgumentParser, flag: str, names: Sequence[str],
+                       **kwargs) -> argparse.Action:
+    """A flag whose value is one of `names` (a vocabulary list): shown as {a,b} in the help,
+    and checked once with the options' other checks, not by argparse's `choices` (which would
+    check it a second time). The action keeps them as `names` for readers of the parser."""
+    action = p.add_argument(flag, metavar="{" + ",".join(names) + "}", **kwargs)
+    action.names = tuple(names)  # type: ignore[attr-defined]
+    return action
 
 
 def add_set_argument(p: argparse.ArgumentParser, what: str) -> None:

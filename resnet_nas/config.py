@@ -12,6 +12,8 @@ from typing import Any
 
 from resnet_nas.validation import (ConfigError, ErrorCollector, check_keys, expect_bool,
                                    expect_choice, expect_float, expect_int, join)
+# The limits and names the command line shares with these settings are the vocabulary's.
+from resnet_nas.vocabulary import BACKENDS, MAX_EPOCHS, MAX_EXAMPLES, MAX_SEED
 
 DATASETS = ("digits", "cifar10", "cifar100", "fashion_mnist", "folder", "tfrecord", "synthetic")
 #: Sources read from files on disk (`path`): image folders (or archives of them) and TF-slim
@@ -28,15 +30,11 @@ OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
 SCHEDULES = ("cosine", "constant", "onecycle", "step")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 TRAINERS = ("auto", "fit", "jax", "tf")
-BACKENDS = ("tensorflow", "jax", "torch")
 
 # Upper bounds: every numeric field has a finite range (absurd values are refused up front
 # instead of crashing a trial or a report later).
-MAX_EXAMPLES = 10**9
-MAX_EPOCHS = 100_000
 MAX_BATCH = 2**20
 MAX_LEARNING_RATE = 1e6
-MAX_SEED = 2**32 - 1
 MAX_CLASSES_OFFSET = 1_000
 
 

@@ -10,7 +10,7 @@ from resnet_nas.cli_args import add_set_argument, int_from
 
 
 def add_configs(sub) -> None:
-    from resnet_nas.config import MAX_SEED
+    from resnet_nas.vocabulary import MAX_SEED
     from resnet_nas.generate import MAX_CONFIGS, ORDERS, SAMPLERS
 
     p = sub.add_parser("configs", help="write a space's architectures as configs (no "
@@ -59,7 +59,7 @@ def run_export(args) -> int:
 
 
 def add_train(sub) -> None:
-    from resnet_nas.config import BACKENDS, MAX_EPOCHS
+    from resnet_nas.vocabulary import BACKENDS, MAX_EPOCHS
 
     p = sub.add_parser("train", help="retrain an exported config from scratch; evaluate on test")
     p.add_argument("--config", required=True)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from resnet_nas.arch_config import ArchConfig, Origin, config_text
-from resnet_nas.config import MAX_SEED
 from resnet_nas.errors import UsageError
 from resnet_nas.fileio import UMASK, write_atomic
 from resnet_nas.nets.arch import Architecture
@@ -31,6 +30,7 @@ from resnet_nas.nets.complexity import complexity
 from resnet_nas.run import absolute_path
 from resnet_nas.space import SearchSpace, load_space, parse_overrides, sample_architecture
 from resnet_nas.space.sample import check_constraints
+from resnet_nas.vocabulary import MAX_SEED
 
 #: The most configs one command writes (--count, --all).
 MAX_CONFIGS = 10_000

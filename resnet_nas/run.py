@@ -10,9 +10,9 @@ A run directory is self-contained and can be moved or copied:
     RUN_DIR/keras_tuner/  the Keras Tuner project (engine keras-tuner)
     RUN_DIR/.lock         held by the one process working in the run directory (lock.py)
 
-Everything a search needs is decided and checked before any of it is written
-(`resnet_nas.engines._plan_new`, `resnet_nas.engines._plan_resume`); `create_run_dir` then
-writes the directory in one step, under its lock.
+Everything a search or a worker needs is decided and checked before any of it is written,
+and the directory is then written in one step under its lock, by one planner for a new run, a
+resume and a worker (resnet_nas.engines.planner); this module reads and writes its files.
 """
 
 from __future__ import annotations
@@ -26,15 +26,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resnet_nas.config import BACKENDS, MAX_EPOCHS, MAX_EXAMPLES, MAX_SEED, DataConfig, TrainConfig
+from resnet_nas.config import DataConfig, TrainConfig
 from resnet_nas.errors import SearchError, UsageError
-from resnet_nas.lock import RunLock
 from resnet_nas.fileio import read_json_object, write_atomic
-from resnet_nas.space import OBJECTIVES, SearchSpace, load_space
-from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
+from resnet_nas.space import SearchSpace, load_space
 from resnet_nas.storage import STORAGE_ENV, redact
 from resnet_nas.validation import (ConfigError, check_keys, expect_choice, expect_int,
                                    expect_name, join)
+from resnet_nas.vocabulary import (BACKENDS, DEFAULT_ENGINE, DEFAULT_SPACE,
+                                   DEFAULT_TRIALS_PER_PROCESS, ENGINE_NAMES, EPOCHS, EXAMPLES,
+                                   MAX_TRIALS, OBJECTIVES, PRUNERS, SAMPLER_HISTORY,
+                                   SAMPLERS_BY_ENGINE, SEED, TIMEOUT, TRIALS, TRIALS_PER_PROCESS,
+                                   check_option)
 
 RUN_META = "run.json"
 RUN_SPACE = "space.yaml"
@@ -43,7 +46,6 @@ DEFAULT_JOURNAL = "study.journal"
 #: Stands for the run directory in run.json's storage URL, so that the directory can move.
 RUN_DIR_TOKEN = "{RUN_DIR}"
 FORMAT = 2
-ENGINE_NAMES = ("optuna", "keras-tuner")
 
 
 def now() -> str:
@@ -70,7 +72,7 @@ class SearchOptions:
       enqueue: `--enqueue` items: the study's first trials (resnet_nas.enqueue).
     """
 
-    space: str | None = "quickstart"
+    space: str | None = DEFAULT_SPACE
     trials: int | None = None
     timeout: float | None = None
     storage: str | None = None
@@ -87,7 +89,7 @@ class SearchOptions:
     data: str | None = None  # --data PATH: an image folder / .tar.gz, overrides the data set
     limit_train: int | None = None
     sets: tuple[str, ...] = ()  # --set dotted.key=value, applied to the space file
-    max_trials_per_worker: int = 100
+    max_trials_per_worker: int = DEFAULT_TRIALS_PER_PROCESS
     create_only: bool = False
     progress: bool = True
     worker_env: dict[str, str] = field(default_factory=dict)
@@ -96,37 +98,24 @@ class SearchOptions:
     enqueue: tuple[str, ...] = ()
 
     def validate(self) -> None:
-        """Checks each value on its own (the CLI's argparse types check the same).
+        """The one check of each value on its own, against resnet_nas.vocabulary (the command
+        line only parses the text; what depends on the space or the run is checked by the
+        planner, resnet_nas.engines.planner).
 
         Raises:
           UsageError: naming the flag, the value and what is expected.
         """
-        def positive(flag: str, value: Any, maximum: float, kind: type = int) -> None:
-            ok = (isinstance(value, kind) and not isinstance(value, bool)
-                  and 0 < value <= maximum) if kind is int else (
-                isinstance(value, (int, float)) and not isinstance(value, bool)
-                and value == value and 0 < value <= maximum)
-            if value is not None and not ok:
-                what = "an integer" if kind is int else "a number of seconds"
-                raise UsageError(flag, value, f"expected {what} > 0 and <= {maximum:g}")
-
-        positive("--trials", self.trials, 1_000_000)
-        positive("--sampler-history", self.sampler_history, 1_000_000)
-        if self.sampler_history is not None and self.sampler_history < MIN_SAMPLER_HISTORY:
-            raise UsageError("--sampler-history", self.sampler_history, "expected at least "
-                             f"{MIN_SAMPLER_HISTORY} (TPE samples at random for its first 10 "
-                             "trials)")
-        positive("--timeout", self.timeout, 1e9, float)
-        positive("--epochs", self.epochs, MAX_EPOCHS)
-        positive("--limit-train", self.limit_train, MAX_EXAMPLES)
-        positive("--max-trials-per-worker", self.max_trials_per_worker, 1_000_000)
-        if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed
-                                          <= MAX_SEED):
-            raise UsageError("--seed", self.seed, f"expected an integer from 0 to {MAX_SEED}")
-        if self.engine is not None and self.engine not in ENGINE_NAMES:
-            raise UsageError("--engine", self.engine, f"expected one of {', '.join(ENGINE_NAMES)}")
-        if self.backend is not None and self.backend not in BACKENDS:
-            raise UsageError("--backend", self.backend, f"expected one of {', '.join(BACKENDS)}")
+        check_option("--trials", self.trials, TRIALS)
+        check_option("--sampler-history", self.sampler_history, SAMPLER_HISTORY)
+        check_option("--timeout", self.timeout, TIMEOUT)
+        check_option("--epochs", self.epochs, EPOCHS)
+        check_option("--limit-train", self.limit_train, EXAMPLES)
+        check_option("--max-trials-per-worker", self.max_trials_per_worker, TRIALS_PER_PROCESS)
+        check_option("--seed", self.seed, SEED)
+        check_option("--engine", self.engine, ENGINE_NAMES)
+        check_option("--backend", self.backend, BACKENDS)
+        check_option("--pruner", self.pruner, PRUNERS)
+        self._check_sampler()
         if self.study_name is not None:
             try:
                 expect_name(self.study_name, None, "")
@@ -145,6 +134,18 @@ class SearchOptions:
             from resnet_nas.space import parse_overrides
 
             parse_overrides(self.sets)
+
+    def _check_sampler(self) -> None:
+        """--sampler is one of its engine's; a resumed run's engine is the run's, and the
+        planner refuses any sampler but the run's own."""
+        engine = self.engine or (None if self.resume else DEFAULT_ENGINE)
+        if self.sampler is None or engine is None or self.sampler in SAMPLERS_BY_ENGINE[engine]:
+            return
+        other = [e for e, names in SAMPLERS_BY_ENGINE.items()
+                 if e != engine and self.sampler in names]
+        hint = f" ({self.sampler!r} is a sampler of --engine {other[0]})" if other else ""
+        raise UsageError("--sampler", self.sampler, "expected one of "
+                         f"{', '.join(SAMPLERS_BY_ENGINE[engine])} for --engine {engine}{hint}")
 
 
 def absolute_path(path: str | None) -> str | None:
@@ -326,11 +327,11 @@ class Run:
         expect_name(data["study"], source, "study")
         expect_name(data["space"], source, "space")
         expect_choice(data["engine"], ENGINE_NAMES, source, "engine")
-        expect_int(data["seed"], source, "seed", minimum=0, maximum=MAX_SEED)
-        expect_int(data["trials"], source, "trials", minimum=1, maximum=1_000_000)
+        expect_int(data["seed"], source, "seed", minimum=SEED.low, maximum=SEED.high)
+        expect_int(data["trials"], source, "trials", minimum=TRIALS.low, maximum=TRIALS.high)
         if data.get("sampler_history") is not None:
             expect_int(data["sampler_history"], source, "sampler_history", minimum=1,
-                       maximum=1_000_000)
+                       maximum=MAX_TRIALS)
         objectives = data["objectives"]
         if not isinstance(objectives, list) or not objectives:
             raise ConfigError(source, "objectives", f"a list of {list(OBJECTIVES)}", objectives)
@@ -453,21 +454,6 @@ def resolve_storage(ref: str, run_dir: Path, given: str | None) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The run directory.
-def check_run_dir_target(run_dir: Path, flag: str = "--run-dir") -> None:
-    """A new run's directory: absent, or an existing directory without a run in it."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UsageError(flag, str(run_dir), "expected a directory, found a file")
-    if (run_dir / RUN_META).exists():
-        raise UsageError(flag, str(run_dir), "already holds a run; pass --resume to continue "
-                         "it or choose another --run-dir")
-    parent = run_dir.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise UsageError(flag, str(run_dir), f"expected a directory that can be created "
-                         f"({parent} is not writable)")
-
-
 def read_run(run_dir: Path, flag: str = "--run-dir") -> Run:
     """The Run of an existing run directory.
 
@@ -487,25 +473,6 @@ def read_run(run_dir: Path, flag: str = "--run-dir") -> Run:
 
 def write_run(run_dir: Path, run: Run) -> None:
     write_atomic(run_dir / RUN_META, run.to_json())
-
-
-def create_run_dir(run_dir: Path, run: Run, space_file: Path) -> RunLock:
-    """Writes a new run directory (space.yaml, run.json) and returns its held lock."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lock = RunLock(run_dir).acquire()
-    lock.announce()
-    try:
-        if (run_dir / RUN_META).exists():  # created by a concurrent search since the checks
-            raise SearchError(f"{run_dir} already holds a run; pass --resume to continue it")
-        text = space_file.read_bytes()
-        if hashlib.sha256(text).hexdigest() != run.space_sha256:
-            raise SearchError(f"{space_file} changed while the search started; run it again")
-        write_atomic(run_dir / RUN_SPACE, text)
-        write_run(run_dir, run)
-    except BaseException:
-        lock.release()
-        raise
-    return lock
 
 
 def latest_run_dir(space_name: str, root: str | Path = "runs") -> Path | None:
@@ -529,13 +496,6 @@ def run_space(run_dir: Path, run: Run) -> SearchSpace:
         raise SearchError(f"{path} (hash {space.hash()}) is not the space this run was started "
                           f"with (hash {run.space_hash}); restore it")
     return space
-
-
-def trial_target(given: int | None, fallback: int) -> int:
-    """The finished trials a run should end with (the one rule): --trials when given, else
-    `fallback`, which is the run's recorded target on a resume and for a worker, and the
-    space's `search.trials` for a new run."""
-    return given if given is not None else fallback
 
 
 def new_run_id() -> str:

@@ -12,7 +12,8 @@ storages their own (a heartbeat table), the journal through
 resnet_nas.journal.heartbeat.HeartbeatJournalStorage. `heartbeat()` keeps a running trial's
 heartbeat from ask to tell (ask/tell has none of its own), and
 `optuna.storages.fail_stale_trials` finds the trials whose process died. The interval and the
-grace period default to HEARTBEAT_INTERVAL / GRACE_PERIOD and can be changed per process with
+grace period default to vocabulary.DEFAULT_HEARTBEAT_INTERVAL / DEFAULT_GRACE_PERIOD and can be
+changed per process with
 the environment variables RESNET_NAS_HEARTBEAT_INTERVAL / RESNET_NAS_HEARTBEAT_GRACE (whole
 seconds).
 
@@ -38,6 +39,7 @@ import optuna
 from resnet_nas.journal.file_backend import SafeJournalFileBackend
 from resnet_nas.journal.heartbeat import HeartbeatJournalStorage, StaleCallback
 from resnet_nas.journal.postgres_backend import PostgresJournalBackend
+from resnet_nas.vocabulary import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT_INTERVAL
 
 # We run ask/tell with our own heartbeat thread (heartbeat() below), which Optuna warns about;
 # TPE's `group`/`constant_liar`, heartbeats and the stale-trial functions are "experimental".
@@ -45,8 +47,6 @@ warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to b
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-HEARTBEAT_INTERVAL = 10  # seconds between heartbeats of a running trial
-GRACE_PERIOD = 40  # a RUNNING trial without a heartbeat for this long is stale
 INTERVAL_ENV = "RESNET_NAS_HEARTBEAT_INTERVAL"
 GRACE_ENV = "RESNET_NAS_HEARTBEAT_GRACE"
 #: The storage URL, when not given as --storage (keeps a password out of shell history).
@@ -83,8 +83,8 @@ def heartbeat_settings(interval: int | None = None,
                                f"({env})")
         return value
 
-    iv = pick(interval, INTERVAL_ENV, HEARTBEAT_INTERVAL)
-    gp = pick(grace, GRACE_ENV, GRACE_PERIOD)
+    iv = pick(interval, INTERVAL_ENV, DEFAULT_HEARTBEAT_INTERVAL)
+    gp = pick(grace, GRACE_ENV, DEFAULT_GRACE_PERIOD)
     if gp < 2 * iv:  # one late beat must not make a live trial look stale
         raise StorageError(f"the heartbeat grace period ({gp}s) must be at least twice the "
                            f"heartbeat interval ({iv}s)")

@@ -121,10 +121,13 @@ def check_command(command: str) -> list[str]:
         action = options[flag]
         if not value and i + 1 < len(rest):
             value = rest[i + 1]
-        if (action.choices is not None and action.nargs is None
+        # argparse's choices, or the vocabulary's names a flag is checked against later
+        # (resnet_nas.cli_args.add_names_argument)
+        allowed = action.choices if action.choices is not None else getattr(action, "names", None)
+        if (allowed is not None and action.nargs is None
                 and re.fullmatch(r"[a-z0-9_-]+", value or "")
-                and value not in [str(c) for c in action.choices]):
-            problems.append(f"{command!r}: {flag} {value}: not one of {list(action.choices)}")
+                and value not in [str(c) for c in allowed]):
+            problems.append(f"{command!r}: {flag} {value}: not one of {list(allowed)}")
     return problems
 
 

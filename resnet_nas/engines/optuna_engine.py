@@ -24,13 +24,15 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from resnet_nas import results, trial_attrs
-from resnet_nas.sharing.heartbeats_in_use import record_heartbeat
-from resnet_nas.sharing.stale import counts_toward_total, retried_numbers
+from resnet_nas.engines import optuna_study
+from resnet_nas.engines.base import Engine
 from resnet_nas.engines.common import (LoopResult, RunnerFactory, Sample, SearchContext,
                                        TrialFlow)
 from resnet_nas.engines.optuna_study import (create_study, load_study, tell_infeasible,
@@ -38,9 +40,11 @@ from resnet_nas.engines.optuna_study import (create_study, load_study, tell_infe
 from resnet_nas.interrupts import check_stop, pause, safe_points, signal_name
 from resnet_nas.nets import Architecture
 from resnet_nas.records import INTERRUPTED, TrialRecord, record_from_trial, this_process
+from resnet_nas.run import Run
+from resnet_nas.sharing.heartbeats_in_use import record_heartbeat
+from resnet_nas.sharing.stale import counts_toward_total, retried_numbers
 from resnet_nas.storage import heartbeat, heartbeat_settings, open_storage, redact
-
-NAME = "optuna"
+from resnet_nas.vocabulary import OPTUNA
 
 
 @dataclass
@@ -404,3 +408,25 @@ def run_optuna(ctx: SearchContext, resumed: bool, create_only: bool,
                 flow.progress.write(f"resume: {n} trial(s) left running by the stopped search "
                                     "are recorded as interrupted")
         return run_trials(study, storage, flow, LoopControl(flow))
+
+
+class OptunaEngine(Engine):
+    """The Optuna engine of `search` (resnet_nas.engines.base.Engine): its study is in a storage
+    URL, which the base class's defaults handle; the checks and the repair of rows are the
+    study's (resnet_nas.engines.optuna_study)."""
+
+    name = OPTUNA
+
+    def check_new(self, storage_url: str, run: Run) -> None:
+        optuna_study.check_new_study(storage_url, run)
+
+    def check_resumed(self, storage_url: str, run: Run, run_dir: Path,
+                      rows: list[dict[str, Any]]) -> None:
+        optuna_study.check_resumed_study(storage_url, run, run_dir, rows)
+
+    def restore_rows(self, storage_url: str, run: Run, run_dir: Path) -> int:
+        return optuna_study.restore_missing_rows(storage_url, run, run_dir)
+
+    def run(self, ctx: SearchContext, resumed: bool, create_only: bool,
+            out: Callable[[str], None], runner_factory: RunnerFactory | None) -> LoopResult:
+        return run_optuna(ctx, resumed, create_only, out, runner_factory)

@@ -24,10 +24,10 @@ from resnet_nas.errors import SearchError
 from resnet_nas.records import TrialRecord
 from resnet_nas.samplers import EvolutionSampler, LocalSearchSampler
 from resnet_nas.run import Run, storage_file
-from resnet_nas.space import PRUNERS, SAMPLERS
 from resnet_nas.space.sample import Violation
 from resnet_nas.storage import INTERVAL_ENV, heartbeat_settings, open_storage, redact
 from resnet_nas.validation import ConfigError
+from resnet_nas.vocabulary import NO_PRUNER, OPTUNA_SAMPLERS, PRUNERS
 
 
 STUDY_SPACE_YAML = "space_yaml"
@@ -39,7 +39,7 @@ def make_sampler(name: str, seed: int, history: int | None = None) -> optuna.sam
     """The study's sampler.
 
     Args:
-      name: one of SAMPLERS.
+      name: one of vocabulary.OPTUNA_SAMPLERS.
       seed: its seed.
       history: TPE only: model the most recent `history` finished trials (at most twice as
         many), not the whole study, so that TPE's cost per trial stops growing
@@ -68,7 +68,7 @@ def make_sampler(name: str, seed: int, history: int | None = None) -> optuna.sam
         return EvolutionSampler(seed=seed)
     if name == "local":
         return LocalSearchSampler(seed=seed)
-    raise ConfigError(None, "search.sampler", f"one of {list(SAMPLERS)}", name)
+    raise ConfigError(None, "search.sampler", f"one of {list(OPTUNA_SAMPLERS)}", name)
 
 
 def _tpe(seed: int) -> optuna.samplers.TPESampler:
@@ -77,7 +77,7 @@ def _tpe(seed: int) -> optuna.samplers.TPESampler:
 
 
 def make_pruner(name: str, epochs: int, multi_objective: bool) -> optuna.pruners.BasePruner:
-    if multi_objective or name == "none":
+    if multi_objective or name == NO_PRUNER:
         return optuna.pruners.NopPruner()  # Optuna cannot prune multi-objective studies
     if name == "median":
         # the first epochs of short trials are noisy: let a quarter of them pass unpruned

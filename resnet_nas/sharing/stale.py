@@ -17,8 +17,8 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from resnet_nas import trial_attrs
+from resnet_nas.vocabulary import ON_STALE
 
-ON_STALE = ("retry", "fail")
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 

@@ -76,12 +76,12 @@ from resnet_nas.space.params import (Choice, Fixed, FloatRange, IntRange, ParamS
                                      parse_param, suggest)
 from resnet_nas.space.sample import (check_constraints, output_stride_problem, resolve_io,
                                      sample_architecture, scale_depth, total_stride)
-from resnet_nas.space.schema import (OBJECTIVES, PRUNERS, SAMPLERS, Constraints, SearchDefaults,
-                                     SearchSpace, StagesSpec, parse_space)
+from resnet_nas.space.schema import (Constraints, SearchDefaults, SearchSpace, StagesSpec,
+                                     parse_space)
 from resnet_nas.validation import LocatedConfigError
 
 __all__ = [
-    "OBJECTIVES", "PRUNERS", "SAMPLERS", "Choice", "Constraints", "Fixed", "FloatRange",
+    "Choice", "Constraints", "Fixed", "FloatRange",
     "IntRange", "KerasTunerTrial", "LocatedConfigError", "ParamSpec", "SearchDefaults",
     "SearchSpace", "StagesSpec", "TrialLike", "apply_overrides", "check_constraints",
     "load_space", "output_stride_problem", "overridden_text", "parse_override",

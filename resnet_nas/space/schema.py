@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resnet_nas.config import MAX_SEED, DataConfig, TrainConfig, data_config_from_dict
+from resnet_nas.config import DataConfig, TrainConfig, data_config_from_dict
 from resnet_nas.nets.known import KNOWN_ARCHITECTURES
 from resnet_nas.nets.arch import (MAX_CLASSES, MAX_DEPTH, MAX_IMAGE_SIZE, MAX_UNITS, ROOTS,
                                   SHORTCUTS, UNIT_KINDS, UnitKind)
@@ -23,24 +23,19 @@ from resnet_nas.space.params import (Fixed, IntRange, ParamSpec, ValueType, pars
                                      possible_values, spec_to_data)
 from resnet_nas.validation import (ConfigError, ErrorCollector, check_keys, expect_bool,
                                    expect_choice, expect_float, expect_int, expect_name, join)
+from resnet_nas.vocabulary import (DEFAULT_OBJECTIVES, DEFAULT_PRUNER, DEFAULT_SAMPLER,
+                                   DEFAULT_SEED, DEFAULT_TRIALS, MAX_TIMEOUT,
+                                   MULTI_OBJECTIVE_SAMPLERS, NO_PRUNER, OBJECTIVES,
+                                   OPTUNA_SAMPLERS, PRUNERS, SAMPLER_HISTORY,
+                                   SEED, SINGLE_OBJECTIVE_SAMPLERS, TRIALS)
 
 STRIDE_PLACEMENTS = ("first", "last")
 #: data keys added after runs were recorded: hashed only when they differ from their defaults.
 DATA_KEYS_SINCE_HASH = {"preprocessing": "auto", "cache": "auto", "labels_offset": 0}
 
-#: Study samplers the search may use. Grid search is left out on purpose: define-by-run
-#: spaces (stage parameters exist only when the stage does, ranges that depend on the previous
-#: stage) do not fit Optuna's fixed grid.
-SAMPLERS = ("tpe", "random", "cmaes", "nsga2", "evolution", "local")
-#: The smallest TPE history: below TPE's 10 start-up trials it would only ever sample at random.
-MIN_SAMPLER_HISTORY = 10
-PRUNERS = ("none", "median", "successive_halving", "hyperband")
-#: Bounds of the study settings (finite ranges for every number a file can give).
-MAX_TRIALS = 1_000_000
-MAX_TIMEOUT = 1e9  # seconds (31 years)
+# The study settings' names, ranges and defaults are resnet_nas.vocabulary's (shared with the
+# command line and run.json).
 MAX_BUDGET = 10**18  # params / FLOPs bounds
-#: Objective name -> optimisation direction.
-OBJECTIVES = {"val_accuracy": "maximize", "params": "minimize", "flops": "minimize"}
 
 TOP_KEYS = ("name", "description", "space", "constraints", "data", "train", "search")
 SPACE_KEYS = ("unit", "root", "root_depth", "width_multiplier", "round_to", "output_stride",
@@ -184,42 +179,41 @@ class SearchDefaults:
     Attributes:
       trials: number of trials to run.
       timeout: stop starting new trials after this many seconds (None: no limit).
-      sampler: one of SAMPLERS.
+      sampler: one of vocabulary.OPTUNA_SAMPLERS.
       sampler_history: with the TPE sampler, the number of most recent finished trials it
         models (at most twice as many between rebuilds of its window), so that its cost per
         trial stops growing with the study; None: the whole study.
-      pruner: one of PRUNERS ('none' for multi-objective studies: Optuna cannot prune them).
-      objectives: names from OBJECTIVES; more than one makes a multi-objective study.
+      pruner: one of vocabulary.PRUNERS ('none' for multi-objective studies: Optuna cannot
+        prune them).
+      objectives: names from vocabulary.OBJECTIVES; more than one makes a multi-objective study.
       seed: sampler seed.
       max_rejections: infeasible samples tolerated in a row before the search gives up.
       baselines: names of known architectures (resnet_nas.nets.known) that are points of this
         space: `search --enqueue baselines` makes them the study's first trials.
     """
 
-    trials: int = 20
+    trials: int = DEFAULT_TRIALS
     timeout: float | None = None
-    sampler: str = "tpe"
+    sampler: str = DEFAULT_SAMPLER
     sampler_history: int | None = None
-    # Hyperband had the lowest final regret of the three pruners for every sampler in the
-    # replayed quickstart benchmark; the median pruner (n_startup_trials=2) had the highest
-    # (experiments/RESULTS.md, "Tabular benchmark and replayed search").
-    pruner: str = "hyperband"
-    objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])
-    seed: int = 0
+    pruner: str = DEFAULT_PRUNER  # why hyperband: see vocabulary.DEFAULT_PRUNER
+    objectives: list[str] = field(default_factory=lambda: list(DEFAULT_OBJECTIVES))
+    seed: int = DEFAULT_SEED
     max_rejections: int = 1000
     max_duplicates: int = 20
     baselines: list[str] = field(default_factory=list)
 
     def validate(self, source: str | None = None, path: str = "search") -> None:
-        expect_int(self.trials, source, join(path, "trials"), minimum=1, maximum=MAX_TRIALS)
+        expect_int(self.trials, source, join(path, "trials"), minimum=TRIALS.low,
+                   maximum=TRIALS.high)
         if self.timeout is not None:
             self.timeout = expect_float(self.timeout, source, join(path, "timeout"), minimum=0.0,
                                         maximum=MAX_TIMEOUT, exclusive_minimum=True)
-        expect_choice(self.sampler, SAMPLERS, source, join(path, "sampler"))
+        expect_choice(self.sampler, OPTUNA_SAMPLERS, source, join(path, "sampler"))
         expect_choice(self.pruner, PRUNERS, source, join(path, "pruner"))
         if self.sampler_history is not None:
             expect_int(self.sampler_history, source, join(path, "sampler_history"),
-                       minimum=MIN_SAMPLER_HISTORY, maximum=MAX_TRIALS)
+                       minimum=SAMPLER_HISTORY.low, maximum=SAMPLER_HISTORY.high)
             if self.sampler != "tpe":
                 raise ConfigError(source, join(path, "sampler_history"),
                                   "null for a sampler other than tpe", self.sampler_history,
@@ -235,15 +229,15 @@ class SearchDefaults:
                 raise ConfigError(source, join(join(path, "objectives"), i),
                                   "distinct objectives", name)
         if len(self.objectives) > 1:
-            if self.pruner != "none":
+            if self.pruner != NO_PRUNER:
                 raise ConfigError(source, join(path, "pruner"),
                                   "'none' for a multi-objective study", self.pruner,
                                   hint="Optuna cannot prune multi-objective studies")
-            if self.sampler in ("cmaes", "evolution", "local"):
-                raise ConfigError(source, join(path, "sampler"),
-                                  "a multi-objective sampler (tpe, random, nsga2)", self.sampler,
+            if self.sampler in SINGLE_OBJECTIVE_SAMPLERS:
+                raise ConfigError(source, join(path, "sampler"), "a multi-objective sampler "
+                                  f"({', '.join(MULTI_OBJECTIVE_SAMPLERS)})", self.sampler,
                                   hint=f"{self.sampler} optimises a single objective")
-        expect_int(self.seed, source, join(path, "seed"), minimum=0, maximum=MAX_SEED)
+        expect_int(self.seed, source, join(path, "seed"), minimum=SEED.low, maximum=SEED.high)
         expect_int(self.max_rejections, source, join(path, "max_rejections"), minimum=1,
                    maximum=10**7)
         expect_int(self.max_duplicates, source, join(path, "max_duplicates"), minimum=1,

@@ -17,8 +17,10 @@ def _control(tmp_path, total: int):
     create_study(tmp_path, url, trials=total)
     prep = write_run_files(prepare_worker(WorkerOptions(study="tiny", storage=url,
                                                         run_dir=str(tmp_path / "w"))))
-    data_cfg, train_cfg = prep.run.configs(prep.space)
-    ctx = SearchContext(prep.run, prep.run_dir, prep.space, data_cfg, train_cfg, prep.io, url,
+    plan = prep.plan
+    plan.lock.release()
+    data_cfg, train_cfg = plan.run.configs(plan.space)
+    ctx = SearchContext(plan.run, plan.run_dir, plan.space, data_cfg, train_cfg, prep.io, url,
                         progress=False)
     flow = TrialFlow(ctx, FakeRunner)
     study = optuna.load_study(study_name="tiny", storage=open_storage(url))

@@ -65,9 +65,8 @@ def test_create_only_defaults_to_a_journal_in_the_run_dir(tmp_path):
     meta = json.loads((tmp_path / "created" / "run.json").read_text())
     assert meta["storage"] == "journal://{RUN_DIR}/study.journal"
     # a worker pointed at that run dir finds the storage without --storage
-    from resnet_nas.distributed.worker import worker_storage
-    opts = WorkerOptions(study="tiny", run_dir=str(tmp_path / "created"))
-    assert worker_storage(opts, tmp_path / "created") == summary.storage
+    from resnet_nas.engines.planner import worker_storage
+    assert worker_storage(None, tmp_path / "created") == summary.storage
 
 
 def test_create_only_refuses_a_study_of_another_space(tmp_path):
@@ -128,7 +127,8 @@ def test_space_that_differs_from_the_study_is_refused(tmp_path, capsys):
     code, err = _main(capsys, "worker", "--study", "tiny", "--storage", url, "--space",
                       str(other), "--run-dir", str(tmp_path / "w"))
     line = _one_error_line(err)
-    assert code == 2 and "argument --space" in line and "differs from the space" in line
+    assert code == 2 and "argument --space: expected the space of study 'tiny'" in line
+    assert "the given one is another space" in line
     assert files_under(tmp_path) == before
 
 
@@ -158,8 +158,8 @@ def test_several_small_trials_share_one_gpu():
         assert env["CUDA_VISIBLE_DEVICES"] == "1" and opts.per_gpu == 1
         assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
         assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.3)
-    with pytest.raises(UsageError, match="per-gpu"):
-        worker_processes(WorkerOptions(study="s", gpus=("0",), per_gpu=0))
+    with pytest.raises(UsageError, match="per-gpu: expected an integer from 1 to 64"):
+        WorkerOptions(study="s", gpus=("0",), per_gpu=0).validate()
 
 
 def test_gpu_id_reaches_the_trial_process_env(tmp_path):

@@ -300,9 +300,10 @@ def test_declared_space_covers_conditional_parameters(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Options.
 def test_tuner_names():
-    assert search_kt.default_tuner("tpe") == "bayesian"
-    assert search_kt.default_tuner("cmaes") == "bayesian"
-    assert search_kt.default_tuner("random") == "random"
+    engine = search_kt.KerasTunerEngine()
+    assert engine.default_sampler("tpe") == "bayesian"
+    assert engine.default_sampler("cmaes") == "bayesian"
+    assert engine.default_sampler("random") == "random"
     assert search_kt.kt_seed(0) == 1  # Keras Tuner reads seed 0 as 'no seed'
 
 
