@@ -5,7 +5,8 @@ Optuna's `JournalFileBackend` appends each batch of log entries as JSON lines. A
 disk cannot finish leaves a last line without its newline; Optuna's reader skips such a line,
 but its next append joins a new entry onto it, and from then on every open of the file fails
 with a JSON error. `SafeJournalFileBackend` is Optuna's backend with a repair step of ours,
-under Optuna's own lock (JournalFileOpenLock, which every writer takes): before each append,
+under the journal's lock (resnet_nas.journal.file_lock: Optuna's protocol, safe for a paused
+holder), which every writer takes: before each append,
 and when the file is opened, a last line without its newline is cut off (it was never a whole
 entry: no reader used it), with a warning that says how many bytes were dropped and how they
 began; and an append that fails (no space left) takes its own partial line back, so it leaves
@@ -22,9 +23,10 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from optuna.storages.journal import JournalFileBackend
 
 from resnet_nas.errors import DiskFullError
+from resnet_nas.journal.file_lock import OwnedFileLock
 
 #: Bytes of a dropped line shown in the warning.
 SHOWN = 120
@@ -89,7 +91,7 @@ class SafeJournalFileBackend(JournalFileBackend):
 
     def __init__(self, file_path: str):
         self.path = file_path
-        self.lock = JournalFileOpenLock(file_path)
+        self.lock = OwnedFileLock(file_path)
         super().__init__(file_path, lock_obj=self.lock)
         with self._locked():
             repair(file_path)
