@@ -50,11 +50,15 @@ class StudyControl(LoopControl):
         study = self._study
         if study is None or len(study.directions) != 1:
             return None
-        try:
-            best = study.best_trial
-        except ValueError:  # no complete trial yet
-            return None
-        if trial_attrs.RECORD not in best.user_attrs:
+        # not study.best_trial: a duplicate repeats its original's value, and which of tied
+        # trials a storage returns first differs (PostgreSQL's order is unspecified); the
+        # original, i.e. the first trial to reach the value, is the best
+        sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+        best = min((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                    if trial_attrs.DUPLICATE_OF not in t.user_attrs
+                    and trial_attrs.RECORD in t.user_attrs and t.value is not None),
+                   key=lambda t: (-sign * t.value, t.number), default=None)
+        if best is None:
             return None
         return TrialRecord.from_row(json.loads(best.user_attrs[trial_attrs.RECORD]))
 
