@@ -36,7 +36,7 @@ class LockTakenOverWarning(UserWarning):
 
 class OwnedFileLock:
     """An exclusive lock file beside the journal, with its owner's token in it: the
-    `acquire` / `release` pair Optuna's JournalFileBackend takes as its `lock_obj`.
+    `acquire` / `release` pair that optuna.storages.journal.JournalFileBackend takes as its lock.
 
     Args:
       journal_path: the journal file; the lock is `journal_path + ".lock"`.
