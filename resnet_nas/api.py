@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
@@ -110,20 +109,6 @@ def _quiet(enabled: bool) -> Iterator[None]:
         yield
 
 
-def _check_main_module() -> None:
-    """Trial processes are spawned (multiprocessing's "spawn"), and a spawned process runs the
-    caller's main script again first: a script read from standard input (`python -`) has no
-    file to run, and every trial would fail."""
-    from resnet_nas.errors import SearchError
-
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if getattr(main, "__spec__", None) is None and path is not None and not os.path.isfile(path):
-        raise SearchError(f"resnet_nas.search: the main script ({path}) is not a file, and the "
-                         "trial processes, spawned, run it first: save it as a file (its search "
-                         "under `if __name__ == \"__main__\":`), or call it from a notebook")
-
-
 def search(space: str | os.PathLike | None = None, *, trials: int | None = None,
            run_dir: str | os.PathLike | None = None, data: str | os.PathLike | None = None,
            epochs: int | None = None, engine: str | None = None, sampler: str | None = None,
@@ -171,6 +156,7 @@ def search(space: str | os.PathLike | None = None, *, trials: int | None = None,
         is written (their message names the flag or the file and key).
     """
     from resnet_nas.engines import run_search
+    from resnet_nas.main_script import check_main_script
     from resnet_nas.trial_export import pick_trial
     from resnet_nas.interrupts import stop_signals
     from resnet_nas.run import SearchOptions
@@ -191,7 +177,7 @@ def search(space: str | os.PathLike | None = None, *, trials: int | None = None,
                          data=_text(data), epochs=epochs, engine=engine, sampler=sampler,
                          pruner=pruner, seed=seed, resume=resume, **options)
     say = (lambda line: None) if quiet else out
-    _check_main_module()
+    check_main_script("resnet_nas.search")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the trial processes' C++ logs
     with _quiet(quiet), stop_signals():
         summary = run_search(opts, out=say)

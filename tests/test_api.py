@@ -196,13 +196,3 @@ def test_the_docs_python_runs(tmp_path, monkeypatch, fake_trials, capsys):
     assert len(namespace["more"].table) == 8 and namespace["path"].exists()
     assert "unexpected keyword argument 'trails'" in capsys.readouterr().out
 
-
-def test_a_search_from_standard_input_is_refused_with_what_to_do(tmp_path):
-    # spawned trial processes run the main script first: `python -` has none to run
-    code = ("import resnet_nas\n"
-            f"resnet_nas.search('quickstart', trials=1, run_dir={str(tmp_path / 'run')!r})\n")
-    out = subprocess.run([sys.executable, "-"], input=code, capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
-    assert out.returncode != 0
-    assert "the main script (<stdin>) is not a file" in out.stderr, out.stderr[-2000:]
-    assert not (tmp_path / "run").exists()
