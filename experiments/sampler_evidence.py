@@ -38,8 +38,9 @@ from resnet_nas.benchmark.fidelity import seed_noise  # noqa: E402
 from resnet_nas.benchmark.nasbench201 import PREFIX, read_nasbench201  # noqa: E402
 from resnet_nas.benchmark.replay import Combo, quiet_optuna, replay_all  # noqa: E402
 from resnet_nas.benchmark.table import read_table  # noqa: E402
+from resnet_nas.vocabulary import OPTUNA_SAMPLERS  # noqa: E402
 
-SAMPLERS = ("random", "tpe", "cmaes", "nsga2", "evolution", "local")
+SAMPLERS = OPTUNA_SAMPLERS  # every Optuna sampler the search offers
 QUICKSTART = HERE / "results" / "benchmark-quickstart"
 TABLES = {f"{PREFIX}cifar10": (50, 100, 200), str(QUICKSTART.resolve()): (25, 50, 100)}
 TOPS = (0.001, 0.01)

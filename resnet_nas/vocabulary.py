@@ -116,12 +116,14 @@ ON_STALE = ("retry", "fail")
 DEFAULT_SPACE = "quickstart"
 DEFAULT_ENGINE = OPTUNA
 DEFAULT_TRIALS = 20
+# TPE was the best, or within one standard error of the best, at every budget of both replayed
+# tables, NAS-Bench-201 and the quickstart (experiments/RESULTS.md, "Which sampler?").
 DEFAULT_SAMPLER = "tpe"
 #: The keras-tuner engine's tuner when the space's sampler is an Optuna one Keras Tuner lacks.
 DEFAULT_KERAS_TUNER_SAMPLER = "bayesian"
 # Hyperband had the lowest final regret of the three pruners for every sampler in the replayed
 # quickstart benchmark; the median pruner (n_startup_trials=2) had the highest
-# (experiments/RESULTS.md, "Tabular benchmark and replayed search").
+# (experiments/RESULTS.md, "Which pruner?").
 DEFAULT_PRUNER = "hyperband"
 DEFAULT_OBJECTIVES = ("val_accuracy",)
 DEFAULT_SEED = 0
