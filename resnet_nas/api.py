@@ -46,7 +46,7 @@ class SearchResult:
       run_dir: the run directory (run.json, rows/, results.csv, results.parquet).
       study: the study name (Optuna study, or Keras Tuner project).
       table: the run's results table, one row per finished trial (pandas DataFrame; its
-        columns are resnet_nas.results.COLUMNS, documented in README.md).
+        columns are resnet_nas.results.COLUMNS, documented in docs/results_table.md).
       best: the row of the best complete trial by best_val_accuracy (a pandas Series, the
         trial `export(run_dir, trial="best")` writes), or None when no trial completed.
       storage: the study's storage URL (it may hold a password; not shown in the repr).
@@ -192,10 +192,8 @@ def search(space: str | os.PathLike | None = None, *, trials: int | None = None,
     if best is not None:
         say(f"best: trial {int(best['trial'])}, val accuracy "
             f"{float(best['best_val_accuracy']):.4f}, {int(best['params']):,} params")
-    if summary.all_failed:
-        failed = table[table["state"] == "failed"]["reason"].dropna()
-        say(f"error: every trial of this search failed ({summary.ran['failed']}); the first "
-            f"reason: {failed.iloc[0] if len(failed) else '?'}")
+    if summary.failure:
+        say(summary.failure)
     return SearchResult(run_dir=Path(summary.run_dir), study=summary.study, table=table,
                         best=best, storage=summary.storage, counts=summary.counts,
                         interrupted=summary.interrupted, note=summary.note,
@@ -232,7 +230,7 @@ def load_table(run_dir: str | os.PathLike) -> "pd.DataFrame":
 
     Returns:
       A pandas DataFrame with the columns resnet_nas.results.COLUMNS (trial, state,
-      best_val_accuracy, params, flops, arch, ...; documented in README.md), read from the
+      best_val_accuracy, params, flops, arch, ...; documented in docs/results_table.md), read from the
       run's rows (never stale).
 
     Raises:

@@ -123,11 +123,8 @@ def _cmd_search(args) -> int:
     print(f"results: {summary.run_dir / 'results.csv'}")
     if summary.interrupted:
         return EXIT_CODES[summary.interrupted]
-    if summary.all_failed:
-        failed = table[table["state"] == "failed"]
-        first = failed["reason"].dropna().iloc[0] if len(failed["reason"].dropna()) else "?"
-        print(f"error: every trial of this search failed ({summary.ran['failed']}); the first "
-              f"reason: {first}", file=sys.stderr)
+    if summary.failure:
+        print(summary.failure, file=sys.stderr)
         return 1
     return 0
 

@@ -74,6 +74,16 @@ class SearchSummary:
         """Every trial this process ran failed (and it ran at least one)."""
         return sum(self.ran.values()) > 0 and self.ran["failed"] == sum(self.ran.values())
 
+    @property
+    def failure(self) -> str | None:
+        """The error line of a search whose every trial failed (None: not so), with the first
+        failed trial's reason."""
+        if not self.all_failed:
+            return None
+        reasons = self.table[self.table["state"] == "failed"]["reason"].dropna()
+        return (f"error: every trial of this search failed ({self.ran['failed']}); the first "
+                f"reason: {reasons.iloc[0] if len(reasons) else '?'}")
+
 
 def _check_backend(backend: str, flag_given: bool) -> None:
     module, hint = BACKEND_MODULES[backend]
