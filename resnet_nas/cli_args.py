@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import difflib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from resnet_nas.vocabulary import IntRange, Seconds
 
@@ -66,32 +67,30 @@ def int_from(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def integer(allowed: IntRange) -> Callable[[str], int]:
-    """Parses an option's integer and nothing more: its range is checked once, with the
-    option's other checks (vocabulary.check_option, from SearchOptions.validate or
-    WorkerOptions.validate); text that is no integer is refused here, saying the same range."""
-    def parse(text: str) -> int:
+def _number(convert: Callable[[str], Any], allowed: IntRange | Seconds,
+            name: str) -> Callable[[str], Any]:
+    """A value type that converts the text and nothing more: the range is checked once, with
+    the option's other checks (vocabulary.check_option, from SearchOptions.validate or
+    WorkerOptions.validate); text that is no number is refused here, saying the same range."""
+    def parse(text: str) -> Any:
         try:
-            return int(text)
+            return convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {allowed.expected}, got {text!r}") \
                 from None
 
-    parse.__name__ = "integer"
+    parse.__name__ = name  # argparse names the type in its messages
     return parse
+
+
+def integer(allowed: IntRange) -> Callable[[str], int]:
+    """Parses an option's integer (its range: `allowed`, checked later)."""
+    return _number(int, allowed, "integer")
 
 
 def seconds(allowed: Seconds) -> Callable[[str], float]:
-    """Parses a number of seconds and nothing more (its range is checked as `integer`'s)."""
-    def parse(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {allowed.expected}, got {text!r}") \
-                from None
-
-    parse.__name__ = "seconds"
-    return parse
+    """Parses a number of seconds (its range: `allowed`, checked later)."""
+    return _number(float, allowed, "seconds")
 
 
 def add_names_argument(p: argparse.ArgumentParser, flag: str, names: Sequence[str],

@@ -5,20 +5,21 @@ an option or a space file gives, and the search's defaults.
 Everything else imports from here: the command line (its help and metavars), the one check of
 each option (`check_option`, called by SearchOptions.validate and WorkerOptions.validate), the
 space schema, run.json's reader, the benchmark's command line and the engines. This module
-imports nothing of resnet_nas but its errors, so every layer may use it.
+imports nothing of resnet_nas but its errors and validation's did_you_mean (modules that
+import nothing of it), so every layer may use it.
 tests/test_vocabulary.py fails when one of these limits or lists of names is written out again
 elsewhere.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from resnet_nas.errors import UsageError
+from resnet_nas.validation import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def check_option(flag: str, value: object,
     if value is None or value in allowed:
         return
     if isinstance(allowed, tuple):
-        close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = did_you_mean(str(value), allowed)
+        hint = f" ({hint})" if hint else ""
         raise UsageError(flag, value, f"expected one of {', '.join(allowed)}{hint}")
     raise UsageError(flag, value, f"expected {allowed.expected}")

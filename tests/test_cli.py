@@ -120,7 +120,7 @@ def test_export_missing_run(tmp_path, capsys):
     ("--max-trials-per-worker", "0", "expected an integer from 1 to"),
     ("--engine", "bogus", "expected one of optuna, keras-tuner"),
     ("--pruner", "medain", "expected one of none, median, successive_halving, hyperband (did you "
-     "mean median?)"),
+     "mean 'median'?)"),
 ])
 def test_a_bad_flag_is_one_line_that_names_it(tmp_path, capsys, flag, value, expected):
     # text that is no number stops argparse; a value out of range or not among the names is
