@@ -12,7 +12,7 @@ parses only the row files it does not hold or whose bytes changed. A Parquet fil
 changed in place (even one flipped bit, its size and mtime kept) fails its digest and is read
 again from the rows.
 
-The schema (`COLUMNS`) is stable and documented in README.md; reports rely on it.
+The schema (`COLUMNS`) is stable and documented in docs/results_table.md; reports rely on it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from tests.helpers import SHARED_DATA
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # The tests' unpacked archives, decoded arrays, indexes and XLA programs go to a folder of
-# this session's (their processes inherit it), never into the user's ~/.cache/resnet_nas.
+# this test run's own (their processes inherit it), never into the user's ~/.cache/resnet_nas.
 _CACHE = tempfile.mkdtemp(prefix="resnet_nas-test-cache-")
 os.environ["RESNET_NAS_CACHE"] = _CACHE
 os.environ["RESNET_NAS_XLA_CACHE"] = os.path.join(_CACHE, "xla")

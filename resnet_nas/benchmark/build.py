@@ -143,7 +143,7 @@ def build(out: Path, space: SearchSpace, space_file: Path, archs: Sequence[Archi
       max_trials_per_worker: recycle a trial process after this many (each start costs
         seconds, a lot next to a tiny net's training).
       first: arch keys to train before the others (a sub-space that must be complete
-        first, when a build may not finish in one session).
+        first, when a build may be stopped before it finishes).
       seeds: training seeds per architecture (seed k is `train.seed + k`).
       storage: an Optuna storage URL shared with the builds of other machines (each with its
         own `out`): jobs are claimed there, and every build's rows are synced into `out`
